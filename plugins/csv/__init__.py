@@ -1,0 +1,1 @@
+"""Relance plugin 'csv' (work in progress: registers nothing yet)."""

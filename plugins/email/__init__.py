@@ -1,0 +1,1 @@
+"""Relance plugin 'email' (work in progress: registers nothing yet)."""

@@ -1,0 +1,1 @@
+"""Relance plugin 'handoff' (work in progress: registers nothing yet)."""

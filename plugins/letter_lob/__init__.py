@@ -1,0 +1,1 @@
+"""Relance plugin 'letter_lob' (work in progress: registers nothing yet)."""

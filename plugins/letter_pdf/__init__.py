@@ -1,0 +1,1 @@
+"""Relance plugin 'letter_pdf' (work in progress: registers nothing yet)."""

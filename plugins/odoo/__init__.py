@@ -1,0 +1,1 @@
+"""Relance plugin 'odoo' (work in progress: registers nothing yet)."""

@@ -1,0 +1,1 @@
+"""Relance plugin 'quickbooks' (work in progress: registers nothing yet)."""

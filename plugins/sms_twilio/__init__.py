@@ -1,0 +1,1 @@
+"""Relance plugin 'sms_twilio' (work in progress: registers nothing yet)."""

@@ -1,0 +1,1 @@
+"""Relance plugin 'stripe' (work in progress: registers nothing yet)."""

@@ -1,0 +1,1 @@
+"""Relance plugin 'task' (work in progress: registers nothing yet)."""

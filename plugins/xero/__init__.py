@@ -1,0 +1,1 @@
+"""Relance plugin 'xero' (work in progress: registers nothing yet)."""
