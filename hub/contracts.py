@@ -462,6 +462,14 @@ class Message(Record):
     options: Mapping[str, Any] = Field(default_factory=dict)
 
 
+class FollowUp(Record):
+    """Work for a person the hub tracks after a send (a phone call to make)."""
+
+    title: str
+    script: str
+    due_on: dt.date | None = None
+
+
 class SendResult(Record):
     provider_ref: str
     status: Literal["sent", "queued", "delivered"] = "sent"
@@ -471,6 +479,7 @@ class SendResult(Record):
     invoice_updates: Mapping[str, str] = Field(
         default_factory=dict, description="invoice external id -> new flag, e.g. in_collection"
     )
+    follow_up: FollowUp | None = None
 
 
 class DeliveryStatus(Record):
