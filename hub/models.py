@@ -116,7 +116,7 @@ class Invoice(SQLModel, table=True):
     amount_due: Decimal = money()
     issue_date: dt.date | None = None
     due_date: dt.date
-    status: str = "open"  # open | paid | void
+    status: str = "open"  # open | paid | void | closed (gone from a complete export)
     disputed: bool = False
     promised_until: dt.date | None = None
     on_payment_plan: bool = False

@@ -1,0 +1,158 @@
+"""The sync engine: pages from a connector → upserts + cursor, one transaction per page.
+
+A sync that dies half way resumes from the last committed page, because the cursor is
+written in the same transaction as the records it covers. A failing connection never
+stops the others: auth problems mark it `needs_reauth`, quota problems pause it until
+the provider's reset, anything else is recorded and retried on the next run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy import select, update
+
+from hub import store
+from hub.contracts import (
+    CustomerRecord,
+    InvoiceRecord,
+    PaymentRecord,
+    RecordProblem,
+    SyncPage,
+    Tombstone,
+)
+from hub.db import session
+from hub.errors import AuthError, RateLimitedError, RelanceError
+from hub.events import record_event
+from hub.models import Connection, utcnow
+from hub.workspace import Workspace
+
+log = logging.getLogger("relance.sync")
+
+
+@dataclass
+class SyncReport:
+    connection: str
+    ok: bool = True
+    pages: int = 0
+    customers: int = 0
+    invoices: int = 0
+    payments: int = 0
+    closed: int = 0
+    problems: list[str] = field(default_factory=list)
+    error: str | None = None
+    skipped: str | None = None
+
+    @property
+    def records(self) -> int:
+        return self.customers + self.invoices + self.payments
+
+
+def connection_row(ws: Workspace, name: str) -> Connection:
+    """The connection's row, created on first use."""
+    with session(ws.engine) as s:
+        row = s.execute(select(Connection).where(Connection.name == name)).scalar_one_or_none()
+        if row is None:
+            row = Connection(name=name, plugin=ws.plugin_name("connector", name))
+            s.add(row)
+            s.flush()
+        return row
+
+
+def commit_page(ws: Workspace, conn_id: int, generation: int, page: SyncPage,
+                report: SyncReport) -> None:
+    """Records and cursor of one page, atomically."""
+    by_kind: dict[type, list] = {}
+    for rec in page.records:
+        by_kind.setdefault(type(rec), []).append(rec)
+    with session(ws.engine, immediate=True) as s:
+        report.customers += store.upsert_customers(s, conn_id, by_kind.get(CustomerRecord, []))
+        report.invoices += store.upsert_invoices(s, conn_id, by_kind.get(InvoiceRecord, []),
+                                                 generation)
+        report.payments += store.upsert_payments(s, conn_id, by_kind.get(PaymentRecord, []))
+        report.closed += store.apply_tombstones(s, conn_id, by_kind.get(Tombstone, []))
+        for problem in by_kind.get(RecordProblem, []):
+            text = f"{problem.place}: {problem.reason}"
+            report.problems.append(text)
+            record_event(s, "record_problem", text, level="warning", connection_id=conn_id)
+        if page.complete_snapshot:
+            report.closed += store.close_unseen(s, conn_id, generation)
+        conn = s.get(Connection, conn_id)
+        conn.cursor = {**(conn.cursor or {}), **page.cursor}
+        s.add(conn)
+    report.pages += 1
+
+
+async def sync_connection(ws: Workspace, name: str, *, full: bool = False,
+                          on_page: Callable[[SyncReport], None] | None = None) -> SyncReport:
+    report = SyncReport(name)
+    entry = ws.config.connections[name]
+    if not entry.enabled:
+        report.skipped = "disabled in relance.yaml"
+        return report
+    conn = connection_row(ws, name)
+    now = utcnow()
+    if conn.state == "needs_reauth":
+        report.ok, report.skipped = False, (
+            f"needs re-authorisation ({conn.state_detail}); run `relance connect {name}`")
+        return report
+    if conn.paused_until and conn.paused_until > now:
+        report.skipped = f"paused until {conn.paused_until:%Y-%m-%d %H:%M} UTC ({conn.state_detail})"
+        return report
+    with session(ws.engine) as s:
+        s.execute(update(Connection).where(Connection.id == conn.id).values(
+            sync_generation=Connection.sync_generation + 1, last_sync_started_at=now,
+            cursor={} if full else Connection.cursor))
+        generation = s.get(Connection, conn.id).sync_generation
+        cursor = dict(s.get(Connection, conn.id).cursor or {})
+    connector = ws.connector(name)
+    try:
+        async for page in connector.sync(cursor):
+            commit_page(ws, conn.id, generation, page, report)
+            if on_page:
+                on_page(report)
+    except AuthError as exc:
+        _fail(ws, conn.id, report, exc, state="needs_reauth")
+    except RateLimitedError as exc:
+        until = utcnow() + dt.timedelta(seconds=exc.retry_after or 60)
+        _fail(ws, conn.id, report, exc, state="paused", paused_until=until)
+    except RelanceError as exc:
+        _fail(ws, conn.id, report, exc, state="error")
+    except Exception as exc:  # a plugin bug must not stop the other connections
+        log.exception("connection %s: sync crashed", name)
+        _fail(ws, conn.id, report, exc, state="error")
+    else:
+        with session(ws.engine) as s:
+            s.execute(update(Connection).where(Connection.id == conn.id).values(
+                state="ok", state_detail=None, paused_until=None, last_error=None,
+                last_sync_ok_at=utcnow()))
+            record_event(s, "sync", f"connection {name}: {report.records} records in "
+                         f"{report.pages} pages, {len(report.problems)} problems",
+                         connection_id=conn.id, data={"invoices": report.invoices,
+                                                      "customers": report.customers,
+                                                      "problems": len(report.problems)})
+    return report
+
+
+def _fail(ws: Workspace, conn_id: int, report: SyncReport, exc: Exception, *, state: str,
+          paused_until: dt.datetime | None = None) -> None:
+    text = f"connection {report.connection}: {exc}"
+    report.ok, report.error = False, text
+    with session(ws.engine) as s:
+        s.execute(update(Connection).where(Connection.id == conn_id).values(
+            state=state, state_detail=str(exc)[:500], last_error=text[:1000],
+            paused_until=paused_until))
+        record_event(s, "sync_failed", text, level="error", connection_id=conn_id,
+                     data={"state": state, "error": type(exc).__name__})
+    log.error(text)
+
+
+async def sync_all(ws: Workspace, names: list[str] | None = None, *, full: bool = False,
+                   on_page: Callable[[SyncReport], None] | None = None) -> list[SyncReport]:
+    reports = []
+    for name in names or list(ws.config.connections):
+        reports.append(await sync_connection(ws, name, full=full, on_page=on_page))
+    return reports
