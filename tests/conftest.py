@@ -1,0 +1,80 @@
+"""Shared fixtures: a workspace on a real SQLite file with the in-memory test plugins."""
+
+from __future__ import annotations
+
+import datetime as dt
+import textwrap
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from hub.contracts import Address, CustomerRecord, InvoiceRecord
+from tests import memory_plugins
+
+TODAY = dt.date(2026, 11, 24)  # a Tuesday
+
+BASE_CONFIG = """
+company:
+  name: Acme SAS
+  country: FR
+  timezone: Europe/Paris
+  language: en
+  signatory: Jeanne Martin
+connections:
+  ledger:
+    plugin: memory
+channels:
+  email:
+    plugin: capture
+scenarios:
+  standard:
+    steps:
+      - {at: due-7d, channel: email, template: courtesy}
+      - {at: due+3d, channel: email, template: first_reminder}
+      - {at: due+15d, channel: email, template: second_reminder}
+assign:
+  - {scenario: standard}
+"""
+
+
+@pytest.fixture(autouse=True)
+def _reset_memory_plugins():
+    memory_plugins.reset()
+    yield
+    memory_plugins.reset()
+
+
+def customer(ext: str, **kw) -> CustomerRecord:
+    kw.setdefault("name", f"Customer {ext}")
+    kw.setdefault("email", f"{ext.lower()}@example.com")
+    kw.setdefault("address", Address(line1="1 rue de la Paix", city="Paris", postcode="75002",
+                                     country="FR"))
+    return CustomerRecord(external_id=ext, **kw)
+
+
+def invoice(ext: str, cust: str, due: dt.date, amount: str = "100.00", **kw) -> InvoiceRecord:
+    kw.setdefault("currency", "EUR")
+    kw.setdefault("total", Decimal(amount))
+    return InvoiceRecord(external_id=ext, customer_external_id=cust, number=f"INV-{ext}",
+                         amount_due=Decimal(amount), due_date=due, **kw)
+
+
+@pytest.fixture
+def make_ws(tmp_path: Path):
+    """Write relance.yaml (BASE_CONFIG or given text) and open the workspace."""
+    from hub.workspace import Workspace
+
+    opened = []
+
+    def make(config: str = BASE_CONFIG, *, root: Path | None = None, **kw):
+        root = root or tmp_path
+        (root / "relance.yaml").write_text(textwrap.dedent(config))
+        kw.setdefault("plugins", (memory_plugins.Plugin(),))
+        ws = Workspace.open(root, **kw)
+        opened.append(ws)
+        return ws
+
+    yield make
+    for ws in opened:
+        ws.engine.dispose()
