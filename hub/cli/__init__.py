@@ -1,0 +1,55 @@
+"""`relance`: the command line, one module per command group."""
+
+from __future__ import annotations
+
+import importlib
+
+import typer
+
+from hub import __version__
+from hub.cli.common import setup_logging
+
+app = typer.Typer(
+    name="relance", no_args_is_help=True, add_completion=False,
+    help="Relance: reminds the customers who owe you, once, through the right channel.",
+    rich_markup_mode="rich",
+)
+
+
+@app.callback()
+def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="debug logs on stderr"),
+          version: bool = typer.Option(False, "--version", help="print the version and exit")):
+    if version:
+        typer.echo(f"relance {__version__}")
+        raise typer.Exit()
+    setup_logging(verbose)
+
+
+def _mount() -> None:
+    from hub.cli import demo, pipeline, plugins_cmd, reports, setup
+
+    for module in (setup, pipeline, reports, plugins_cmd, demo):
+        module.register(app)
+    # Command groups owned by other modules; each is optional while it is being built.
+    for module_name, attr, name in (("hub.cli.connect", "register", None),
+                                    ("hub.cli.tasks", "app", "tasks"),
+                                    ("hub.cli.plugin", "app", "plugin"),
+                                    ("hub.cli.serve", "register", None)):
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue
+        obj = getattr(module, attr)
+        if name:
+            app.add_typer(obj, name=name)
+        else:
+            obj(app)
+
+
+_mount()
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,112 @@
+"""What every command shares: the workspace option, output (Rich or JSON), progress, errors."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from hub.errors import RelanceError
+
+console = Console()
+err_console = Console(stderr=True)
+
+WorkspaceOpt = typer.Option(
+    Path(os.environ.get("RELANCE_WORKSPACE", ".")), "--workspace", "-w",
+    help="folder holding relance.yaml (env RELANCE_WORKSPACE)", show_default=True)
+JsonOpt = typer.Option(False, "--json", help="machine-readable output on stdout")
+
+
+def is_tty() -> bool:
+    return sys.stdout.isatty()
+
+
+def to_jsonable(obj: Any) -> Any:
+    if isinstance(obj, Decimal):
+        return str(obj)
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple | set):
+        return [to_jsonable(v) for v in obj]
+    if hasattr(obj, "isoformat"):
+        return obj.isoformat()
+    return obj
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(to_jsonable(data), indent=2, ensure_ascii=False) + "\n")
+
+
+def open_workspace(path: Path, **kw: Any):
+    from hub.workspace import Workspace
+
+    return Workspace.open(path, **kw)
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+@contextmanager
+def progress(label: str, total: int | None = None) -> Iterator[Callable[[int, str], None]]:
+    """A Rich bar with counts and rate on a terminal; plain log lines otherwise."""
+    log = logging.getLogger("relance.progress")
+    if is_tty():
+        with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                      TextColumn("{task.fields[rate]}"), TimeElapsedColumn(),
+                      console=err_console, transient=False) as bar:
+            task = bar.add_task(label, total=total, rate="")
+
+            def update(done: int, note: str = "") -> None:
+                elapsed = bar.tasks[0].elapsed or 0
+                rate = f"{done / elapsed:,.0f}/s" if elapsed > 0.2 else ""
+                bar.update(task, completed=done, rate=f"{rate} {note}".strip())
+
+            yield update
+    else:
+        last = [0]
+
+        def update(done: int, note: str = "") -> None:
+            if done - last[0] >= max(1, (total or 1000) // 10) or done == total:
+                last[0] = done
+                log.info("%s: %s%s %s", label, done, f"/{total}" if total else "", note)
+
+        yield update
+
+
+def run_guarded(fn: Callable[[], Any]) -> Any:
+    """Turn Relance errors into a clear message and exit code 2 (no traceback)."""
+    try:
+        return fn()
+    except RelanceError as exc:
+        raise fail(str(exc)) from None
+
+
+def setup_logging(verbose: bool) -> None:
+    level = logging.DEBUG if verbose else logging.INFO
+    root = logging.getLogger()
+    if root.handlers:
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    if is_tty():
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        handler.setLevel(logging.WARNING if not verbose else logging.DEBUG)
+    else:
+        from hub.logs import JsonFormatter
+
+        handler.setFormatter(JsonFormatter())
+    root.addHandler(handler)
+    root.setLevel(level)
+    for noisy in ("httpx", "httpcore", "alembic", "mail.log", "aiosmtpd"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

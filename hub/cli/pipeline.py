@@ -1,0 +1,180 @@
+"""sync, plan, run, approve, resolve: the daily job, step by step or all at once."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from hub.cli.common import (
+    JsonOpt,
+    WorkspaceOpt,
+    console,
+    fail,
+    is_tty,
+    open_workspace,
+    print_json,
+    progress,
+    run_guarded,
+)
+from hub.errors import PermanentError
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(sync)
+    app.command()(plan)
+    app.command()(run)
+    app.command()(approve)
+    app.command()(resolve)
+
+
+async def _sync(ws, names, full):
+    from hub.sync import sync_connection
+
+    reports = []
+    for name in names or list(ws.config.connections):
+        with progress(f"sync {name}") as update:
+            reports.append(await sync_connection(
+                ws, name, full=full, on_page=lambda r: update(r.records, f"{r.pages} pages")))
+    return reports
+
+
+def print_sync(reports) -> None:
+    for r in reports:
+        if r.skipped:
+            console.print(f"[yellow]{r.connection}[/]: skipped — {r.skipped}")
+            continue
+        mark = "[green]✓[/]" if r.ok else "[red]✗[/]"
+        console.print(f"{mark} {r.connection}: {r.invoices} invoices, {r.customers} customers, "
+                      f"{r.payments} payments in {r.pages} pages"
+                      + (f", {r.closed} closed" if r.closed else ""))
+        for p in r.problems[:20]:
+            console.print(f"   [yellow]skipped row[/] {p}", highlight=False)
+        if len(r.problems) > 20:
+            console.print(f"   … and {len(r.problems) - 20} more (see `relance history --kind record_problem`)")
+        if r.error:
+            console.print(f"   [red]{r.error}[/]", highlight=False)
+
+
+def sync(connections: list[str] = typer.Argument(None, help="connections to sync (default: all)"),
+         full: bool = typer.Option(False, "--full", help="ignore the cursor: read everything"),
+         workspace: Path = WorkspaceOpt, as_json: bool = JsonOpt):
+    """Read changed customers, invoices and payments from each connection."""
+    ws = run_guarded(lambda: open_workspace(workspace))
+    reports = asyncio.run(_with_close(ws, _sync(ws, connections, full)))
+    if as_json:
+        print_json([r.__dict__ | {"records": r.records} for r in reports])
+    else:
+        print_sync(reports)
+    if not all(r.ok for r in reports):
+        raise typer.Exit(1)
+
+
+async def _with_close(ws, coro):
+    try:
+        return await coro
+    finally:
+        await ws.aclose()
+
+
+def plan_table(rows, title: str) -> Table:
+    from hub.money import fmt_amounts
+
+    t = Table(title=title, show_lines=False)
+    for col in ("#", "customer", "step", "channel", "template", "invoices", "amount", "why"):
+        t.add_column(col, overflow="fold")
+    for r in rows:
+        inv = ", ".join(r.invoices[:4]) + (f" +{len(r.invoices) - 4}" if len(r.invoices) > 4 else "")
+        t.add_row(str(r.dispatch_id), r.customer, r.step, r.channel, r.template, inv,
+                  fmt_amounts(r.amounts), r.why)
+    return t
+
+
+def _parse_date(value: str | None) -> dt.date | None:
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise fail(f"--date {value!r}: write YYYY-MM-DD") from None
+
+
+def plan(workspace: Path = WorkspaceOpt, as_json: bool = JsonOpt,
+         date: str = typer.Option(None, "--date", help="plan as of this day (YYYY-MM-DD)"),
+         scenario: list[str] = typer.Option(None, "--scenario", help="only these scenarios")):
+    """Preview today's reminders: who gets what, through which channel, and why (changes nothing)."""
+    from hub.planner import plan as do_plan
+
+    ws = run_guarded(lambda: open_workspace(workspace))
+    report = run_guarded(lambda: do_plan(ws, today=_parse_date(date), dry_run=True,
+                                         scenarios=scenario))
+    rows = report.preview
+    if as_json:
+        print_json({"date": report.today, "dispatches": [r.as_json() for r in rows]})
+        return
+    if not rows:
+        console.print(f"Nothing new is due on {report.today}.")
+        return
+    console.print(plan_table(rows, f"Plan for {report.today}: {len(rows)} reminders"))
+
+
+def run(workspace: Path = WorkspaceOpt, as_json: bool = JsonOpt,
+        dry_run: bool = typer.Option(False, "--dry-run", help="plan and show, send nothing"),
+        no_sync: bool = typer.Option(False, "--no-sync", help="skip the sync step"),
+        limit: int = typer.Option(None, "--limit", help="send at most N dispatches")):
+    """Sync, plan and send what is due (the daily cycle)."""
+    if dry_run:
+        return plan(workspace=workspace, as_json=as_json, date=None, scenario=None)
+    ws = run_guarded(lambda: open_workspace(workspace))
+    summary = asyncio.run(_with_close(ws, _cycle(ws, not no_sync, limit, quiet=as_json)))
+    if as_json:
+        print_json(summary)
+    else:
+        from hub.cli.summary import print_summary
+
+        print_summary(summary)
+
+
+async def _cycle(ws, do_sync: bool, limit: int | None, quiet: bool = False) -> dict:
+    from hub.cycle import daily_cycle
+
+    if quiet or not is_tty():
+        return await daily_cycle(ws, sync=do_sync, limit=limit)
+    with progress("send") as update:
+        return await daily_cycle(ws, sync=do_sync, limit=limit,
+                                 on_progress=lambda r: update(r.sent + r.failed, f"sent {r.sent}"))
+
+
+def approve(ids: list[int] = typer.Argument(None, help="dispatch ids to approve"),
+            all_: bool = typer.Option(False, "--all", help="approve every planned dispatch"),
+            workspace: Path = WorkspaceOpt):
+    """Approve planned dispatches (when `require_approval: true`)."""
+    from hub.approvals import approve as do_approve
+
+    if not ids and not all_:
+        raise fail("give dispatch ids or --all (see them with `relance status` or `relance plan`)")
+    ws = run_guarded(lambda: open_workspace(workspace))
+    n = do_approve(ws, None if all_ else ids)
+    console.print(f"{n} dispatch(es) approved; `relance run` sends them.")
+
+
+def resolve(dispatch_id: int = typer.Argument(...),
+            sent: bool = typer.Option(False, "--sent", help="it was delivered: mark sent"),
+            resend: bool = typer.Option(False, "--resend", help="it was not: send it again"),
+            cancel: bool = typer.Option(False, "--cancel", help="drop it"),
+            workspace: Path = WorkspaceOpt):
+    """Settle an `uncertain` dispatch (a crash or timeout mid-send) after checking the channel."""
+    from hub.approvals import resolve as do_resolve
+
+    choice = [k for k, v in (("sent", sent), ("resend", resend), ("cancel", cancel)) if v]
+    if len(choice) != 1:
+        raise fail("choose exactly one of --sent, --resend, --cancel")
+    ws = run_guarded(lambda: open_workspace(workspace))
+    try:
+        do_resolve(ws, dispatch_id, choice[0])
+    except PermanentError as exc:
+        raise fail(str(exc)) from None
+    console.print(f"dispatch {dispatch_id}: {choice[0]}")

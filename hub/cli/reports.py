@@ -1,0 +1,119 @@
+"""status, report aging|dso, history: what happened and what is owed."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import typer
+from rich.table import Table
+from sqlalchemy import select
+
+from hub.cli.common import JsonOpt, WorkspaceOpt, console, open_workspace, print_json, run_guarded
+
+report_app = typer.Typer(help="Receivables reports.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(status)
+    app.command()(history)
+    app.add_typer(report_app, name="report")
+
+
+def status(workspace: Path = WorkspaceOpt, as_json: bool = JsonOpt):
+    """Dispatch counts by state, holds, connections and their last sync."""
+    from hub.reports import status as get_status
+
+    ws = run_guarded(lambda: open_workspace(workspace))
+    data = get_status(ws)
+    if as_json:
+        return print_json(data)
+    t = Table(title="Dispatches")
+    for k in data["dispatches"]:
+        t.add_column(k, justify="right")
+    t.add_row(*[str(v) for v in data["dispatches"].values()])
+    console.print(t)
+    for reason, n in data["held"].items():
+        console.print(f"[yellow]held[/] {n} × {reason}")
+    if data["open_tasks"]:
+        console.print(f"{data['open_tasks']} open call task(s): `relance tasks list`")
+    for c in data["connections"]:
+        color = {"ok": "green", "needs_reauth": "red"}.get(c["state"], "yellow")
+        console.print(f"connection [bold]{c['name']}[/] ({c['plugin']}): [{color}]{c['state']}[/]"
+                      f" — last good sync {c['last_sync_ok_at'] or 'never'}"
+                      + (f" — {c['detail']}" if c["detail"] else ""), highlight=False)
+
+
+def _today(ws, date: str | None) -> dt.date:
+    from hub.store import today_in
+
+    return dt.date.fromisoformat(date) if date else today_in(ws.config.company.timezone)
+
+
+@report_app.command("aging")
+def aging(workspace: Path = WorkspaceOpt, as_json: bool = JsonOpt,
+          date: str = typer.Option(None, "--date", help="as of YYYY-MM-DD")):
+    """Aged balance per currency: not due, 1–30, 31–60, 61–90, 90+ days."""
+    from hub.money import fmt
+    from hub.reports import BUCKETS
+    from hub.reports import aging as get_aging
+
+    ws = run_guarded(lambda: open_workspace(workspace))
+    today = _today(ws, date)
+    data = get_aging(ws, today)
+    if as_json:
+        return print_json({"date": today, "currencies": data})
+    print_aging(data, today, ws.config.company.babel_locale, fmt, BUCKETS)
+
+
+def print_aging(data, today, locale, fmt, buckets) -> None:
+    t = Table(title=f"Aged balance at {today}")
+    t.add_column("currency")
+    for b in (*buckets, "total"):
+        t.add_column(b.replace("_", " "), justify="right")
+    for cur, row in data.items():
+        t.add_row(cur, *[fmt(row[b], cur, locale) for b in (*buckets, "total")])
+    console.print(t)
+
+
+@report_app.command("dso")
+def dso(workspace: Path = WorkspaceOpt, as_json: bool = JsonOpt,
+        days: int = typer.Option(90, "--days", help="length of the sales period")):
+    """Days sales outstanding per currency over the last N days."""
+    from hub.reports import dso as get_dso
+
+    ws = run_guarded(lambda: open_workspace(workspace))
+    today = _today(ws, None)
+    data = get_dso(ws, today, days)
+    if as_json:
+        return print_json({"date": today, "days": days, "dso": data})
+    for cur, value in data.items():
+        console.print(f"{cur}: DSO {value if value is not None else 'n/a (no sales)'} days")
+
+
+def history(workspace: Path = WorkspaceOpt, as_json: bool = JsonOpt,
+            kind: str = typer.Option(None, "--kind", help="sent, failed, suppressed, held, …"),
+            invoice: str = typer.Option(None, "--invoice", help="an invoice number"),
+            limit: int = typer.Option(50, "--limit")):
+    """The audit trail: everything sent, skipped, held or changed, and why."""
+    from hub.db import session
+    from hub.models import DispatchInvoice, Event, Invoice
+
+    ws = run_guarded(lambda: open_workspace(workspace))
+    with session(ws.engine) as s:
+        q = select(Event).order_by(Event.id.desc()).limit(limit)
+        if kind:
+            q = q.where(Event.kind == kind)
+        if invoice:
+            ids = s.execute(select(Invoice.id).where(Invoice.number == invoice)).scalars().all()
+            dids = s.execute(select(DispatchInvoice.dispatch_id).where(
+                DispatchInvoice.invoice_id.in_(ids))).scalars().all()
+            q = q.where(Event.invoice_id.in_(ids) | Event.dispatch_id.in_(dids))
+        events = list(reversed(s.execute(q).scalars().all()))
+    if as_json:
+        return print_json([e.model_dump() for e in events])
+    for e in events:
+        color = {"error": "red", "warning": "yellow"}.get(e.level, "default")
+        console.print(f"{e.at:%Y-%m-%d %H:%M} [{color}]{e.kind:12}[/] "
+                      f"{'#' + str(e.dispatch_id) if e.dispatch_id else '':6} {e.message}",
+                      highlight=False)

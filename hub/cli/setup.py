@@ -1,0 +1,55 @@
+"""init, doctor, config schema: getting a workspace right before anything runs."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import typer
+
+from hub.cli.common import JsonOpt, WorkspaceOpt, console, fail, print_json
+
+config_app = typer.Typer(help="Configuration helpers.", no_args_is_help=True)
+STARTER = Path(__file__).resolve().parent.parent / "starter" / "relance.yaml"
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(init)
+    app.command()(doctor)
+    app.add_typer(config_app, name="config")
+
+
+def init(workspace: Path = WorkspaceOpt,
+         force: bool = typer.Option(False, "--force", help="overwrite an existing relance.yaml")):
+    """Write a commented relance.yaml starter into the workspace."""
+    target = workspace / "relance.yaml"
+    if target.exists() and not force:
+        raise fail(f"{target} exists; use --force to overwrite it")
+    workspace.mkdir(parents=True, exist_ok=True)
+    target.write_text(STARTER.read_text(encoding="utf-8"), encoding="utf-8")
+    (workspace / "templates").mkdir(exist_ok=True)
+    console.print(f"wrote {target}\nnext: edit it, then `relance doctor -w {workspace}`")
+
+
+@config_app.command("schema")
+def schema():
+    """Print the JSON Schema of relance.yaml (for editor validation)."""
+    from hub.config import json_schema
+
+    print_json(json_schema())
+
+
+def doctor(workspace: Path = WorkspaceOpt, as_json: bool = JsonOpt,
+           offline: bool = typer.Option(False, "--offline", help="skip connectivity checks")):
+    """Check config, plugins, database, templates and connectivity; explain each problem."""
+    from hub.doctor import diagnose
+
+    checks = asyncio.run(diagnose(workspace, online=not offline))
+    if as_json:
+        print_json([c.__dict__ for c in checks])
+    else:
+        for c in checks:
+            mark = {"ok": "[green]✓[/]", "warn": "[yellow]![/]", "error": "[red]✗[/]"}[c.level]
+            console.print(f"{mark} [bold]{c.area}[/]: {c.message}", highlight=False)
+    if any(c.level == "error" for c in checks):
+        raise typer.Exit(1)

@@ -1,0 +1,45 @@
+"""Printing a cycle summary for a person."""
+
+from __future__ import annotations
+
+from rich.table import Table
+
+from hub.cli.common import console
+from hub.money import fmt_amounts
+
+
+def print_summary(summary: dict) -> None:
+    from hub.cli.pipeline import print_sync  # noqa: F401  (same look as `relance sync`)
+
+    for s in summary["sync"]:
+        mark = "[green]✓[/]" if s["ok"] else "[red]✗[/]"
+        line = f"{mark} sync {s['connection']}: {s['invoices']} invoices, {s['customers']} customers"
+        if s["problems"]:
+            line += f", [yellow]{len(s['problems'])} rows skipped[/]"
+        console.print(line)
+        for p in s["problems"][:5]:
+            console.print(f"   [yellow]skipped[/] {p}", highlight=False)
+        if s["error"]:
+            console.print(f"   [red]{s['error']}[/]", highlight=False)
+        if s["skipped"]:
+            console.print(f"   [yellow]{s['skipped']}[/]", highlight=False)
+    console.print(f"planned {summary['planned']} new dispatch(es) for {summary['date']}")
+    if summary["sent"] == 0 and summary["planned"] == 0:
+        console.print("[bold]Nothing new to send[/] — every due reminder has already gone out.")
+    if summary["by_step"]:
+        t = Table(title="Sent")
+        for col in ("scenario", "step", "channel", "sent"):
+            t.add_column(col)
+        for row in summary["by_step"]:
+            t.add_row(row["scenario"], row["step"], row["channel"], str(row["sent"]))
+        console.print(t)
+    if summary["amount_reminded"]:
+        console.print(f"amount reminded: {fmt_amounts(summary['amount_reminded'])}")
+    counts = {k: summary[k] for k in ("sent", "failed", "retried", "held", "cancelled", "uncertain")
+              if summary[k]}
+    if counts:
+        console.print(" · ".join(f"{k} {v}" for k, v in counts.items()))
+    for reason, n in summary["hold_reasons"].items():
+        console.print(f"[yellow]held[/] {n} × {reason}")
+    for e in summary["errors"][:10]:
+        console.print(f"[red]✗[/] {e}", highlight=False)
