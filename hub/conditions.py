@@ -146,13 +146,14 @@ def to_sql(text: str, scope: str, columns: Mapping[str, Any], today: dt.date) ->
             flipped = {"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}[op]
             return _apply(flipped, col, ref)
         col = columns[name]
-        if op == "in":
-            return col.in_(value)
+        # NULL-safe, so `not` means the same as in Python (a missing field equals nothing)
         if op == "not in":
             return or_(col.is_(None), col.not_in(value))
         if op == "!=":
             return or_(col.is_(None), col != value)
-        return _apply(op, col, value)
+        if op == "in":
+            return and_(col.is_not(None), col.in_(value))
+        return and_(col.is_not(None), _apply(op, col, value))
 
     return _Compiler(
         text, scope, leaf,

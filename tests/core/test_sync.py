@@ -1,0 +1,163 @@
+"""The sync engine: upserts without duplicates, cursors committed with their page,
+bad records reported while the rest imports, one failing connection isolated."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import AsyncIterator
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, select
+
+from hub.contracts import Connector, Cursor, PluginSettings, RecordProblem, SyncPage
+from hub.db import session
+from hub.errors import AuthError
+from hub.hookspecs import hookimpl
+from hub.models import Connection, Customer, Event, Invoice
+from hub.sync import sync_all, sync_connection
+from tests import memory_plugins
+from tests.conftest import BASE_CONFIG, TODAY, customer, invoice
+
+LEDGER = memory_plugins.LEDGERS
+
+
+def count(ws, model, *where):
+    with session(ws.engine) as s:
+        return s.execute(select(func.count()).select_from(model).where(*where)).scalar()
+
+
+def run(ws, name="ledger", **kw):
+    return asyncio.run(sync_connection(ws, name, **kw))
+
+
+def test_resync_upserts_without_duplicates(make_ws):
+    ws = make_ws()
+    LEDGER["default"] += [customer("C1"), invoice("1", "C1", TODAY, amount="100.00")]
+    run(ws)
+    LEDGER["default"][1] = invoice("1", "C1", TODAY, amount="40.00")  # partial payment
+    run(ws, full=True)
+    assert count(ws, Invoice) == 1 and count(ws, Customer) == 1
+    with session(ws.engine) as s:
+        assert s.execute(select(Invoice.amount_due)).scalar() == Decimal("40.00")
+
+
+def test_money_round_trips_exactly(make_ws):
+    ws = make_ws()
+    LEDGER["default"] += [customer("C1"),
+                          invoice("1", "C1", TODAY, amount="12345678901.2345", currency="KWD")]
+    run(ws)
+    with session(ws.engine) as s:
+        amount = s.execute(select(Invoice.amount_due)).scalar()
+    assert isinstance(amount, Decimal) and amount == Decimal("12345678901.2345")
+
+
+def test_crash_mid_sync_resumes_from_last_committed_page(make_ws):
+    ws = make_ws(BASE_CONFIG.replace("plugin: memory", "plugin: memory\n    settings: {page_size: 2}"))
+    LEDGER["default"] += [customer("C1")] + [invoice(str(i), "C1", TODAY) for i in range(9)]
+
+    calls = {"n": 0}
+    original = memory_plugins.MemoryConnector.sync
+
+    async def dying(self, cursor):
+        async for page in original(self, cursor):
+            calls["n"] += 1
+            if calls["n"] == 3:
+                raise RuntimeError("power cut")
+            yield page
+
+    memory_plugins.MemoryConnector.sync = dying
+    try:
+        report = run(ws)
+    finally:
+        memory_plugins.MemoryConnector.sync = original
+    assert not report.ok and "power cut" in report.error
+    with session(ws.engine) as s:
+        assert s.execute(select(Connection.cursor)).scalar() == {"pos": "4"}
+    assert count(ws, Invoice) == 3  # pages 1-2 committed: 1 customer + 3 invoices
+    report = run(ws)
+    assert report.ok and count(ws, Invoice) == 9
+
+
+def test_bad_records_are_reported_and_the_rest_imports(make_ws):
+    ws = make_ws()
+    LEDGER["default"] += [customer("C1"), RecordProblem(place="export.csv:7:due_date",
+                                                        reason="'31/02/2026' is not a date"),
+                          invoice("1", "C1", TODAY)]
+    report = run(ws)
+    assert report.ok and report.invoices == 1
+    assert report.problems == ["export.csv:7:due_date: '31/02/2026' is not a date"]
+    assert count(ws, Event, Event.kind == "record_problem") == 1
+
+
+class Broken(Connector):
+    name = "broken"
+    Settings = PluginSettings
+
+    async def sync(self, cursor: Cursor) -> AsyncIterator[SyncPage]:
+        raise AuthError("refresh token revoked")
+        yield  # pragma: no cover
+
+
+class BrokenPlugin:
+    @hookimpl
+    def register_connectors(self, register):
+        register(Broken)
+
+
+def test_auth_failure_marks_needs_reauth_and_others_keep_working(make_ws):
+    cfg = BASE_CONFIG.replace("connections:\n", "connections:\n  xero_fr:\n    plugin: broken\n")
+    ws = make_ws(cfg, plugins=(memory_plugins.Plugin(), BrokenPlugin()))
+    LEDGER["default"] += [customer("C1"), invoice("1", "C1", TODAY)]
+    reports = {r.connection: r for r in asyncio.run(sync_all(ws))}
+    assert reports["ledger"].ok and not reports["xero_fr"].ok
+    assert "refresh token revoked" in reports["xero_fr"].error
+    with session(ws.engine) as s:
+        state = s.execute(select(Connection.state).where(Connection.name == "xero_fr")).scalar()
+    assert state == "needs_reauth"
+    again = run(ws, "xero_fr")
+    assert "relance connect xero_fr" in again.skipped
+
+
+def test_complete_snapshot_closes_invoices_missing_from_export(make_ws):
+    ws = make_ws()
+    LEDGER["default"] += [customer("C1"), invoice("1", "C1", TODAY), invoice("2", "C1", TODAY)]
+    run(ws)
+    # a snapshot connector: mark the last page complete
+    original = memory_plugins.MemoryConnector.sync
+
+    async def snapshot(self, cursor):
+        async for page in original(self, {}):
+            yield page.model_copy(update={"complete_snapshot": True})
+
+    LEDGER["default"][:] = [customer("C1"), invoice("1", "C1", TODAY)]
+    memory_plugins.MemoryConnector.sync = snapshot
+    try:
+        run(ws)
+    finally:
+        memory_plugins.MemoryConnector.sync = original
+    with session(ws.engine) as s:
+        states = dict(s.execute(select(Invoice.number, Invoice.status)).all())
+    assert states == {"INV-1": "open", "INV-2": "closed"}
+
+
+def test_a_person_recorded_dispute_survives_a_ledger_resync(make_ws):
+    ws = make_ws()
+    LEDGER["default"] += [customer("C1"), invoice("1", "C1", TODAY)]
+    run(ws)
+    with session(ws.engine) as s:
+        s.execute(Invoice.__table__.update().values(disputed=True,
+                                                    promised_until=TODAY + dt.timedelta(days=9)))
+    run(ws, full=True)
+    with session(ws.engine) as s:
+        inv = s.execute(select(Invoice)).scalar_one()
+    assert inv.disputed and inv.promised_until == TODAY + dt.timedelta(days=9)
+
+
+def test_float_money_is_refused_at_the_boundary():
+    from hub.contracts import InvoiceRecord
+
+    with pytest.raises(ValueError, match="never a float"):
+        InvoiceRecord(external_id="1", customer_external_id="C1", number="1", currency="EUR",
+                      total=Decimal("0.1"), amount_due=0.1, due_date=TODAY)
