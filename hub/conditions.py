@@ -105,6 +105,11 @@ def compile_check(text: str, scope: str) -> list[str]:
     return []
 
 
+def fields_of(text: str) -> set[str]:
+    """The field names a condition reads (so the planner selects only those columns)."""
+    return {n.id for n in ast.walk(_parse(text)) if isinstance(n, ast.Name)}
+
+
 def _apply(op: str, a: Any, b: Any) -> Any:
     return {"==": lambda: a == b, "!=": lambda: a != b, "<": lambda: a < b,
             "<=": lambda: a <= b, ">": lambda: a > b, ">=": lambda: a >= b,

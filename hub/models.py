@@ -11,7 +11,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, UniqueConstraint  # noqa: F401
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -100,10 +100,9 @@ class Customer(SQLModel, table=True):
 
 
 class Invoice(SQLModel, table=True):
-    __table_args__ = (
-        UniqueConstraint("connection_id", "external_id"),
-        Index("ix_invoice_open_due", "status", "due_date"),
-    )
+    # No (status, due_date) index on purpose: most invoices are open, and planning reads
+    # them sequentially; an index range scan over 80 % of a table is several times slower.
+    __table_args__ = (UniqueConstraint("connection_id", "external_id"),)
 
     id: int | None = Field(default=None, primary_key=True)
     connection_id: int = Field(foreign_key="connection.id")
@@ -121,6 +120,10 @@ class Invoice(SQLModel, table=True):
     promised_until: dt.date | None = None
     on_payment_plan: bool = False
     in_collection: bool = False
+    # The dunning level: the last step planned for this invoice in `dunning_scenario`.
+    # A cache the planner reads in its sequential scan; dispatch_invoice stays the truth.
+    dunning_scenario: str | None = None
+    dunning_level: int = -1
     reference: str | None = None
     online_url: str | None = None
     seen_generation: int = 0
@@ -151,7 +154,6 @@ class Dispatch(SQLModel, table=True):
     """
 
     id: int | None = Field(default=None, primary_key=True)
-    group_key: str = Field(unique=True)
     idempotency_key: str = Field(unique=True)
     customer_id: int = Field(foreign_key="customer.id", index=True)
     scenario: str
@@ -178,20 +180,21 @@ class Dispatch(SQLModel, table=True):
 
 
 class DispatchInvoice(SQLModel, table=True):
-    """The invariant lives here: one (invoice, scenario, step) ever."""
+    """The invariant lives here: (invoice, scenario, step) is the primary key, so a step
+    can be planned — and so sent — at most once per invoice, whatever the workers do.
+
+    Clustered by invoice on SQLite (WITHOUT ROWID): "the highest step already planned for
+    this invoice" is one short range read, with no second index to maintain.
+    """
 
     __tablename__ = "dispatch_invoice"
-    __table_args__ = (
-        UniqueConstraint("invoice_id", "scenario", "step", name="uq_invoice_scenario_step"),
-        Index("ix_di_invoice_scenario_index", "invoice_id", "scenario", "step_index"),
-    )
+    __table_args__ = {"sqlite_with_rowid": False}
 
-    id: int | None = Field(default=None, primary_key=True)
-    dispatch_id: int = Field(foreign_key="dispatch.id", index=True)
-    invoice_id: int = Field(foreign_key="invoice.id")
-    scenario: str
-    step: str
+    invoice_id: int = Field(foreign_key="invoice.id", primary_key=True)
+    scenario: str = Field(primary_key=True)
+    step: str = Field(primary_key=True)
     step_index: int
+    dispatch_id: int = Field(foreign_key="dispatch.id", index=True)
 
 
 class Event(SQLModel, table=True):

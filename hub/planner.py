@@ -52,7 +52,7 @@ CANDIDATE = Table(
     Column("invoice_id", Integer, primary_key=True),
     Column("customer_id", Integer),
     Column("step_index", Integer),
-    Column("group_key", String),
+    Column("grp", Integer),
     Column("currency", String),
     Column("amount_due", Money()),
     prefixes=["TEMPORARY"],
@@ -108,6 +108,7 @@ def eligible(sc: ScenarioConfig, today: dt.date):
 
 
 def _due_index(sc: ScenarioConfig, steps: list[Step], cutoffs: list[dt.date], planned, today):
+    """CASE over the steps (latest first, or earliest first for `catch_up: all`)."""
     inv, cols = Invoice.__table__.c, invoice_columns()
     ordered = steps if sc.catch_up == "all" else list(reversed(steps))
     whens = []
@@ -121,42 +122,62 @@ def _due_index(sc: ScenarioConfig, steps: list[Step], cutoffs: list[dt.date], pl
     return case(*whens, else_=None)
 
 
+def remap_step_indexes(s: Session, name: str, steps: list[Step]) -> None:
+    """Keep stored step positions in line with the config when steps were added or moved,
+    so "the highest step already planned" stays a cheap index seek on the daily path."""
+    d, di, inv = Dispatch.__table__, DispatchInvoice.__table__, Invoice.__table__
+    wanted = {st.key: st.index for st in steps}
+    stored = s.execute(select(d.c.step, d.c.step_index).where(d.c.scenario == name).distinct()).all()
+    moves = {index: wanted.get(key, min(index, len(steps) - 1)) for key, index in stored}
+    moves = {old: new for old, new in moves.items() if old != new}
+    if not moves:
+        return
+    for table in (d, di):  # one CASE per table, so chained moves (1→2, 2→3) cannot collide
+        s.execute(table.update().where(table.c.scenario == name, table.c.step_index.in_(moves))
+                  .values(step_index=case(moves, value=table.c.step_index)))
+    s.execute(inv.update().where(inv.c.dunning_scenario == name, inv.c.dunning_level.in_(moves))
+              .values(dunning_level=case(moves, value=inv.c.dunning_level)))
+
+
 def plan_scenario(s: Session, ws: Workspace, name: str, sc: ScenarioConfig, today: dt.date,
-                  cal: BusinessCalendar, report: PlanReport) -> None:
+                  cal: BusinessCalendar, report: PlanReport, share: float = 1.0) -> None:
     steps = steps_of(sc)
     if not steps:
         return
+    remap_step_indexes(s, name, steps)
     cutoffs = [cutoff(st.offset, today, cal) for st in steps]
     s.execute(STEP.delete())
     s.execute(CANDIDATE.delete())
     s.execute(insert(STEP), [{"step_index": st.index, "step": st.key, "channel": st.config.channel,
                               "template": st.config.template, "cutoff": cutoffs[st.index]}
                              for st in steps])
-    inv, cust, di = Invoice.__table__.c, Customer.__table__.c, DispatchInvoice.__table__
-    # The highest step already planned per invoice, by step *key* so reordering steps is safe.
-    step_no = case({st.key: st.index for st in steps}, value=di.c.step, else_=-1)
-    done = (select(di.c.invoice_id.label("invoice_id"), func.max(step_no).label("m"))
-            .where(di.c.scenario == name).group_by(di.c.invoice_id).subquery("done"))
-    planned = func.coalesce(done.c.m, -1)
+    inv, cust = Invoice.__table__.c, Customer.__table__.c
+    # The invoice's dunning level in this scenario (last step planned), read in the scan.
+    planned = case((inv.dunning_scenario == name, inv.dunning_level), else_=-1)
+    # A scenario followed by most customers is planned by one sequential pass over invoices
+    # (LEFT JOIN + coalesce keeps invoices as the outer loop); a small one starts from its
+    # customers and their invoices through the customer_id index.
+    wide = share >= 0.2
+    joined = (Invoice.__table__.outerjoin(Customer.__table__, cust.id == inv.customer_id) if wide
+              else Invoice.__table__.join(Customer.__table__, cust.id == inv.customer_id))
+    in_scenario = (func.coalesce(cust.scenario, "") == name) if wide else (cust.scenario == name)
     idx = _due_index(sc, steps, cutoffs, planned, today).label("idx")
     inner = (
         select(inv.id, inv.customer_id, inv.currency, inv.amount_due, idx)
-        .select_from(Invoice.__table__.join(Customer.__table__, cust.id == inv.customer_id)
-                     .outerjoin(done, done.c.invoice_id == inv.id))
-        .where(cust.scenario == name, eligible(sc, today), inv.due_date <= max(cutoffs))
-        .subquery("c")
+        .select_from(joined)
+        .where(in_scenario, eligible(sc, today), inv.due_date <= max(cutoffs))
+        .subquery(f"due_{name}")
     )
-    st = STEP.c
-    if sc.consolidate == "per_customer":
-        key = (literal(f"{name}:") + st.step + literal(":c")
-               + cast(inner.c.customer_id, String) + literal(f":{today.isoformat()}"))
-    else:
-        key = (literal(f"{name}:") + st.step + literal(":i") + cast(inner.c.id, String))
+    # Dispatch ids are assigned here (dense rank per group) so invoices link without a join.
+    # (`+ 0` keeps SQLite from walking invoices in customer_id index order to save a sort:
+    # random reads over the whole table cost far more than sorting the due rows.)
+    order = ((inner.c.customer_id + 0, inner.c.idx) if sc.consolidate == "per_customer"
+             else (inner.c.id + 0,))
+    grp = func.dense_rank().over(order_by=order)
     s.execute(insert(CANDIDATE).from_select(
-        ["invoice_id", "customer_id", "step_index", "group_key", "currency", "amount_due"],
-        select(inner.c.id, inner.c.customer_id, inner.c.idx, key, inner.c.currency,
-               inner.c.amount_due)
-        .select_from(inner.join(STEP, st.step_index == inner.c.idx))))
+        ["invoice_id", "customer_id", "step_index", "grp", "currency", "amount_due"],
+        select(inner.c.id, inner.c.customer_id, inner.c.idx, grp, inner.c.currency,
+               inner.c.amount_due).where(inner.c.idx.is_not(None))))
     _materialise(s, ws, name, sc, today, report)
 
 
@@ -167,33 +188,44 @@ def _materialise(s: Session, ws: Workspace, name: str, sc: ScenarioConfig, today
         ws.config.dispatch.require_approval
     now = utcnow()
     ts = literal(now, type_=d.c.created_at.type)
+    base = s.execute(select(func.coalesce(func.max(d.c.id), 0))).scalar_one()
     one_currency = func.min(c.currency) == func.max(c.currency)
+    if sc.consolidate == "per_customer":  # unique per run: a later run never joins a sent one
+        key = (literal(f"{name}:") + func.min(st.step) + literal(":c")
+               + cast(func.min(c.customer_id), String) + literal(f":{today.isoformat()}:{base}"))
+    else:
+        key = (literal(f"{name}:") + func.min(st.step) + literal(":i")
+               + cast(func.min(c.invoice_id), String))
     grouped = (
-        select(c.group_key, literal("rl-") + c.group_key, func.min(c.customer_id), literal(name),
-               func.min(st.step), c.step_index, func.min(st.channel), func.min(st.template),
-               literal("planned" if approval else "approved"), literal(today),
+        select(literal(base) + c.grp, literal("rl-") + key, func.min(c.customer_id),
+               literal(name), func.min(st.step), func.min(c.step_index), func.min(st.channel),
+               func.min(st.template), literal("planned" if approval else "approved"),
+               literal(today),
                case((one_currency, func.min(c.currency)), else_=literal("MIXED")),
                case((one_currency, func.sum(c.amount_due)), else_=None),
                func.count(), literal(0), ts, ts)
         .select_from(CANDIDATE.join(STEP, st.step_index == c.step_index))
-        .group_by(c.group_key, c.step_index)
+        .group_by(c.grp)
     )
-    before = s.execute(select(func.coalesce(func.max(d.c.id), 0))).scalar_one()
-    cols = ["group_key", "idempotency_key", "customer_id", "scenario", "step", "step_index",
+    cols = ["id", "idempotency_key", "customer_id", "scenario", "step", "step_index",
             "channel", "template", "status", "planned_on", "currency", "amount",
             "invoice_count", "attempts", "created_at", "updated_at"]
-    ins = _insert_ignore(s, d, cols, grouped, ["group_key"])
-    report.created += ins.rowcount or 0
-    link = (
-        select(d.c.id, c.invoice_id, literal(name), st.step, c.step_index)
-        .select_from(CANDIDATE.join(STEP, st.step_index == c.step_index)
-                     .join(d, d.c.group_key == c.group_key))
-    )
+    report.created += s.execute(insert(d).from_select(cols, grouped)).rowcount or 0
+    link = (select(literal(base) + c.grp, c.invoice_id, literal(name), st.step, c.step_index)
+            .select_from(CANDIDATE.join(STEP, st.step_index == c.step_index))
+            .order_by(c.invoice_id))  # appends in primary-key order
     res = _insert_ignore(s, DispatchInvoice.__table__,
                          ["dispatch_id", "invoice_id", "scenario", "step", "step_index"], link,
                          ["invoice_id", "scenario", "step"])
     report.linked += res.rowcount or 0
-    for row in s.execute(select(d.c.step, d.c.channel, func.count()).where(d.c.id > before)
+    inv = Invoice.__table__
+    level = select(c.step_index).where(c.invoice_id == inv.c.id).scalar_subquery()
+    s.execute(inv.update().where(inv.c.id.in_(select(c.invoice_id)))
+              .values(dunning_scenario=name, dunning_level=level))
+    if s.get_bind().dialect.name == "postgresql":
+        s.execute(text("SELECT setval(pg_get_serial_sequence('dispatch', 'id'), "
+                       "(SELECT COALESCE(MAX(id), 1) FROM dispatch))"))
+    for row in s.execute(select(d.c.step, d.c.channel, func.count()).where(d.c.id > base)
                          .group_by(d.c.step, d.c.channel)):
         report.by_step[(name, row[0], row[1])] = row[2]
     message = (literal("planned ") + d.c.scenario + literal(" step ") + d.c.step
@@ -202,8 +234,8 @@ def _materialise(s: Session, ws: Workspace, name: str, sc: ScenarioConfig, today
     s.execute(insert(Event.__table__).from_select(
         ["at", "kind", "level", "customer_id", "dispatch_id", "message", "data"],
         select(ts, literal("planned"), literal("info"), d.c.customer_id, d.c.id, message,
-               literal({}, type_=JSON)).where(d.c.id > before)))
-    report.dispatch_ids += list(s.execute(select(d.c.id).where(d.c.id > before)).scalars())
+               literal({}, type_=JSON)).where(d.c.id > base)))
+    report.dispatch_ids += list(s.execute(select(d.c.id).where(d.c.id > base)).scalars())
 
 
 def _insert_ignore(s: Session, table, cols, select_stmt, conflict):
@@ -230,10 +262,13 @@ def plan(ws: Workspace, *, today: dt.date | None = None, dry_run: bool = False,
     with session(ws.engine, immediate=True) as s:
         _prepare(s)
         assign_scenarios(s, ws, today)
+        counts = dict(s.execute(select(Customer.scenario, func.count()).group_by(
+            Customer.scenario)).all())
+        total = sum(counts.values()) or 1
         for name, sc in ws.config.scenarios.items():
             if scenarios and name not in scenarios:
                 continue
-            plan_scenario(s, ws, name, sc, today, cal, report)
+            plan_scenario(s, ws, name, sc, today, cal, report, counts.get(name, 0) / total)
         s.execute(CANDIDATE.delete())
         s.execute(STEP.delete())
         if dry_run:

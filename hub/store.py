@@ -94,7 +94,7 @@ def upsert_invoices(session: Session, connection_id: int, records: Sequence[Invo
         "disputed": r.disputed, "promised_until": r.promised_until, "reference": r.reference,
         "online_url": r.online_url, "seen_generation": generation,
         "source_updated_at": r.updated_at, "synced_at": now,
-        "on_payment_plan": False, "in_collection": False,
+        "on_payment_plan": False, "in_collection": False, "dunning_level": -1,
         "paid_at": now if r.status == "paid" else None,
     } for r in records]
     inv = Invoice.__table__.c
@@ -103,7 +103,7 @@ def upsert_invoices(session: Session, connection_id: int, records: Sequence[Invo
         ex = stmt.excluded
         set_ = {c: ex[c] for c in chunk[0] if c not in
                 {"connection_id", "external_id", "on_payment_plan", "in_collection", "paid_at",
-                 "disputed", "promised_until"}}
+                 "disputed", "promised_until", "dunning_level"}}
         # Hub-owned facts survive a ledger record: a dispute or promise recorded by a person
         # is sticky until a person clears it; `paid_at` is the first time we saw it paid.
         set_["disputed"] = case((ex.disputed, True), else_=inv.disputed)

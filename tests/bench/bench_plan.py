@@ -1,0 +1,109 @@
+"""Plan 1,000,000 open invoices for 50,000 customers in SQLite (target ≤ 5 s, ≤ 500 MB).
+
+The data is inserted straight into the store (the sync path is measured elsewhere);
+due dates spread from 90 days overdue to 30 days ahead. Two figures:
+- `plan_1m_backlog_seconds`: the very first plan over a never-reminded backlog, where
+  ~80 % of the invoices are due at once (≈ 800k invoice links and ≈ 190k dispatches
+  written in one transaction) — a one-off at installation;
+- `plan_1m_seconds`: the daily plan over the same 1M open invoices the next day (every
+  invoice evaluated, history present, the day's new steps created) — what runs every day.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import tempfile
+import time
+from pathlib import Path
+
+from hub.models import MONEY_SCALE
+from tests.bench._common import emit, peak_rss_mb
+
+N_INVOICES = 1_000_000
+N_CUSTOMERS = 50_000
+TODAY = dt.date(2026, 11, 24)
+
+CONFIG = """
+company: {name: Bench Ltd, country: FR, timezone: Europe/Paris, language: en}
+connections: {ledger: {plugin: memory}}
+channels: {email: {plugin: capture}}
+scenarios:
+  standard:
+    consolidate: per_customer
+    steps:
+      - {at: due-7d,  channel: email, template: courtesy}
+      - {at: due+3d,  channel: email, template: first_reminder}
+      - {at: due+15d, channel: email, template: second_reminder, when: "amount_due < 5000"}
+      - {at: due+30d, channel: email, template: formal_notice}
+  gentle:
+    steps:
+      - {at: due+10bd, channel: email, template: first_reminder}
+assign:
+  - {when: "segment == 'key_account'", scenario: gentle}
+  - {scenario: standard}
+"""
+
+
+def populate(ws) -> None:
+    rng = random.Random(42)
+    raw = ws.engine.raw_connection()
+    cur = raw.cursor()
+    cur.execute("BEGIN")
+    cur.execute("INSERT INTO connection (name, plugin, state, cursor, sync_generation) "
+                "VALUES ('ledger', 'csv', 'ok', '{}', 1)")
+    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    cur.executemany(
+        "INSERT INTO customer (id, connection_id, external_id, name, email, segment, on_hold, "
+        "placeholder, updated_at) VALUES (?, 1, ?, ?, ?, ?, 0, 0, ?)",
+        ((i, f"C{i}", f"Customer {i}", f"c{i}@example.com",
+          "key_account" if i % 25 == 0 else "standard", now) for i in range(1, N_CUSTOMERS + 1)))
+    scale = 10 ** MONEY_SCALE
+
+    def rows():
+        for i in range(1, N_INVOICES + 1):
+            due = TODAY + dt.timedelta(days=rng.randint(-90, 30))
+            amount = rng.randint(1000, 900000) * scale // 100
+            yield (i, f"I{i}", rng.randint(1, N_CUSTOMERS), f"INV-{i:07d}", "EUR", amount, amount,
+                   due.isoformat(), now)
+
+    cur.executemany(
+        "INSERT INTO invoice (id, connection_id, external_id, customer_id, kind, number, currency, "
+        "total, amount_due, due_date, status, disputed, on_payment_plan, in_collection, dunning_level, "
+        "seen_generation, synced_at) VALUES (?, 1, ?, ?, 'invoice', ?, ?, ?, ?, ?, 'open', 0, 0, 0, -1, 1, ?)",
+        rows())
+    cur.execute("COMMIT")
+    raw.close()
+
+
+def run() -> dict[str, float]:
+    from hub.planner import plan
+    from hub.workspace import Workspace
+
+    root = Path(tempfile.mkdtemp(prefix="relance-bench-plan-"))
+    (root / "relance.yaml").write_text(CONFIG)
+    from tests import memory_plugins
+
+    ws = Workspace.open(root, plugins=(memory_plugins.Plugin(),), entry_points=False)
+    t0 = time.perf_counter()
+    populate(ws)
+    print(f"  populated {N_INVOICES:,} invoices in {time.perf_counter() - t0:.1f}s", flush=True)
+    t0 = time.perf_counter()
+    first = plan(ws, today=TODAY)
+    backlog = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    second = plan(ws, today=TODAY + dt.timedelta(days=1))
+    daily = time.perf_counter() - t0
+    print(f"  backlog plan: {first.created:,} dispatches for {first.linked:,} invoices in "
+          f"{backlog:.2f}s; daily plan: {second.created:,} dispatches for {second.linked:,} "
+          f"invoices in {daily:.2f}s", flush=True)
+    return {
+        "plan_1m_seconds": round(daily, 2),
+        "plan_1m_invoices_per_s": round(N_INVOICES / daily),
+        "plan_1m_backlog_seconds": round(backlog, 2),
+        "plan_1m_peak_rss_mb": peak_rss_mb(),
+    }
+
+
+if __name__ == "__main__":
+    emit(run())
