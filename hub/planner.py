@@ -46,6 +46,7 @@ from hub.scenarios import BusinessCalendar, Step, cutoff, steps_of
 from hub.store import today_in
 from hub.workspace import Workspace
 
+PLANNER_LOCK = 0x72656C616E6365  # "relance"
 _tmp = MetaData()
 CANDIDATE = Table(
     "plan_candidate", _tmp,
@@ -210,14 +211,13 @@ def _materialise(s: Session, ws: Workspace, name: str, sc: ScenarioConfig, today
     cols = ["id", "idempotency_key", "customer_id", "scenario", "step", "step_index",
             "channel", "template", "status", "planned_on", "currency", "amount",
             "invoice_count", "attempts", "created_at", "updated_at"]
-    report.created += s.execute(insert(d).from_select(cols, grouped)).rowcount or 0
+    s.execute(insert(d).from_select(cols, grouped))
     link = (select(literal(base) + c.grp, c.invoice_id, literal(name), st.step, c.step_index)
             .select_from(CANDIDATE.join(STEP, st.step_index == c.step_index))
             .order_by(c.invoice_id))  # appends in primary-key order
-    res = _insert_ignore(s, DispatchInvoice.__table__,
-                         ["dispatch_id", "invoice_id", "scenario", "step", "step_index"], link,
-                         ["invoice_id", "scenario", "step"])
-    report.linked += res.rowcount or 0
+    _insert_ignore(s, DispatchInvoice.__table__,
+                   ["dispatch_id", "invoice_id", "scenario", "step", "step_index"], link,
+                   ["invoice_id", "scenario", "step"])
     inv = Invoice.__table__
     level = select(c.step_index).where(c.invoice_id == inv.c.id).scalar_subquery()
     s.execute(inv.update().where(inv.c.id.in_(select(c.invoice_id)))
@@ -235,7 +235,10 @@ def _materialise(s: Session, ws: Workspace, name: str, sc: ScenarioConfig, today
         ["at", "kind", "level", "customer_id", "dispatch_id", "message", "data"],
         select(ts, literal("planned"), literal("info"), d.c.customer_id, d.c.id, message,
                literal({}, type_=JSON)).where(d.c.id > base)))
-    report.dispatch_ids += list(s.execute(select(d.c.id).where(d.c.id > base)).scalars())
+    new_ids = list(s.execute(select(d.c.id).where(d.c.id > base).order_by(d.c.id)).scalars())
+    report.dispatch_ids += new_ids
+    report.created += len(new_ids)
+    report.linked += s.execute(select(func.count()).select_from(CANDIDATE)).scalar_one()
 
 
 def _insert_ignore(s: Session, table, cols, select_stmt, conflict):
@@ -248,7 +251,8 @@ def _insert_ignore(s: Session, table, cols, select_stmt, conflict):
 
 def _prepare(s: Session) -> None:
     if s.get_bind().dialect.name == "postgresql":
-        s.execute(text("SELECT pg_advisory_xact_lock(7265616e63)"))  # one planner at a time
+        # one planner at a time across every host (released at commit)
+        s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": PLANNER_LOCK})
     CANDIDATE.create(s.connection(), checkfirst=True)
     STEP.create(s.connection(), checkfirst=True)
 
