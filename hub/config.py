@@ -171,11 +171,25 @@ class ServeConfig(Strict):
     host: str = "127.0.0.1"
     port: int = 8080
     public_url: str | None = None
-    daily_at: str = "09:00"
+    daily_at: str = Field("09:00", description="company time of the daily cycle (business days)")
+    cycle_every: int | None = Field(None, description="run the cycle at this interval instead "
+                                                      "of daily (a fast clock for tests/demos)")
     tick: int = Field(60, description="seconds between send passes while serving")
-    misfire_grace: int = 3600
+    misfire_grace: int = Field(7 * 86400, description="a cycle missed by less than this runs "
+                                                      "once at start-up")
+    require_connections_ok: bool = Field(True, description="/readyz fails while a connection "
+                                                            "needs re-authorisation")
 
     _d = field_validator("tick", "misfire_grace", mode="before")(duration_seconds)
+    _c = field_validator("cycle_every", mode="before")(
+        lambda v: None if v is None else duration_seconds(v))
+
+    @field_validator("daily_at")
+    @classmethod
+    def _hhmm(cls, v: str) -> str:
+        if not re.match(r"^([01]\d|2[0-3]):[0-5]\d$", v):
+            raise ValueError(f"{v!r} is not a time of day (write HH:MM, e.g. 09:00)")
+        return v
 
 
 class RelanceConfig(Strict):

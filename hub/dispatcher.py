@@ -68,8 +68,10 @@ def transition(dispatch_id: int, frm: str | Iterable[str], to: str, s, **values:
 class Dispatcher:
     def __init__(self, ws: Workspace, *, worker: str | None = None,
                  now: Callable[[], dt.datetime] = utcnow,
-                 on_progress: Callable[[SendReport], None] | None = None):
+                 on_progress: Callable[[SendReport], None] | None = None,
+                 stop: asyncio.Event | None = None):
         self.ws, self.now, self.on_progress = ws, now, on_progress
+        self.stop = stop  # set on SIGTERM: finish what is in flight, claim nothing new
         self.worker = worker or f"{socket.gethostname()}:{os.getpid()}"
         self.report = SendReport()
         self.cfg = ws.config.dispatch
@@ -135,6 +137,8 @@ class Dispatcher:
         await self.resolve_uncertain()
         ids = self.due_ids(limit, channels)
         for i in range(0, len(ids), chunk):
+            if self.stop is not None and self.stop.is_set():
+                break
             works = await self.load(ids[i:i + chunk])
             await asyncio.gather(*(self._guarded(w) for w in works))
         from hub.writeback import process_writebacks
@@ -191,6 +195,8 @@ class Dispatcher:
             until = next_allowed(self.now(), conf.quiet_hours, tz)
             if until:
                 return self._hold(d.id, "quiet_hours", until)
+        if self.stop is not None and self.stop.is_set():
+            return
         with session(ws.engine, immediate=True) as s:
             if not transition(d.id, "approved", "sending", s, worker=self.worker,
                               attempts=d.attempts + 1):

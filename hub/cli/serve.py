@@ -1,0 +1,34 @@
+"""`relance serve`: the scheduler, the webhooks and the health endpoints, as a service."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from hub.cli.common import WorkspaceOpt, console, open_workspace, run_guarded
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(serve)
+
+
+def serve(workspace: Path = WorkspaceOpt,
+          host: str = typer.Option(None, "--host", help="bind address (default serve.host, 127.0.0.1)"),
+          port: int = typer.Option(None, "--port", help="port (default serve.port, 8080)"),
+          lease_ttl: float = typer.Option(15.0, "--lease-ttl",
+                                          help="seconds before a standby takes over a dead clock")):
+    """Run Relance as a service: periodic sync, the daily cycle, webhooks, /metrics."""
+    import uvicorn
+
+    from hub.scheduler import Runtime
+    from hub.service import create_app
+
+    ws = run_guarded(lambda: open_workspace(workspace))
+    cfg = ws.config.serve
+    host, port = host or cfg.host, port or cfg.port
+    app = create_app(Runtime(ws), lease_ttl=lease_ttl)
+    console.print(f"relance serve: http://{host}:{port} (workspace {ws.root}); "
+                  "/healthz /readyz /metrics /webhooks/<plugin>/<name>")
+    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False,
+                timeout_graceful_shutdown=60)
