@@ -8,7 +8,9 @@ registers something invalid is reported by name with the reason; the others load
 from __future__ import annotations
 
 import functools
+import importlib
 import importlib.metadata as md
+import os
 import inspect
 import logging
 from collections.abc import Callable, Iterable
@@ -115,6 +117,15 @@ def get_plugin_manager(
             pm.register(plugin)
         except Exception as exc:
             errors.append(f"plugin {plugin!r} could not be registered: {exc}")
+    # Local plugin modules without packaging (ops scripts, tests): RELANCE_PLUGINS=a.b,c.d
+    for name in filter(None, os.environ.get("RELANCE_PLUGINS", "").split(",")):
+        try:
+            module = importlib.import_module(name.strip())
+            if not pm.is_registered(module):
+                pm.register(module, name=f"local:{name.strip()}")
+        except Exception as exc:
+            errors.append(f"plugin module {name!r} from RELANCE_PLUGINS failed to load: "
+                          f"{type(exc).__name__}: {exc}")
     return pm, errors
 
 

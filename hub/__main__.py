@@ -1,0 +1,5 @@
+"""`python -m hub` is `relance`."""
+
+from hub.cli import main
+
+main()
