@@ -192,6 +192,12 @@ class ServeConfig(Strict):
         return v
 
 
+class ScaleConfig(Strict):
+    broker: str | None = Field(None, description="Celery broker URL (redis://127.0.0.1:6379/0): "
+                                                 "the clock enqueues, workers on any host run")
+    send_batch: int = Field(200, description="dispatches per send task")
+
+
 class RelanceConfig(Strict):
     company: CompanyConfig
     database: DatabaseConfig = DatabaseConfig()
@@ -203,6 +209,7 @@ class RelanceConfig(Strict):
     dispatch: DispatchConfig = DispatchConfig()
     templates: str = Field("templates", description="folder of your templates (overrides built-ins)")
     serve: ServeConfig = ServeConfig()
+    scale: ScaleConfig = ScaleConfig()
 
 
 class LoadedConfig:
