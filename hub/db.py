@@ -6,6 +6,7 @@ head, so an upgrade of Relance is an upgrade of the schema, never a `create_all`
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -65,9 +66,22 @@ def alembic_config(engine: Engine) -> AlembicConfig:
     return cfg
 
 
+_MIGRATE_LOCK = threading.Lock()  # Alembic's command API keeps module-global state
+
+
 def migrate(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema to `revision` (idempotent)."""
-    command.upgrade(alembic_config(engine), revision)
+    """Bring the schema to `revision` (idempotent; a no-op read when already there)."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    cfg = alembic_config(engine)
+    with _MIGRATE_LOCK:
+        if revision == "head":
+            with engine.connect() as conn:
+                current = MigrationContext.configure(conn).get_current_revision()
+            if current == ScriptDirectory.from_config(cfg).get_current_head():
+                return
+        command.upgrade(cfg, revision)
 
 
 @contextmanager

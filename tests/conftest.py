@@ -70,6 +70,12 @@ def make_ws(tmp_path: Path):
     def make(config: str = BASE_CONFIG, *, root: Path | None = None, **kw):
         root = root or tmp_path
         (root / "relance.yaml").write_text(textwrap.dedent(config))
+        # simple English templates, so core tests do not depend on the built-in wording
+        for src in (Path(__file__).parent / "data" / "templates" / "en").glob("*.j2"):
+            dest = root / "templates" / "en" / src.name
+            if not dest.exists():
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                dest.write_text(src.read_text())
         kw.setdefault("plugins", (memory_plugins.Plugin(),))
         ws = Workspace.open(root, **kw)
         opened.append(ws)

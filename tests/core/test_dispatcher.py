@@ -1,0 +1,198 @@
+"""The outbox: at most once, never to a payer, retries, uncertainty, quiet hours, races."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import threading
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, select
+
+from hub.db import session
+from hub.dispatcher import Dispatcher
+from hub.models import Dispatch, Event
+from hub.planner import plan
+from hub.sync import sync_all
+from tests import memory_plugins
+from tests.conftest import BASE_CONFIG, customer, invoice
+
+LEDGER, SENT, FAIL = memory_plugins.LEDGERS, memory_plugins.SENT, memory_plugins.FAIL
+TODAY = dt.date.today()
+D = dt.timedelta
+
+
+def setup(ws, *records):
+    LEDGER["default"][:] = list(records)
+    assert all(r.ok for r in asyncio.run(sync_all(ws)))
+    return plan(ws)
+
+
+def send(ws, **kw):
+    async def go():
+        try:
+            return await Dispatcher(ws, **kw).run()
+        finally:
+            await ws.aclose()
+    return asyncio.run(go())
+
+
+def states(ws):
+    with session(ws.engine) as s:
+        return dict(s.execute(select(Dispatch.status, func.count()).group_by(Dispatch.status)).all())
+
+
+def test_sends_once_and_running_twice_sends_nothing(make_ws):
+    ws = make_ws()
+    setup(ws, customer("C1"), invoice("1", "C1", TODAY - D(days=3), amount="1234.56"))
+    report = send(ws)
+    assert report.sent == 1 and len(SENT["email"]) == 1
+    msg = SENT["email"][0]
+    assert msg.invoices[0].amount_due == Decimal("1234.56")
+    assert msg.recipient.email == "c1@example.com" and "INV-1" in msg.text
+    assert send(ws).sent == 0 and plan(ws).created == 0
+    assert len(SENT["email"]) == 1 and states(ws) == {"sent": 1}
+
+
+def test_invoice_paid_since_planning_is_not_reminded(make_ws):
+    ws = make_ws()
+    setup(ws, customer("C1"), invoice("1", "C1", TODAY - D(days=3)),
+          invoice("2", "C1", TODAY - D(days=3)))
+    # paid an hour ago: the connector's fresh-check sees it just before the send
+    LEDGER["default"][1] = invoice("1", "C1", TODAY - D(days=3), status="paid", amount="0.00")
+    LEDGER["default"][2] = invoice("2", "C1", TODAY - D(days=3), disputed=True)
+    report = send(ws)
+    assert report.sent == 0 and report.cancelled == 2 and SENT["email"] == []
+    assert memory_plugins.REFRESHED  # the connector was asked
+    with session(ws.engine) as s:
+        reasons = sorted(s.execute(select(Event.data).where(Event.kind == "suppressed")).scalars(),
+                         key=str)
+    assert [r["reason"] for r in reasons] == ["disputed", "paid"]
+
+
+def test_changed_amount_is_rendered_as_it_is_now(make_ws):
+    ws = make_ws()
+    setup(ws, customer("C1"), invoice("1", "C1", TODAY - D(days=3), amount="500.00"))
+    LEDGER["default"][1] = invoice("1", "C1", TODAY - D(days=3), amount="125.00")
+    send(ws)
+    assert SENT["email"][0].invoices[0].amount_due == Decimal("125.00")
+
+
+def test_transient_failure_is_retried_later_then_sent(make_ws):
+    ws = make_ws()
+    setup(ws, customer("C1"), invoice("1", "C1", TODAY - D(days=3)))
+    FAIL["email"] += ["retry"]
+    report = send(ws)
+    assert report.retried == 1 and states(ws) == {"approved": 1}
+    later = lambda: dt.datetime.now(dt.UTC) + D(hours=1)  # noqa: E731
+    assert send(ws, now=later).sent == 1 and len(SENT["email"]) == 1
+
+
+def test_permanent_failure_is_failed_with_the_reason(make_ws):
+    ws = make_ws()
+    setup(ws, customer("C1"), invoice("1", "C1", TODAY - D(days=3)))
+    FAIL["email"] += ["permanent"]
+    report = send(ws)
+    assert report.failed == 1 and "mailbox does not exist" in report.errors[0]
+    assert states(ws) == {"failed": 1}
+
+
+def test_uncertain_send_is_never_blindly_repeated(make_ws):
+    ws = make_ws()
+    setup(ws, customer("C1"), invoice("1", "C1", TODAY - D(days=3)))
+    FAIL["email"] += ["uncertain"]
+    assert send(ws).uncertain == 1
+    assert send(ws).sent == 0 and states(ws) == {"uncertain": 1}
+
+
+def test_uncertain_on_an_idempotent_channel_is_resent(make_ws):
+    ws = make_ws(BASE_CONFIG.replace("plugin: capture", "plugin: capture_idem"))
+    setup(ws, customer("C1"), invoice("1", "C1", TODAY - D(days=3)))
+    FAIL["email"] += ["uncertain"]
+    first = send(ws)
+    assert first.retried == 1
+    later = lambda: dt.datetime.now(dt.UTC) + D(hours=1)  # noqa: E731
+    assert send(ws, now=later).sent == 1
+
+
+def test_crash_while_sending_becomes_uncertain_after_the_lease(make_ws):
+    ws = make_ws()
+    setup(ws, customer("C1"), invoice("1", "C1", TODAY - D(days=3)))
+    with session(ws.engine) as s:  # a worker claimed it and died
+        s.execute(Dispatch.__table__.update().values(status="sending"))
+    assert send(ws).sent == 0 and states(ws) == {"sending": 1}  # lease not expired yet
+    later = lambda: dt.datetime.now(dt.UTC) + D(hours=1)  # noqa: E731
+    send(ws, now=later)
+    assert states(ws) == {"uncertain": 1} and SENT["email"] == []
+
+
+def test_template_error_skips_only_that_dispatch(make_ws, tmp_path):
+    broken = tmp_path / "templates" / "en"
+    broken.mkdir(parents=True)
+    (broken / "courtesy.j2").write_text(
+        "{% block subject %}Soon{% endblock %}\n{% block text %}\nHello {{ customer.nmae }}\n"
+        "{% endblock %}\n")
+    ws = make_ws()
+    setup(ws, customer("C1"), invoice("1", "C1", TODAY + D(days=7)),
+          customer("C2"), invoice("2", "C2", TODAY - D(days=3)))
+    report = send(ws)
+    assert report.sent == 1 and report.failed == 1
+    assert "courtesy.j2:3" in report.errors[0]
+    assert [m.template for m in SENT["email"]] == ["en/first_reminder.j2"]
+
+
+def test_stale_data_holds_the_send(make_ws):
+    ws = make_ws(BASE_CONFIG.replace("plugin: memory", "plugin: memory\n    max_staleness: 1h"))
+    setup(ws, customer("C1"), invoice("1", "C1", TODAY - D(days=3)))
+    later = lambda: dt.datetime.now(dt.UTC) + D(hours=3)  # noqa: E731
+    with session(ws.engine) as s:
+        s.execute(Dispatch.__table__.update().values(not_before=None))
+    from hub.models import Connection
+    with session(ws.engine) as s:
+        s.execute(Connection.__table__.update().values(
+            last_sync_ok_at=dt.datetime.now(dt.UTC) - D(hours=2)))
+    report = send(ws, now=later)
+    assert report.held == 1 and report.hold_reasons["stale_data"] == 1 and SENT["email"] == []
+
+
+def test_quiet_hours_hold_until_the_window_opens(make_ws):
+    from hub.quiet_hours import next_allowed
+    from hub.config import QuietHours
+
+    quiet = QuietHours(start="20:00", end="08:00", weekends=True)
+    # Tuesday 22:00 in Paris (21:00 UTC in winter) → Wednesday 08:00 Paris = 07:00 UTC
+    tue_22 = dt.datetime(2026, 11, 24, 21, 0, tzinfo=dt.UTC)
+    assert next_allowed(tue_22, quiet, "Europe/Paris") == dt.datetime(2026, 11, 25, 7, 0, tzinfo=dt.UTC)
+    # Saturday noon → Monday 08:00
+    sat = dt.datetime(2026, 11, 28, 11, 0, tzinfo=dt.UTC)
+    assert next_allowed(sat, quiet, "Europe/Paris") == dt.datetime(2026, 11, 30, 7, 0, tzinfo=dt.UTC)
+    assert next_allowed(dt.datetime(2026, 11, 24, 10, 0, tzinfo=dt.UTC), quiet, "Europe/Paris") is None
+    # a customer in New York at 10:00 UTC is at 05:00: quiet until 08:00 local
+    assert next_allowed(dt.datetime(2026, 11, 24, 10, 0, tzinfo=dt.UTC), quiet,
+                        "America/New_York") == dt.datetime(2026, 11, 24, 13, 0, tzinfo=dt.UTC)
+
+
+@pytest.mark.parametrize("workers", [2])
+def test_two_dispatchers_racing_on_one_sqlite_file_send_each_once(make_ws, workers):
+    ws = make_ws(BASE_CONFIG.replace("plugin: capture", "plugin: capture\n    settings: {delay: 0.01}"))
+    records = [customer(f"C{i}") for i in range(30)]
+    records += [invoice(str(i), f"C{i}", TODAY - D(days=3)) for i in range(30)]
+    setup(ws, *records)
+    from hub.workspace import Workspace
+
+    results = []
+
+    def worker(n):
+        other = Workspace.open(ws.root, plugins=(memory_plugins.Plugin(),))
+        results.append(send(other, worker=f"w{n}"))
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(r.sent for r in results) == 30
+    ids = [m.dispatch_id for m in SENT["email"]]
+    assert len(ids) == 30 and len(set(ids)) == 30
+    assert states(ws) == {"sent": 30}
