@@ -118,7 +118,8 @@ def test_serve_end_to_end(tmp_path):
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=30)
         books.stop()
-    assert proc.returncode == 0, out
+    assert proc.returncode in (0, -signal.SIGTERM), out  # uvicorn re-raises SIGTERM when done
+    assert "stopped cleanly" in out
     lines = sent_lines(tmp_path)
     assert sorted(n for line in lines for n in line["invoices"]) == ["INV-2", "INV-3"], out
     db = sqlite3.connect(tmp_path / "relance.db")
