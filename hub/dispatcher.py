@@ -140,6 +140,8 @@ class Dispatcher:
             if self.stop is not None and self.stop.is_set():
                 break
             works = await self.load(ids[i:i + chunk])
+            if not works:
+                continue
             await asyncio.gather(*(self._guarded(w) for w in works))
         from hub.writeback import process_writebacks
 
@@ -149,7 +151,10 @@ class Dispatcher:
     async def load(self, ids: list[int]) -> list[Work]:
         """Dispatches with their customer and invoices, after a batched fresh-check."""
         with session(self.ws.engine) as s:
-            ds = {d.id: d for d in s.execute(select(Dispatch).where(Dispatch.id.in_(ids))).scalars()}
+            # only what is still ours to take: another worker may have claimed some meanwhile
+            ds = {d.id: d for d in s.execute(select(Dispatch).where(
+                Dispatch.id.in_(ids), Dispatch.status == "approved")).scalars()}
+            ids = list(ds)
             links = s.execute(select(DispatchInvoice.dispatch_id, Invoice).join(
                 Invoice, Invoice.id == DispatchInvoice.invoice_id).where(
                 DispatchInvoice.dispatch_id.in_(ids))).all()
