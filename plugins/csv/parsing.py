@@ -1,0 +1,123 @@
+"""Reading messy exports: encodings, delimiters, decimal commas, date formats.
+
+Every parser raises `ValueError` with a sentence a person can act on; the reader turns
+it into a `RecordProblem` naming file:line:column.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import re
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+DEFAULT_DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%d.%m.%Y", "%d-%m-%Y", "%Y/%m/%d")
+_SPACES = re.compile(r"[\s\u00a0\u202f']")
+
+
+def detect_encoding(sample: bytes, configured: str = "auto") -> str:
+    """UTF-8 (with or without BOM) when it decodes, else Windows-1252."""
+    if configured != "auto":
+        return configured
+    if sample.startswith(b"\xef\xbb\xbf"):
+        return "utf-8-sig"
+    try:
+        sample.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError as exc:
+        # a multi-byte character cut at the end of the sample is still UTF-8
+        if exc.start >= len(sample) - 3:
+            return "utf-8"
+        return "cp1252"
+
+
+def detect_delimiter(first_line: str, configured: str = "auto") -> str:
+    if configured != "auto":
+        return "\t" if configured in ("tab", "\\t") else configured
+    counts = {d: first_line.count(d) for d in (";", ",", "\t", "|")}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+def open_text(path: Path, encoding: str = "auto") -> tuple[io.TextIOWrapper, str]:
+    with path.open("rb") as f:
+        sample = f.read(65536)
+    enc = detect_encoding(sample, encoding)
+    return path.open("r", encoding=enc, newline=""), enc
+
+
+def parse_decimal(text: str, mode: str = "auto") -> Decimal:
+    """`1234.56`, `1 234,56`, `1.234,56`, `1,234.56`, `(12.00)`, `-12`, `12 €` → Decimal."""
+    raw = text
+    s = _SPACES.sub("", text.strip())
+    s = re.sub(r"^(?:[€$£¥]|[A-Z]{3})|(?:[€$£¥]|[A-Z]{3})$", "", s)  # "12 €", "EUR 12"
+    negative = s.startswith("(") and s.endswith(")")
+    s = s.strip("()")
+    if not s:
+        raise ValueError("empty amount")
+    if mode == ",":
+        s = s.replace(".", "").replace(",", ".")
+    elif mode == ".":
+        s = s.replace(",", "")
+    else:
+        last_comma, last_dot = s.rfind(","), s.rfind(".")
+        if last_comma > last_dot:  # decimal comma (1.234,56 or 1234,56)
+            s = s.replace(".", "").replace(",", ".")
+        else:
+            s = s.replace(",", "")
+    try:
+        value = Decimal(s)
+    except InvalidOperation:
+        raise ValueError(f"{raw!r} is not an amount") from None
+    if not value.is_finite():
+        raise ValueError(f"{raw!r} is not an amount")
+    return -value if negative else value
+
+
+def parse_date(text: str, formats: tuple[str, ...]) -> dt.date:
+    value = text.strip()
+    for fmt in formats:
+        try:
+            return dt.datetime.strptime(value, fmt).date()
+        except ValueError:
+            continue
+    shown = ", ".join(dt.date(2026, 11, 24).strftime(f) for f in formats)
+    raise ValueError(f"{value!r} is not a date (expected e.g. {shown}; set `date_formats`)")
+
+
+def cell_text(value) -> str:
+    """A CSV or XLSX cell as text (XLSX numbers and dates converted without float error)."""
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, float):
+        return repr(value) if value != int(value) else str(int(value))
+    return str(value)
+
+
+def csv_rows(path: Path, encoding: str, delimiter: str):
+    """(line number, row) pairs; line numbers count physical lines, header is line 1."""
+    f, _enc = open_text(path, encoding)
+    with f:
+        first = f.readline()
+        f.seek(0)
+        reader = csv.reader(f, delimiter=detect_delimiter(first, delimiter))
+        for row in reader:
+            yield reader.line_num, row
+
+
+def xlsx_rows(path: Path):
+    from openpyxl import load_workbook
+
+    wb = load_workbook(path, read_only=True, data_only=True)
+    try:
+        ws = wb.worksheets[0]
+        for i, row in enumerate(ws.iter_rows(values_only=True), 1):
+            yield i, [cell_text(v) for v in row]
+    finally:
+        wb.close()

@@ -1,0 +1,144 @@
+"""CSV/Excel connector: messy real-world exports in, exact records out, bad rows named."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from hub.contracts import CustomerRecord, InvoiceRecord, RecordProblem
+from hub.testing import make_context
+from plugins.csv import CsvConnector, CsvSettings
+from plugins.csv.parsing import parse_decimal
+
+HEADER = "invoice_number;customer_name;email;currency;amount_due;due_date;status\n"
+
+
+def connector(tmp_path: Path, **settings) -> CsvConnector:
+    settings.setdefault("path", "invoices.csv")
+    return CsvConnector(CsvSettings(**settings), make_context("books", tmp_path))
+
+
+def collect(conn: CsvConnector, cursor=None):
+    async def go():
+        return [page async for page in conn.sync(cursor or {})]
+    pages = asyncio.run(go())
+    records = [r for p in pages for r in p.records]
+    return pages, records
+
+
+def of(records, kind):
+    return [r for r in records if isinstance(r, kind)]
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("1234.56", "1234.56"), ("1 234,56", "1234.56"), ("1.234,56", "1234.56"),
+    ("1,234.56", "1234.56"), ("1\u202f234,56 €", "1234.56"), ("(12.00)", "-12.00"), ("0,1", "0.1"),
+])
+def test_amount_formats_are_exact_decimals(text, expected):
+    assert parse_decimal(text) == Decimal(expected)
+
+
+def test_semicolon_decimal_comma_cp1252(tmp_path):
+    (tmp_path / "invoices.csv").write_bytes(
+        (HEADER + "F-1;Société Générale Équipement;a@b.fr;EUR;1 234,56;24/11/2026;\n"
+         "F-2;Café du Commerce;c@d.fr;EUR;0,10;2026-12-01;payée\n").encode("cp1252"))
+    _, records = collect(connector(tmp_path))
+    inv = of(records, InvoiceRecord)
+    assert [i.amount_due for i in inv] == [Decimal("1234.56"), Decimal("0.10")]
+    assert inv[0].due_date == dt.date(2026, 11, 24) and inv[1].status == "paid"
+    assert of(records, CustomerRecord)[0].name == "Société Générale Équipement"
+
+
+def test_utf8_bom_and_comma(tmp_path):
+    (tmp_path / "invoices.csv").write_bytes(
+        "\ufeffinvoice_number,customer_name,currency,amount_due,due_date\n"
+        "A-1,Zoë Ltd,GBP,\"1,500.00\",01.12.2026\n".encode())
+    _, records = collect(connector(tmp_path))
+    [inv] = of(records, InvoiceRecord)
+    assert inv.amount_due == Decimal("1500.00") and inv.currency == "GBP"
+    assert inv.due_date == dt.date(2026, 12, 1)
+
+
+def test_bad_rows_are_named_and_the_rest_imports(tmp_path):
+    (tmp_path / "invoices.csv").write_text(
+        HEADER + "F-1;Good;;EUR;10;2026-11-24;\n"
+        "F-2;Bad date;;EUR;10;31/02/2026;\n"
+        "F-3;Bad amount;;EUR;ten;2026-11-24;\n"
+        "F-4;Bad currency;;EURO;10;2026-11-24;\n"
+        "F-5;Good too;;EUR;20;2026-11-25;\n", encoding="utf-8")
+    _, records = collect(connector(tmp_path))
+    assert [i.number for i in of(records, InvoiceRecord)] == ["F-1", "F-5"]
+    problems = {p.place: p.reason for p in of(records, RecordProblem)}
+    assert set(problems) == {"invoices.csv:3:due_date", "invoices.csv:4:amount_due",
+                             "invoices.csv:5:currency"}
+    assert "'31/02/2026' is not a date" in problems["invoices.csv:3:due_date"]
+    assert "'ten' is not an amount" in problems["invoices.csv:4:amount_due"]
+
+
+def test_missing_header_names_the_column_and_the_fix(tmp_path):
+    (tmp_path / "invoices.csv").write_text("Numéro;Client;Montant;Echéance\nF-1;X;1;2026-11-24\n")
+    _, records = collect(connector(tmp_path))
+    [problem] = of(records, RecordProblem)
+    assert problem.place == "invoices.csv:1"
+    assert "'invoice_number'" in problem.reason and "columns:" in problem.reason
+
+
+def test_column_mapping(tmp_path):
+    (tmp_path / "invoices.csv").write_text("Numéro;Client;Montant;Echéance\nF-1;X;1,5;24/11/2026\n")
+    conn = connector(tmp_path, columns={"number": "Numéro", "customer_name": "Client",
+                                        "amount_due": "Montant", "due_date": "Echéance"})
+    [inv] = of(collect(conn)[1], InvoiceRecord)
+    assert inv.amount_due == Decimal("1.5") and inv.number == "F-1"
+
+
+def test_folder_xlsx_and_unchanged_files_are_skipped(tmp_path):
+    from openpyxl import Workbook
+
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    (folder / "a.csv").write_text(HEADER + "F-1;A;;EUR;10;2026-11-24;\n")
+    wb = Workbook()
+    wb.active.append(["invoice_number", "customer_name", "currency", "amount_due", "due_date"])
+    wb.active.append(["X-1", "B", "CHF", 99.95, dt.datetime(2026, 12, 3)])
+    wb.save(folder / "b.xlsx")
+    conn = connector(tmp_path, path="exports")
+    pages, records = collect(conn)
+    inv = {i.number: i for i in of(records, InvoiceRecord)}
+    assert inv["X-1"].amount_due == Decimal("99.95") and inv["X-1"].due_date == dt.date(2026, 12, 3)
+    cursor = {k: v for p in pages for k, v in p.cursor.items()}
+    assert of(collect(conn, cursor)[1], InvoiceRecord) == []  # nothing changed
+    (folder / "a.csv").write_text(HEADER + "F-1;A;;EUR;5;2026-11-24;\n")
+    again = of(collect(conn, cursor)[1], InvoiceRecord)
+    assert [(i.number, i.amount_due) for i in again] == [("F-1", Decimal("5"))]
+
+
+def test_complete_export_marks_the_last_page(tmp_path):
+    (tmp_path / "invoices.csv").write_text(HEADER + "F-1;A;;EUR;10;2026-11-24;\n")
+    pages, _ = collect(connector(tmp_path, complete_export=True))
+    assert pages[-1].complete_snapshot and not any(p.complete_snapshot for p in pages[:-1])
+    pages, _ = collect(connector(tmp_path))
+    assert not any(p.complete_snapshot for p in pages)
+
+
+def test_refresh_rereads_current_values(tmp_path):
+    (tmp_path / "invoices.csv").write_text(HEADER + "F-1;A;;EUR;10;2026-11-24;\n")
+    conn = connector(tmp_path)
+    (tmp_path / "invoices.csv").write_text(HEADER + "F-1;A;;EUR;0;2026-11-24;paid\n")
+    [inv] = asyncio.run(conn.refresh(["F-1"]))
+    assert inv.status == "paid"
+
+
+def test_sample_generator_feeds_the_connector(tmp_path):
+    from plugins.csv.sample import write_sample
+
+    write_sample(tmp_path / "invoices.csv", dt.date(2026, 11, 24))
+    _, records = collect(connector(tmp_path))
+    invoices = of(records, InvoiceRecord)
+    assert len(invoices) == 200 and not of(records, RecordProblem)
+    assert len(of(records, CustomerRecord)) <= 40
+    assert {i.currency for i in invoices} >= {"EUR", "GBP", "JPY"}
+    assert any(i.status == "paid" for i in invoices) and any(i.disputed for i in invoices)
