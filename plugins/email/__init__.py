@@ -1,1 +1,172 @@
-"""Relance plugin 'email' (work in progress: registers nothing yet)."""
+"""SMTP email channel: multipart text + HTML, PDF attachments, one connection per batch.
+
+The Message-ID is derived from the dispatch's idempotency key, so a message that is
+ever sent twice (after a person resolved an uncertain send) threads as the same mail.
+SMTP servers do not deduplicate: `idempotent = False`, and the hub never blindly
+re-sends. Errors are classified by SMTP reply code: 5xx on a recipient is permanent,
+4xx and connection failures before DATA are transient, a failure after DATA is
+uncertain, 535 is an authentication problem.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+import ssl
+from email.message import EmailMessage
+from email.utils import formataddr, formatdate, parseaddr
+from typing import ClassVar, Literal
+
+import aiosmtplib
+from pydantic import Field, SecretStr
+
+from hub.contracts import Channel, Message, PluginSettings, SendResult
+from hub.errors import (
+    AuthError,
+    DeliveryUncertainError,
+    PermanentError,
+    RetriableError,
+)
+from hub.hookspecs import hookimpl
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class EmailSettings(PluginSettings):
+    host: str
+    port: int = 587
+    security: Literal["starttls", "ssl", "none"] = "starttls"
+    username: str | None = None
+    password: SecretStr | None = None
+    from_address: str
+    from_name: str | None = None
+    reply_to: str | None = None
+    bcc: list[str] = Field(default_factory=list, description="copies for the accounts team")
+    timeout: float = 30.0
+    validate_certs: bool = True
+    message_id_domain: str | None = None
+
+
+def valid_address(address: str | None) -> bool:
+    return bool(address) and bool(_EMAIL.match(parseaddr(address)[1] or ""))
+
+
+class EmailChannel(Channel):
+    name = "email"
+    description = "E-mail through any SMTP server"
+    Settings: ClassVar = EmailSettings
+    supports_attachments = True
+    requires = ("email",)
+
+    def __init__(self, settings, context):
+        super().__init__(settings, context)
+        self._smtp: aiosmtplib.SMTP | None = None
+        self._lock = asyncio.Lock()
+
+    # ------------------------------------------------------------------ building
+    def message_id(self, key: str) -> str:
+        domain = self.settings.message_id_domain or self.settings.from_address.rsplit("@", 1)[-1]
+        return f"<{hashlib.sha256(key.encode()).hexdigest()[:32]}@{domain}>"
+
+    def build(self, message: Message) -> EmailMessage:
+        s, r = self.settings, message.recipient
+        mail = EmailMessage()
+        mail["From"] = formataddr((s.from_name or message.company.name, s.from_address))
+        mail["To"] = formataddr((r.name, r.email))
+        if r.cc_emails:
+            mail["Cc"] = ", ".join(r.cc_emails)
+        if s.reply_to:
+            mail["Reply-To"] = s.reply_to
+        mail["Subject"] = message.subject
+        mail["Date"] = formatdate(localtime=False)
+        mail["Message-ID"] = self.message_id(message.idempotency_key)
+        mail["X-Relance-Dispatch"] = str(message.dispatch_id)
+        mail.set_content(message.text or "")
+        if message.html:
+            mail.add_alternative(message.html, subtype="html")
+        for att in message.attachments:
+            maintype, _, subtype = att.content_type.partition("/")
+            mail.add_attachment(att.data, maintype=maintype, subtype=subtype or "octet-stream",
+                                filename=att.filename)
+        return mail
+
+    def problems(self, message: Message) -> list[str]:
+        r = message.recipient
+        if not r.email:
+            return [f"customer {r.name!r} has no e-mail address: add one in the ledger"]
+        if not valid_address(r.email):
+            return [f"customer {r.name!r} has an invalid e-mail address {r.email!r}"]
+        return []
+
+    # ------------------------------------------------------------------ SMTP
+    async def _client(self) -> aiosmtplib.SMTP:
+        if self._smtp is not None and self._smtp.is_connected:
+            return self._smtp
+        s = self.settings
+        context = ssl.create_default_context()
+        if not s.validate_certs:
+            context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+        smtp = aiosmtplib.SMTP(hostname=s.host, port=s.port, timeout=s.timeout,
+                               use_tls=s.security == "ssl",
+                               start_tls=True if s.security == "starttls" else False,
+                               tls_context=context)
+        try:
+            await smtp.connect()
+            if s.username:
+                await smtp.login(s.username, s.password.get_secret_value() if s.password else "")
+        except aiosmtplib.SMTPAuthenticationError as exc:
+            raise AuthError(f"channel {self.context.name}: the SMTP server refused the login "
+                            f"({exc.code} {exc.message}); check username/password") from None
+        except (aiosmtplib.SMTPConnectError, aiosmtplib.SMTPServerDisconnected, OSError,
+                aiosmtplib.SMTPTimeoutError) as exc:
+            raise RetriableError(f"channel {self.context.name}: cannot reach "
+                                 f"{s.host}:{s.port}: {exc}") from None
+        self._smtp = smtp
+        return smtp
+
+    async def send(self, message: Message) -> SendResult:
+        mail = self.build(message)
+        recipients = [message.recipient.email, *message.recipient.cc_emails, *self.settings.bcc]
+        async with self._lock:  # one SMTP conversation at a time on the shared connection
+            smtp = await self._client()
+            try:
+                errors, _ = await smtp.send_message(mail, sender=self.settings.from_address,
+                                                    recipients=recipients)
+            except aiosmtplib.SMTPRecipientsRefused as exc:
+                raise PermanentError("; ".join(f"{e.recipient}: {e.code} {e.message}"
+                                               for e in exc.recipients)) from None
+            except aiosmtplib.SMTPResponseException as exc:
+                if 500 <= exc.code < 600:
+                    raise PermanentError(f"SMTP {exc.code}: {exc.message}") from None
+                raise RetriableError(f"SMTP {exc.code}: {exc.message}") from None
+            except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError) as exc:
+                self._smtp = None
+                raise DeliveryUncertainError(f"connection lost during the send: {exc}") from None
+        if message.recipient.email in errors:
+            code, text = errors[message.recipient.email]
+            error = RetriableError if 400 <= int(code) < 500 else PermanentError
+            raise error(f"{message.recipient.email}: {code} {text}")
+        return SendResult(provider_ref=mail["Message-ID"], status="sent")
+
+    async def aclose(self) -> None:
+        if self._smtp is not None and self._smtp.is_connected:
+            try:
+                await self._smtp.quit()
+            except aiosmtplib.SMTPException:
+                self._smtp.close()
+        self._smtp = None
+
+    async def check(self) -> list[str]:
+        try:
+            await self._client()
+        except (AuthError, RetriableError) as exc:
+            return [str(exc)]
+        finally:
+            await self.aclose()
+        return []
+
+
+@hookimpl
+def register_channels(register):
+    register(EmailChannel)
