@@ -83,7 +83,8 @@ class Renderer:
         return Rendered(subject, text, html, rel, rel.split("/")[0])
 
     def names(self) -> set[str]:
-        return {p.stem for root in self.paths if root.exists() for p in root.glob("*/*.j2")}
+        return {p.stem for root in self.paths if root.exists() for p in root.glob("*/*.j2")
+                if not p.stem.startswith("_")}
 
     def check_all(self) -> list[str]:
         problems = []
@@ -98,13 +99,15 @@ class Renderer:
 
 
 def _place(rel: str) -> str:
-    tb = sys.exc_info()[2]
-    line = None
+    """template:line of the innermost template frame of the exception being handled."""
+    tb, place = sys.exc_info()[2], rel
     while tb is not None:
-        if tb.tb_frame.f_code.co_filename.endswith(rel):
-            line = tb.tb_lineno
+        template = tb.tb_frame.f_globals.get("__jinja_template__")
+        if template is not None:
+            name = template.name or rel
+            place = f"{name}:{template.get_corresponding_lineno(tb.tb_lineno)}"
         tb = tb.tb_next
-    return f"{rel}:{line}" if line else rel
+    return place
 
 
 def _money(default: str):
