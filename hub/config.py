@@ -300,8 +300,8 @@ def parse(text: str, path: Path) -> LoadedConfig:
 
 def cross_check(cfg: LoadedConfig) -> list[str]:
     """References between sections: steps → channels, assign → scenarios, expressions."""
-    from hub.scenarios import parse_offset
     from hub.conditions import compile_check
+    from hub.scenarios import parse_offset
 
     m, out = cfg.model, []
     for sname, sc in m.scenarios.items():

@@ -38,7 +38,7 @@ def run_demo(root: Path, *, reset: bool = False) -> dict:
     from hub.cli.summary import print_summary
     from hub.cycle import daily_cycle
     from hub.demo_smtp import LocalSMTP
-    from hub.money import fmt
+    from hub.money import fmt_number as fmt
     from hub.planner import plan
     from hub.reports import BUCKETS, aging
     from hub.store import today_in

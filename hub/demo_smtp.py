@@ -23,7 +23,7 @@ class _SaveToFolder:
         self.folder = folder
         self.count = 0
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd API)
+    async def handle_DATA(self, server, session, envelope):
         self.count += 1
         data = envelope.original_content or envelope.content
         m = re.search(rb"^Message-ID:\s*<([^>@]+)", data, re.MULTILINE | re.IGNORECASE)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from babel.numbers import format_currency, get_currency_precision
+from babel.numbers import format_currency, format_decimal, get_currency_precision
 
 
 def fmt(amount: Decimal, currency: str, locale: str = "en_GB") -> str:
@@ -18,3 +18,10 @@ def fmt_amounts(amounts: dict[str, Decimal], locale: str = "en_GB") -> str:
 def quantize(amount: Decimal, currency: str) -> Decimal:
     """Round to the currency's minor unit (JPY 0, EUR 2, KWD 3)."""
     return amount.quantize(Decimal(1).scaleb(-get_currency_precision(currency)))
+
+
+def fmt_number(amount: Decimal, currency: str, locale: str = "en_GB") -> str:
+    """The amount with the currency's decimals and no symbol (for tables with a currency column)."""
+    digits = get_currency_precision(currency)
+    return format_decimal(quantize(amount, currency), format=f"#,##0.{'0' * digits}" if digits
+                          else "#,##0", locale=locale)

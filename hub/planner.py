@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from sqlalchemy import (
+    JSON,
     Column,
     Date,
     Integer,
@@ -25,7 +26,6 @@ from sqlalchemy import (
     String,
     Table,
     and_,
-    JSON,
     case,
     cast,
     false,

@@ -10,9 +10,9 @@ from __future__ import annotations
 import functools
 import importlib
 import importlib.metadata as md
-import os
 import inspect
 import logging
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any

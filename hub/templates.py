@@ -17,9 +17,11 @@ from babel.numbers import format_currency
 from jinja2 import (
     FileSystemLoader,
     StrictUndefined,
-    TemplateError as JinjaTemplateError,
     TemplateSyntaxError,
     pass_context,
+)
+from jinja2 import (
+    TemplateError as JinjaTemplateError,
 )
 from jinja2.sandbox import SandboxedEnvironment
 

@@ -22,7 +22,9 @@ def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="debug log
     if version:
         typer.echo(f"relance {__version__}")
         raise typer.Exit()
-    setup_logging(verbose)
+    import sys
+
+    setup_logging(verbose, service="serve" in sys.argv[1:2] or "serve" in sys.argv)
 
 
 def _mount() -> None:

@@ -93,8 +93,9 @@ def run_guarded(fn: Callable[[], Any]) -> Any:
         raise fail(str(exc)) from None
 
 
-def setup_logging(verbose: bool) -> None:
-    level = logging.DEBUG if verbose else logging.INFO
+def setup_logging(verbose: bool, service: bool = False) -> None:
+    """Commands log warnings (their output is the report); the service logs every event."""
+    level = logging.DEBUG if verbose else (logging.INFO if service else logging.WARNING)
     root = logging.getLogger()
     if root.handlers:
         return

@@ -54,7 +54,7 @@ def _today(ws, date: str | None) -> dt.date:
 def aging(workspace: Path = WorkspaceOpt, as_json: bool = JsonOpt,
           date: str = typer.Option(None, "--date", help="as of YYYY-MM-DD")):
     """Aged balance per currency: not due, 1–30, 31–60, 61–90, 90+ days."""
-    from hub.money import fmt
+    from hub.money import fmt_number as fmt
     from hub.reports import BUCKETS
     from hub.reports import aging as get_aging
 
@@ -70,7 +70,7 @@ def print_aging(data, today, locale, fmt, buckets) -> None:
     t = Table(title=f"Aged balance at {today}")
     t.add_column("currency")
     for b in (*buckets, "total"):
-        t.add_column(b.replace("_", " "), justify="right")
+        t.add_column(b.replace("_", " "), justify="right", no_wrap=True)
     for cur, row in data.items():
         t.add_row(cur, *[fmt(row[b], cur, locale) for b in (*buckets, "total")])
     console.print(t)

@@ -23,8 +23,8 @@ from pydantic import Field
 from hub.contracts import (
     Address,
     Connector,
-    CustomerRecord,
     Cursor,
+    CustomerRecord,
     InvoiceRecord,
     PluginSettings,
     RecordProblem,

@@ -157,8 +157,8 @@ def test_stale_data_holds_the_send(make_ws):
 
 
 def test_quiet_hours_hold_until_the_window_opens(make_ws):
-    from hub.quiet_hours import next_allowed
     from hub.config import QuietHours
+    from hub.quiet_hours import next_allowed
 
     quiet = QuietHours(start="20:00", end="08:00", weekends=True)
     # Tuesday 22:00 in Paris (21:00 UTC in winter) → Wednesday 08:00 Paris = 07:00 UTC

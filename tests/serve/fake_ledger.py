@@ -21,8 +21,8 @@ from pathlib import Path
 from hub.contracts import (
     Channel,
     Connector,
-    CustomerRecord,
     Cursor,
+    CustomerRecord,
     InvoiceRecord,
     LedgerChanged,
     Message,

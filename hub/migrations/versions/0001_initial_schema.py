@@ -4,11 +4,11 @@ Revision ID: 0001
 Revises: 
 Create Date: 2026-11-24 20:58:20.906490
 """
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel
-import hub.models
+from alembic import op
 
+import hub.models
 
 revision = '0001'
 down_revision = None
