@@ -19,7 +19,7 @@ demo: $(STAMP)
 	$(BIN)/relance demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check hub plugins tests

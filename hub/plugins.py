@@ -172,7 +172,7 @@ def load_registry(pm: pluggy.PluginManager, errors: Iterable[str] = ()) -> Regis
                 if cls.name in _table and _table[cls.name].cls is not cls:
                     other = _table[cls.name]
                     raise PluginError(
-                        f"{kind} name {cls.name!r} is registered twice: by {cls.__module__} "
+                        f"{_kind} name {cls.name!r} is registered twice: by {cls.__module__} "
                         f"({dist}) and {other.module} ({other.distribution}); uninstall one"
                     )
                 _table[cls.name] = PluginInfo(_kind, cls.name, cls, dist, version, cls.__module__)

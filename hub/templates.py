@@ -92,7 +92,6 @@ class Renderer:
         problems = []
         for root in self.paths:
             for path in sorted(root.glob("*/*.j2")) if root.exists() else []:
-                rel = f"{path.parent.name}/{path.name}"
                 try:
                     self.env.parse(path.read_text(encoding="utf-8"))
                 except TemplateSyntaxError as exc:

@@ -62,11 +62,9 @@ def parse_decimal(text: str, mode: str = "auto") -> Decimal:
     elif mode == ".":
         s = s.replace(",", "")
     else:
-        last_comma, last_dot = s.rfind(","), s.rfind(".")
-        if last_comma > last_dot:  # decimal comma (1.234,56 or 1234,56)
-            s = s.replace(".", "").replace(",", ".")
-        else:
-            s = s.replace(",", "")
+        # the last separator is the decimal one: 1.234,56 / 1234,56 vs 1,234.56
+        decimal_comma = s.rfind(",") > s.rfind(".")
+        s = s.replace(".", "").replace(",", ".") if decimal_comma else s.replace(",", "")
     try:
         value = Decimal(s)
     except InvalidOperation:

@@ -109,7 +109,7 @@ class EmailChannel(Channel):
             context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
         smtp = aiosmtplib.SMTP(hostname=s.host, port=s.port, timeout=s.timeout,
                                use_tls=s.security == "ssl",
-                               start_tls=True if s.security == "starttls" else False,
+                               start_tls=s.security == "starttls",
                                tls_context=context)
         try:
             await smtp.connect()
