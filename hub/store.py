@@ -46,14 +46,14 @@ def upsert_customers(session: Session, connection_id: int, records: Sequence[Cus
         "segment": r.segment, "tags": _tags(r.tags), "tax_id": r.tax_id, "placeholder": False,
         "on_hold": False, "updated_at": now,
     } for r in {r.external_id: r for r in records}.values()]
-    for chunk in _chunks(rows):
-        stmt = _insert(session, Customer).values(list(chunk))
+    if rows:
+        stmt = _insert(session, Customer.__table__)
         keep = {"connection_id", "external_id", "on_hold"}
         stmt = stmt.on_conflict_do_update(
             index_elements=["connection_id", "external_id"],
-            set_={c: stmt.excluded[c] for c in chunk[0] if c not in keep},
+            set_={c: stmt.excluded[c] for c in rows[0] if c not in keep},
         )
-        session.execute(stmt)
+        session.execute(stmt, rows)  # one cached statement, executemany
     return len(rows)
 
 
@@ -67,11 +67,10 @@ def customer_ids(session: Session, connection_id: int, external_ids: Iterable[st
                 Customer.connection_id == connection_id, Customer.external_id.in_(chunk))).all())
     missing = [e for e in wanted if e not in found]
     if missing:
-        for chunk in _chunks(missing):
-            session.execute(_insert(session, Customer).values([
-                {"connection_id": connection_id, "external_id": e, "name": e, "placeholder": True,
-                 "on_hold": False, "updated_at": utcnow()} for e in chunk
-            ]).on_conflict_do_nothing())
+        now = utcnow()
+        session.execute(_insert(session, Customer.__table__).on_conflict_do_nothing(), [
+            {"connection_id": connection_id, "external_id": e, "name": e, "placeholder": True,
+             "on_hold": False, "updated_at": now} for e in missing])
         for chunk in _chunks(missing):
             found.update(session.execute(
                 select(Customer.external_id, Customer.id).where(
@@ -98,8 +97,8 @@ def upsert_invoices(session: Session, connection_id: int, records: Sequence[Invo
         "paid_at": now if r.status == "paid" else None,
     } for r in records]
     inv = Invoice.__table__.c
-    for chunk in _chunks(rows):
-        stmt = _insert(session, Invoice).values(list(chunk))
+    for chunk in (rows,):
+        stmt = _insert(session, Invoice.__table__)
         ex = stmt.excluded
         set_ = {c: ex[c] for c in chunk[0] if c not in
                 {"connection_id", "external_id", "on_payment_plan", "in_collection", "paid_at",
@@ -114,7 +113,7 @@ def upsert_invoices(session: Session, connection_id: int, records: Sequence[Invo
             (ex.status != "paid", None),
             (inv.paid_at.is_(None), ex.paid_at), else_=inv.paid_at)
         session.execute(stmt.on_conflict_do_update(
-            index_elements=["connection_id", "external_id"], set_=set_))
+            index_elements=["connection_id", "external_id"], set_=set_), list(chunk))
     return len(rows)
 
 
@@ -125,11 +124,12 @@ def upsert_payments(session: Session, connection_id: int, records: Sequence[Paym
         "customer_external_id": r.customer_external_id, "amount": r.amount,
         "currency": r.currency, "date": r.date, "void": r.void,
     } for r in {r.external_id: r for r in records}.values()]
-    for chunk in _chunks(rows):
-        stmt = _insert(session, Payment).values(list(chunk))
+    if rows:
+        stmt = _insert(session, Payment.__table__)
         session.execute(stmt.on_conflict_do_update(
             index_elements=["connection_id", "external_id"],
-            set_={c: stmt.excluded[c] for c in chunk[0] if c not in ("connection_id", "external_id")}))
+            set_={c: stmt.excluded[c] for c in rows[0] if c not in ("connection_id", "external_id")}),
+            rows)
     return len(rows)
 
 

@@ -8,6 +8,7 @@ the provider's reset, anything else is recorded and retried on the next run.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 from collections.abc import Callable
@@ -110,10 +111,7 @@ async def sync_connection(ws: Workspace, name: str, *, full: bool = False,
         cursor = dict(s.get(Connection, conn.id).cursor or {})
     connector = ws.connector(name)
     try:
-        async for page in connector.sync(cursor):
-            commit_page(ws, conn.id, generation, page, report)
-            if on_page:
-                on_page(report)
+        await _pump(ws, connector, cursor, conn.id, generation, report, on_page)
     except AuthError as exc:
         _fail(ws, conn.id, report, exc, state="needs_reauth")
     except RateLimitedError as exc:
@@ -135,6 +133,29 @@ async def sync_connection(ws: Workspace, name: str, *, full: bool = False,
                                                       "customers": report.customers,
                                                       "problems": len(report.problems)})
     return report
+
+
+async def _pump(ws: Workspace, connector, cursor: dict, conn_id: int, generation: int,
+                report: SyncReport, on_page) -> None:
+    """Page N is committed in a worker thread while the connector produces page N+1;
+    commits stay in order (each waits for the previous), so cursors only move forward."""
+    pending: asyncio.Future | None = None
+    try:
+        async for page in connector.sync(cursor):
+            if pending is not None:
+                await pending
+                if on_page:
+                    on_page(report)
+            pending = asyncio.ensure_future(
+                asyncio.to_thread(commit_page, ws, conn_id, generation, page, report))
+        if pending is not None:
+            await pending
+            pending = None
+            if on_page:
+                on_page(report)
+    finally:
+        if pending is not None:  # the connector failed: let the page in flight land first
+            await asyncio.gather(pending, return_exceptions=True)
 
 
 def _fail(ws: Workspace, conn_id: int, report: SyncReport, exc: Exception, *, state: str,

@@ -7,6 +7,7 @@ it into a `RecordProblem` naming file:line:column.
 from __future__ import annotations
 
 import csv
+import functools
 import datetime as dt
 import io
 import re
@@ -74,7 +75,9 @@ def parse_decimal(text: str, mode: str = "auto") -> Decimal:
     return -value if negative else value
 
 
+@functools.lru_cache(maxsize=8192)
 def parse_date(text: str, formats: tuple[str, ...]) -> dt.date:
+    """Cached: an export holds few distinct dates, and strptime is slow."""
     value = text.strip()
     for fmt in formats:
         try:
