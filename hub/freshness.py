@@ -53,6 +53,7 @@ class FreshCheck:
         self.ws = ws
         self._names: dict[int, str] = {}
         self._failed: dict[str, str] = {}
+        self._last_ok: dict[str, object] = {}
 
     def connection_name(self, connection_id: int) -> str:
         if connection_id not in self._names:
@@ -67,9 +68,11 @@ class FreshCheck:
         conf = self.ws.config.connections.get(w.connection)
         if conf is None:
             return None
-        with session(self.ws.engine) as s:
-            last = s.execute(select(Connection.last_sync_ok_at).where(
-                Connection.name == w.connection)).scalar_one_or_none()
+        if w.connection not in self._last_ok:  # once per run, not once per dispatch
+            with session(self.ws.engine) as s:
+                self._last_ok[w.connection] = s.execute(select(Connection.last_sync_ok_at).where(
+                    Connection.name == w.connection)).scalar_one_or_none()
+        last = self._last_ok[w.connection]
         if last is None or utcnow() - last > dt.timedelta(seconds=conf.max_staleness):
             return "stale_data"
         return None

@@ -46,6 +46,7 @@ class EmailSettings(PluginSettings):
     timeout: float = 30.0
     validate_certs: bool = True
     message_id_domain: str | None = None
+    connections: int = Field(2, ge=1, le=10, description="SMTP connections kept open per batch")
 
 
 def valid_address(address: str | None) -> bool:
@@ -61,8 +62,8 @@ class EmailChannel(Channel):
 
     def __init__(self, settings, context):
         super().__init__(settings, context)
-        self._smtp: aiosmtplib.SMTP | None = None
-        self._lock = asyncio.Lock()
+        self._idle: asyncio.Queue | None = None  # SMTP conversations not in use
+        self._all: list[aiosmtplib.SMTP] = []
 
     # ------------------------------------------------------------------ building
     def message_id(self, key: str) -> str:
@@ -100,9 +101,7 @@ class EmailChannel(Channel):
         return []
 
     # ------------------------------------------------------------------ SMTP
-    async def _client(self) -> aiosmtplib.SMTP:
-        if self._smtp is not None and self._smtp.is_connected:
-            return self._smtp
+    async def _connect(self) -> aiosmtplib.SMTP:
         s = self.settings
         context = ssl.create_default_context()
         if not s.validate_certs:
@@ -122,14 +121,29 @@ class EmailChannel(Channel):
                 aiosmtplib.SMTPTimeoutError) as exc:
             raise RetriableError(f"channel {self.context.name}: cannot reach "
                                  f"{s.host}:{s.port}: {exc}") from None
-        self._smtp = smtp
+        self._all.append(smtp)
+        return smtp
+
+    async def _acquire(self) -> aiosmtplib.SMTP:
+        """A connected SMTP client of the pool (each carries one conversation at a time)."""
+        if self._idle is None:
+            self._idle = asyncio.Queue()
+            for _ in range(self.settings.connections):
+                self._idle.put_nowait(None)  # a free slot, connected on first use
+        smtp = await self._idle.get()
+        if smtp is None or not smtp.is_connected:
+            try:
+                smtp = await self._connect()
+            except BaseException:
+                self._idle.put_nowait(None)
+                raise
         return smtp
 
     async def send(self, message: Message) -> SendResult:
         mail = self.build(message)
         recipients = [message.recipient.email, *message.recipient.cc_emails, *self.settings.bcc]
-        async with self._lock:  # one SMTP conversation at a time on the shared connection
-            smtp = await self._client()
+        smtp = await self._acquire()
+        try:
             try:
                 errors, _ = await smtp.send_message(mail, sender=self.settings.from_address,
                                                     recipients=recipients)
@@ -141,8 +155,10 @@ class EmailChannel(Channel):
                     raise PermanentError(f"SMTP {exc.code}: {exc.message}") from None
                 raise RetriableError(f"SMTP {exc.code}: {exc.message}") from None
             except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError) as exc:
-                self._smtp = None
+                smtp.close()
                 raise DeliveryUncertainError(f"connection lost during the send: {exc}") from None
+        finally:
+            self._idle.put_nowait(smtp if smtp.is_connected else None)
         if message.recipient.email in errors:
             code, text = errors[message.recipient.email]
             error = RetriableError if 400 <= int(code) < 500 else PermanentError
@@ -150,16 +166,18 @@ class EmailChannel(Channel):
         return SendResult(provider_ref=mail["Message-ID"], status="sent")
 
     async def aclose(self) -> None:
-        if self._smtp is not None and self._smtp.is_connected:
-            try:
-                await self._smtp.quit()
-            except aiosmtplib.SMTPException:
-                self._smtp.close()
-        self._smtp = None
+        for smtp in self._all:
+            if smtp.is_connected:
+                try:
+                    await smtp.quit()
+                except aiosmtplib.SMTPException:
+                    smtp.close()
+        self._all.clear()
+        self._idle = None
 
     async def check(self) -> list[str]:
         try:
-            await self._client()
+            await self._connect()
         except (AuthError, RetriableError) as exc:
             return [str(exc)]
         finally:

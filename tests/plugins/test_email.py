@@ -105,9 +105,10 @@ def test_message_id_is_deterministic_per_dispatch(smtp):
     assert ch.message_id("rl-x") == ch.message_id("rl-x") != ch.message_id("rl-y")
 
 
-def test_one_connection_for_a_batch(smtp):
+@pytest.mark.parametrize("pool", [1, 3])
+def test_connections_are_reused_across_a_batch(smtp, pool):
     handler, port = smtp()
-    ch = channel(port)
+    ch = channel(port, connections=pool)
 
     async def go():
         try:
@@ -116,7 +117,7 @@ def test_one_connection_for_a_batch(smtp):
             await ch.aclose()
 
     run(go())
-    assert len(handler.messages) == 30 and handler.connections == 1
+    assert len(handler.messages) == 30 and handler.connections == pool
 
 
 def test_refused_recipient_is_permanent_with_the_server_text(smtp):
