@@ -1,0 +1,92 @@
+"""The command line as a user meets it: init, doctor, demo twice, JSON for scripts."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from hub.cli import app
+
+runner = CliRunner()
+
+
+def invoke(*args: str):
+    return runner.invoke(app, list(args), catch_exceptions=False)
+
+
+def test_init_writes_a_starter_and_refuses_to_overwrite(tmp_path):
+    r = invoke("init", "-w", str(tmp_path))
+    assert r.exit_code == 0 and (tmp_path / "relance.yaml").exists()
+    assert "relance doctor" in r.output
+    again = invoke("init", "-w", str(tmp_path))
+    assert again.exit_code == 2 and "--force" in again.output
+
+
+def test_doctor_explains_config_problems_with_file_and_line(tmp_path, monkeypatch):
+    monkeypatch.delenv("SMTP_PASSWORD", raising=False)
+    invoke("init", "-w", str(tmp_path))
+    r = invoke("doctor", "-w", str(tmp_path), "--offline")
+    assert r.exit_code == 1
+    assert "relance.yaml:" in r.output and "SMTP_PASSWORD is not set" in r.output
+
+
+def test_doctor_on_a_good_workspace(tmp_path, monkeypatch):
+    monkeypatch.setenv("SMTP_PASSWORD", "x")
+    invoke("init", "-w", str(tmp_path))
+    (tmp_path / "invoices.csv").write_text("invoice_number,customer_name,amount_due,due_date\n")
+    r = invoke("doctor", "-w", str(tmp_path), "--offline", "--json")
+    checks = json.loads(r.stdout)
+    assert {c["area"] for c in checks} >= {"config", "plugins", "database", "templates"}
+    assert not [c for c in checks if c["level"] == "error"], checks
+
+
+def test_demo_twice_sends_once_and_says_so(tmp_path):
+    ws = tmp_path / "demo"
+    first = invoke("demo", "-w", str(ws))
+    assert first.exit_code == 0, first.output
+    assert "amount reminded" in first.output and "Aged balance" in first.output
+    sent = len(list((ws / "outbox").glob("*.eml")))
+    assert sent > 20
+    second = invoke("demo", "-w", str(ws))
+    assert "nothing new was sent" in second.output
+    assert len(list((ws / "outbox").glob("*.eml"))) == sent
+
+    status = json.loads(invoke("status", "-w", str(ws), "--json").stdout)
+    assert status["dispatches"]["sent"] == sent and status["dispatches"]["sending"] == 0
+    aging = json.loads(invoke("report", "aging", "-w", str(ws), "--json").stdout)
+    assert {"EUR", "GBP", "JPY"} <= set(aging["currencies"])
+    assert set(aging["currencies"]["EUR"]) == {"not_due", "1-30", "31-60", "61-90", "90+", "total"}
+    plan = json.loads(invoke("plan", "-w", str(ws), "--json").stdout)
+    assert plan["dispatches"] == []  # everything due today went out
+    history = invoke("history", "-w", str(ws), "--kind", "sent", "--limit", "3")
+    assert history.output.count("sent") >= 3
+
+
+def test_plan_json_shows_who_gets_what_and_why(tmp_path, monkeypatch):
+    ws = tmp_path / "demo"
+    from hub.demo import prepare
+    from hub.store import today_in
+
+    prepare(ws, today_in("Europe/Paris"))
+    monkeypatch.setenv("RELANCE_DEMO_SMTP_PORT", "2525")
+    invoke("sync", "-w", str(ws))
+    rows = json.loads(invoke("plan", "-w", str(ws), "--json").stdout)["dispatches"]
+    assert rows and all(r["why"].startswith("step ") for r in rows)
+    assert {r["channel"] for r in rows} == {"email"}
+    # a dry run: planning again shows the same, nothing was created
+    again = json.loads(invoke("plan", "-w", str(ws), "--json").stdout)["dispatches"]
+    assert len(again) == len(rows)
+
+
+def test_plugins_lists_the_builtins_with_versions():
+    data = json.loads(invoke("plugins", "--json").stdout)
+    names = {(p["kind"], p["name"]) for p in data["plugins"]}
+    assert {("connector", "csv"), ("channel", "email")} <= names
+    csv = next(p for p in data["plugins"] if p["name"] == "csv")
+    assert csv["distribution"] == "relance" and csv["capabilities"]["supports_incremental"]
+
+
+def test_bad_workspace_gives_a_clear_error(tmp_path):
+    r = invoke("status", "-w", str(tmp_path / "nowhere"))
+    assert r.exit_code == 2 and "relance init" in r.output
