@@ -28,6 +28,8 @@ LEDGERS: dict[str, list] = defaultdict(list)
 SENT: dict[str, list[Message]] = defaultdict(list)
 FAIL: dict[str, list[str]] = defaultdict(list)  # queue of failure kinds per channel name
 REFRESHED: list[Sequence[str]] = []
+NOTES: list = []
+NOTE_FAILURES: list[str] = []
 
 
 class MemorySettings(PluginSettings):
@@ -40,6 +42,12 @@ class MemoryConnector(Connector):
     Settings = MemorySettings
     supports_incremental = True
     supports_refresh = True
+    supports_writeback = True
+
+    async def write_note(self, note) -> None:
+        if NOTE_FAILURES:
+            raise RetriableError(NOTE_FAILURES.pop(0), retry_after=1)
+        NOTES.append(note)
 
     async def sync(self, cursor: Cursor) -> AsyncIterator[SyncPage]:
         records = LEDGERS[self.settings.ledger]
@@ -101,3 +109,5 @@ def reset() -> None:
     SENT.clear()
     FAIL.clear()
     REFRESHED.clear()
+    NOTES.clear()
+    NOTE_FAILURES.clear()

@@ -196,3 +196,15 @@ def test_two_dispatchers_racing_on_one_sqlite_file_send_each_once(make_ws, worke
     ids = [m.dispatch_id for m in SENT["email"]]
     assert len(ids) == 30 and len(set(ids)) == 30
     assert states(ws) == {"sent": 30}
+
+
+def test_writeback_failure_never_blocks_or_repeats_the_send(make_ws):
+    ws = make_ws(BASE_CONFIG.replace("plugin: memory", "plugin: memory\n    writeback: true"))
+    setup(ws, customer("C1"), invoice("1", "C1", TODAY - D(days=3)))
+    memory_plugins.NOTE_FAILURES.append("ledger API is down")
+    assert send(ws).sent == 1 and memory_plugins.NOTES == []
+    later = lambda: dt.datetime.now(dt.UTC) + D(hours=1)  # noqa: E731
+    assert send(ws, now=later).sent == 0  # the note is retried, the reminder is not
+    [note] = memory_plugins.NOTES
+    assert note.invoice_external_id == "1" and "first_reminder" in note.template
+    assert len(SENT["email"]) == 1

@@ -28,6 +28,9 @@ TEMPLATE = ("{% block subject %}Reminder{% endblock %}\n"
 def write_workspace(root: Path, ledger_port: int, port: int, **serve) -> None:
     (root / "templates" / "en").mkdir(parents=True)
     (root / "templates" / "en" / "nudge.j2").write_text(TEMPLATE)
+    due = (dt.date.today() - dt.timedelta(days=5)).isoformat()
+    (root / "export.csv").write_text("invoice_number,customer_id,customer_name,amount_due,due_date\n"
+                                     f"CSV-1,K1,Kiosque,45.00,{due}\n")
     serve_cfg = {"port": port, "cycle_every": "2s", "tick": "1s", **serve}
     (root / "relance.yaml").write_text(f"""
 company: {{name: Acme, country: FR, timezone: Europe/Paris, language: en}}
@@ -35,6 +38,10 @@ connections:
   books:
     plugin: http_ledger
     settings: {{base_url: "http://127.0.0.1:{ledger_port}"}}
+    sync_interval: 1s
+  sheet:
+    plugin: csv
+    settings: {{path: export.csv}}
     sync_interval: 1s
 channels:
   out: {{plugin: file_channel, settings: {{path: "{root / 'sent.jsonl'}"}}}}
@@ -108,9 +115,10 @@ def test_serve_end_to_end(tmp_path):
         good = httpx.post(f"http://127.0.0.1:{port}/webhooks/http_ledger/books", content=body,
                           headers={"x-ledger-signature": sign("s3cret", body)})
         assert good.status_code == 200
-        wait_for(lambda: len(sent_lines(tmp_path)) >= 2, what="two reminders")
+        wait_for(lambda: len(sent_lines(tmp_path)) >= 3, what="three reminders")
         time.sleep(4.5)  # two more cycles: nothing new
-        assert metric(port, "relance_dispatches", 'state="sent"') == 2.0
+        assert metric(port, "relance_dispatches", 'state="sent"') == 3.0
+        assert metric(port, "relance_sent_total", 'channel="out"') == 3.0
         assert metric(port, "relance_scheduler_leader") == 1.0
         ready = httpx.get(f"http://127.0.0.1:{port}/readyz").json()
         assert ready["ready"] and ready["leader"]
@@ -121,7 +129,7 @@ def test_serve_end_to_end(tmp_path):
     assert proc.returncode in (0, -signal.SIGTERM), out  # uvicorn re-raises SIGTERM when done
     assert "stopped cleanly" in out
     lines = sent_lines(tmp_path)
-    assert sorted(n for line in lines for n in line["invoices"]) == ["INV-2", "INV-3"], out
+    assert sorted(n for line in lines for n in line["invoices"]) == ["CSV-1", "INV-2", "INV-3"], out
     db = sqlite3.connect(tmp_path / "relance.db")
     assert db.execute("select count(*) from dispatch where status = 'sending'").fetchone() == (0,)
     assert db.execute("select status from invoice where number = 'INV-1'").fetchone() == ("paid",)
@@ -141,16 +149,16 @@ def test_second_serve_is_a_standby_that_takes_over(tmp_path):
                  what="second up")
         time.sleep(3)
         assert metric(p2, "relance_scheduler_leader") == 0.0
-        wait_for(lambda: len(sent_lines(tmp_path)) >= 3, what="reminders")
+        wait_for(lambda: len(sent_lines(tmp_path)) >= 4, what="reminders")
         time.sleep(3)
-        assert len(sent_lines(tmp_path)) == 3  # one clock: each reminder once
+        assert len(sent_lines(tmp_path)) == 4  # one clock: each reminder once
         first.kill()  # no goodbye: the lease must expire
         first.wait(10)
         wait_for(lambda: metric(p2, "relance_scheduler_leader") == 1.0, timeout=20,
                  what="standby takes over")
         calls = books.calls
         wait_for(lambda: books.calls > calls + 1, what="the new leader syncs")
-        assert len(sent_lines(tmp_path)) == 3
+        assert len(sent_lines(tmp_path)) == 4
     finally:
         for proc in (first, second):
             if proc and proc.poll() is None:
