@@ -10,7 +10,6 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e ".[test,scale,pdf]"
-	@if [ -d docs/examples/relance-mailgun ]; then $(BIN)/python -m pip install -q -e docs/examples/relance-mailgun; fi
 	touch $(STAMP)
 
 install: $(STAMP)

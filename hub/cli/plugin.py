@@ -1,0 +1,27 @@
+"""`relance plugin new`: scaffold a third-party plugin package."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from hub.cli.common import console, fail
+
+app = typer.Typer(help="Write your own plugin.", no_args_is_help=True)
+
+
+@app.command("new")
+def new(name: str = typer.Argument(..., help="plugin name, e.g. mailgun or pennylane"),
+        kind: str = typer.Option(..., "--kind", help="connector | channel | payment"),
+        directory: Path = typer.Option(Path("."), "--dir", help="where to create relance-NAME/")):
+    """Create relance-NAME/: pyproject with the entry point, stubs, conformance tests, README."""
+    from hub.errors import PermanentError
+    from hub.scaffold import new_plugin
+
+    try:
+        root = new_plugin(name, kind, directory)
+    except PermanentError as exc:
+        raise fail(str(exc)) from None
+    console.print(f"created {root}\nnext: cd {root} && pip install -e '.[test]' && pytest "
+                  "(the conformance suite fails until the TODOs are written)", markup=False)
