@@ -45,5 +45,11 @@ def plugins(verbose: bool = typer.Option(False, "--verbose", "-V", help="capabil
             cells.append(", ".join(caps) or "-")
         t.add_row(*cells)
     console.print(t)
+    if verbose:
+        for r in rows:
+            fields = ", ".join(f"{f['name']}{'*' if f['required'] else ''}"
+                               f"{' (secret)' if f['secret'] else ''}" for f in r["settings"])
+            console.print(f"[bold]{r['kind']} {r['name']}[/]: {r['description'] or ''}\n"
+                          f"  settings: {fields or '-'}", highlight=False)
     for err in reg.errors:
         console.print(f"[red]✗[/] {err}", highlight=False)

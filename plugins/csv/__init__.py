@@ -10,7 +10,6 @@ open invoices the export no longer lists.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import hashlib
 import json
 from collections.abc import AsyncIterator, Iterator, Sequence

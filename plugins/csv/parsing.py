@@ -7,8 +7,8 @@ it into a `RecordProblem` naming file:line:column.
 from __future__ import annotations
 
 import csv
-import functools
 import datetime as dt
+import functools
 import io
 import re
 from decimal import Decimal, InvalidOperation

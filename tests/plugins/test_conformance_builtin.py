@@ -21,7 +21,7 @@ class TestCsvConformance(ConnectorConformance):
 
 
 class _Sink:
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+    async def handle_DATA(self, server, session, envelope):
         return "250 OK"
 
 

@@ -3,10 +3,10 @@
 import httpx
 import pytest
 import respx
+from relance_mailgun import MailgunChannel
 
 from hub.errors import AuthError, PermanentError, RateLimitedError
 from hub.testing.conformance import ChannelConformance
-from relance_mailgun import MailgunChannel
 
 URL = "https://api.eu.mailgun.net/v3/mg.acme.example/messages"
 
