@@ -1,1 +1,184 @@
-"""Relance plugin 'sms_twilio' (work in progress: registers nothing yet)."""
+"""SMS through Twilio Programmable Messaging.
+
+Numbers are normalised to E.164 with `phonenumbers` (region: the customer's country, then
+the company's); invalid or fixed-line-only numbers are refused with the reason, never
+retried. Segments are counted before sending and `max_segments` refuses long messages.
+Twilio does not deduplicate POSTs, so a timeout is *uncertain* (the hub holds it and asks
+Twilio for the message's status later), never blindly repeated.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from typing import Any, ClassVar
+from urllib.parse import parse_qsl
+
+import httpx
+import phonenumbers
+from pydantic import Field, SecretStr
+
+from hub.contracts import (
+    Channel,
+    DeliveryStatus,
+    DeliveryUpdate,
+    Message,
+    PluginSettings,
+    SendResult,
+    WebhookRequest,
+    WebhookResult,
+)
+from hub.errors import (
+    AuthError,
+    DeliveryUncertainError,
+    PermanentError,
+    RateLimitedError,
+    RetriableError,
+    SignatureError,
+)
+from hub.hookspecs import hookimpl
+from plugins.sms_twilio.segments import count
+
+STATUSES = {"accepted": "queued", "scheduled": "queued", "queued": "queued", "sending": "queued",
+            "sent": "sent", "delivered": "delivered", "read": "delivered",
+            "undelivered": "undelivered", "failed": "failed", "canceled": "failed"}
+
+
+class TwilioSettings(PluginSettings):
+    account_sid: str
+    auth_token: SecretStr = Field(description="also verifies X-Twilio-Signature")
+    api_key_sid: str | None = Field(None, description="API key auth instead of the auth token")
+    api_key_secret: SecretStr | None = None
+    from_number: str | None = None
+    messaging_service_sid: str | None = None
+    max_segments: int = 3
+    base_url: str = "https://api.twilio.com"
+
+
+class TwilioSmsChannel(Channel):
+    name = "sms_twilio"
+    description = "SMS through Twilio"
+    Settings: ClassVar = TwilioSettings
+    supports_status = True
+    supports_webhooks = True
+    quiet_hours_relevant = True
+    requires = ("phone",)
+
+    # ------------------------------------------------------------------ checks
+    def e164(self, message: Message) -> str:
+        r = message.recipient
+        raw = r.mobile or r.phone
+        if not raw:
+            raise PermanentError(f"customer {r.name!r} has no phone number")
+        region = (r.country or message.company.country or "GB").upper()
+        try:
+            number = phonenumbers.parse(raw, region)
+        except phonenumbers.NumberParseException as exc:
+            raise PermanentError(f"customer {r.name!r}: {raw!r} is not a phone number ({exc})") from None
+        if not phonenumbers.is_valid_number(number):
+            raise PermanentError(f"customer {r.name!r}: {raw!r} is not a valid number for {region}")
+        if phonenumbers.number_type(number) == phonenumbers.PhoneNumberType.FIXED_LINE:
+            raise PermanentError(f"customer {r.name!r}: {raw!r} is a landline; it cannot receive SMS")
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+    def preview(self, message: Message) -> dict[str, Any]:
+        segments, enc, _ = count(message.text)
+        return {"segments": segments, "encoding": enc}
+
+    def problems(self, message: Message) -> list[str]:
+        out = []
+        try:
+            self.e164(message)
+        except PermanentError as exc:
+            out.append(str(exc))
+        segments, enc, culprit = count(message.text)
+        limit = int(message.options.get("max_segments", self.settings.max_segments))
+        if segments > limit:
+            why = f" (UCS-2 because of {culprit!r})" if culprit else ""
+            out.append(f"SMS for {message.recipient.name!r} is {segments} segments{why}; "
+                       f"max_segments is {limit}: shorten template {message.template} "
+                       "or raise max_segments")
+        return out
+
+    # ------------------------------------------------------------------ wire
+    def _auth(self) -> tuple[str, str]:
+        s = self.settings
+        if s.api_key_sid and s.api_key_secret:
+            return s.api_key_sid, s.api_key_secret.get_secret_value()
+        return s.account_sid, s.auth_token.get_secret_value()
+
+    def _messages_url(self) -> str:
+        return f"{self.settings.base_url.rstrip('/')}/2010-04-01/Accounts/{self.settings.account_sid}/Messages"
+
+    async def send(self, message: Message) -> SendResult:
+        problems = self.problems(message)
+        if problems:
+            raise PermanentError("; ".join(problems))
+        s = self.settings
+        data = {"To": self.e164(message), "Body": message.text}
+        if s.messaging_service_sid:
+            data["MessagingServiceSid"] = s.messaging_service_sid
+        elif s.from_number:
+            data["From"] = s.from_number
+        else:
+            raise PermanentError(f"channel {self.context.name}: set from_number or messaging_service_sid")
+        if self.context.public_url:
+            data["StatusCallback"] = (f"{self.context.public_url.rstrip('/')}/webhooks/"
+                                      f"{self.name}/{self.context.name}")
+        try:
+            r = await self.http.post(self._messages_url() + ".json", data=data, auth=self._auth())
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            raise RetriableError(f"Twilio unreachable: {exc}") from None
+        except httpx.TimeoutException as exc:
+            raise DeliveryUncertainError(f"Twilio did not answer in time: {exc}") from None
+        body = _json(r)
+        if r.status_code in (200, 201):
+            return SendResult(provider_ref=body["sid"], status=STATUSES.get(body.get("status"), "queued"))
+        text = f"Twilio {body.get('code', r.status_code)}: {body.get('message', r.text)}"
+        if r.status_code == 401:
+            raise AuthError(f"{text} — check account_sid/auth_token of channel {self.context.name}")
+        if r.status_code == 429:
+            raise RateLimitedError(text, retry_after=float(r.headers.get("Retry-After", 1)))
+        if r.status_code >= 500:
+            raise DeliveryUncertainError(text)
+        raise PermanentError(text)
+
+    async def status(self, provider_ref: str) -> DeliveryStatus:
+        r = await self.http.get(f"{self._messages_url()}/{provider_ref}.json", auth=self._auth())
+        if r.status_code == 404:
+            return DeliveryStatus(provider_ref=provider_ref, status="unknown", detail="not found")
+        if r.status_code >= 400:
+            raise RetriableError(f"Twilio {r.status_code} while reading {provider_ref}")
+        body = _json(r)
+        return DeliveryStatus(provider_ref=provider_ref,
+                              status=STATUSES.get(body.get("status"), "unknown"),
+                              detail=body.get("error_message"))
+
+    def verify_webhook(self, request: WebhookRequest) -> WebhookResult:
+        params = dict(parse_qsl(request.body.decode("utf-8"), keep_blank_values=True))
+        payload = request.url + "".join(k + v for k, v in sorted(params.items()))
+        expected = base64.b64encode(hmac.new(
+            self.settings.auth_token.get_secret_value().encode(), payload.encode(),
+            hashlib.sha1).digest()).decode()
+        if not hmac.compare_digest(expected, request.header("X-Twilio-Signature") or ""):
+            raise SignatureError("X-Twilio-Signature does not match (check auth_token and "
+                                 "serve.public_url: Twilio signs the public URL)")
+        sid = params.get("MessageSid") or params.get("SmsSid", "")
+        status = STATUSES.get(params.get("MessageStatus", ""), "queued")
+        detail = params.get("ErrorCode")
+        return WebhookResult(events=(DeliveryUpdate(provider_ref=sid, status=status,
+                                                    detail=f"error {detail}" if detail else None),))
+
+
+def _json(r: httpx.Response) -> dict[str, Any]:
+    try:
+        data = r.json()
+        return data if isinstance(data, dict) else {}
+    except ValueError:
+        return {}
+
+
+@hookimpl
+def register_channels(register):
+    register(TwilioSmsChannel)

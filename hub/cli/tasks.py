@@ -1,0 +1,77 @@
+"""`relance tasks`: the calls to make, and what the customers said."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from hub.cli.common import JsonOpt, WorkspaceOpt, console, fail, open_workspace, print_json, run_guarded
+
+app = typer.Typer(help="Phone-call tasks: list them, record outcomes.", no_args_is_help=True)
+
+
+@app.command("list")
+def list_(workspace: Path = WorkspaceOpt, as_json: bool = JsonOpt,
+          all_: bool = typer.Option(False, "--all", help="include done tasks")):
+    """Open call tasks (with --all, done ones too)."""
+    from hub.db import session
+    from hub.models import Customer
+    from hub.tasks import list_tasks
+
+    ws = run_guarded(lambda: open_workspace(workspace))
+    with session(ws.engine) as s:
+        tasks = list_tasks(s, None if all_ else "open")
+        names = {c.id: c.name for c in s.query(Customer).filter(
+            Customer.id.in_([t.customer_id for t in tasks]))}
+    if as_json:
+        return print_json([t.model_dump() | {"customer": names.get(t.customer_id)} for t in tasks])
+    if not tasks:
+        return console.print("No call task to do.")
+    t = Table(title="Call tasks")
+    for col in ("id", "customer", "title", "created", "status", "outcome"):
+        t.add_column(col, overflow="fold")
+    for task in tasks:
+        t.add_row(str(task.id), names.get(task.customer_id, "?"), task.title,
+                  f"{task.created_at:%Y-%m-%d}", task.status, task.outcome or "")
+    console.print(t)
+
+
+@app.command("show")
+def show(task_id: int, workspace: Path = WorkspaceOpt):
+    """The call script of one task."""
+    from hub.db import session
+    from hub.models import Task
+
+    ws = run_guarded(lambda: open_workspace(workspace))
+    with session(ws.engine) as s:
+        task = s.get(Task, task_id)
+    if task is None:
+        raise fail(f"no task {task_id}: see `relance tasks list`")
+    console.print(task.script, highlight=False, markup=False)
+
+
+@app.command("done")
+def done(task_id: int,
+         outcome: str = typer.Option(..., "--outcome", help="promised | disputed | no_answer | paid"),
+         until: str = typer.Option(None, "--until", help="promised payment date YYYY-MM-DD"),
+         reason: str = typer.Option(None, "--reason", help="why the customer disputes"),
+         workspace: Path = WorkspaceOpt):
+    """Record the outcome of a call: it pauses, stops or closes the reminders."""
+    from hub.db import session
+    from hub.errors import PermanentError
+    from hub.tasks import complete_task
+
+    try:
+        date = dt.date.fromisoformat(until) if until else None
+    except ValueError:
+        raise fail(f"--until {until!r}: write YYYY-MM-DD") from None
+    ws = run_guarded(lambda: open_workspace(workspace))
+    try:
+        with session(ws.engine) as s:
+            complete_task(s, task_id, outcome, until=date, reason=reason)
+    except PermanentError as exc:
+        raise fail(str(exc)) from None
+    console.print(f"task {task_id}: {outcome}" + (f" until {date}" if date else ""))
