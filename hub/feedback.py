@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 from hub.contracts import DeliveryUpdate, LedgerChanged, LedgerPayment, PaymentReceived
 from hub.db import session
 from hub.events import record_event
-from hub.models import Connection, Dispatch, DispatchInvoice, Invoice, utcnow
+from hub.models import Connection, Dispatch, DispatchInvoice, Invoice, PaymentLinkRow, utcnow
 from hub.workspace import Workspace
 
 log = logging.getLogger("relance.feedback")
@@ -46,12 +46,24 @@ def _invoices_by_ref(s, refs: Iterable[str]) -> list[tuple[Invoice, str]]:
     return out
 
 
+def _invoices_of_link(s, provider_ref: str) -> list[tuple[Invoice, str]]:
+    """The invoices a payment link was created for (the hub keeps that mapping)."""
+    link = s.execute(select(PaymentLinkRow).where(
+        PaymentLinkRow.provider_ref == provider_ref)).scalars().first()
+    if link is None:
+        return []
+    ids = [int(x) for x in link.invoice_key.split(",") if x]
+    return [(inv, name) for inv, name in s.execute(select(Invoice, Connection.name).join(
+        Connection, Connection.id == Invoice.connection_id).where(Invoice.id.in_(ids))).all()]
+
+
 async def apply_payment(ws: Workspace, ev: PaymentReceived) -> int:
     """Mark the invoices paid now (the ledger confirms at the next sync), stop their
     scenarios, and record the payment in the ledger where the connection asks for it."""
     to_record = []
     with session(ws.engine, immediate=True) as s:
-        found = _invoices_by_ref(s, ev.invoice_refs)
+        found = _invoices_by_ref(s, ev.invoice_refs) if ev.invoice_refs else \
+            _invoices_of_link(s, ev.provider_ref)
         for inv, conn in found:
             s.execute(update(Invoice).where(Invoice.id == inv.id).values(
                 status="paid", paid_at=ev.at or utcnow()))

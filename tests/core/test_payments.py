@@ -1,0 +1,105 @@
+"""Payment links on the way to a send, reused while the amount holds; paid webhooks stop
+the scenario at once."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+
+import httpx
+import pytest
+import respx
+from sqlalchemy import select
+
+from hub.db import session
+from hub.feedback import apply_payment
+from hub.models import Invoice, PaymentLinkRow
+from tests import memory_plugins
+from tests.conftest import BASE_CONFIG, customer, invoice
+from tests.core.test_dispatcher import send, setup
+
+D = dt.timedelta
+TODAY = dt.date.today()
+CONFIG = BASE_CONFIG.replace(
+    "      - {at: due+3d, channel: email, template: first_reminder}",
+    "      - {at: due+3d, channel: email, template: first_reminder, payment_link: stripe}").replace(
+    "      - {at: due+15d, channel: email, template: second_reminder}",
+    "      - {at: due+15d, channel: email, template: second_reminder, payment_link: stripe}") + """
+payment_providers:
+  stripe: {settings: {api_key: sk_test_1, webhook_secret: whsec_1}}
+"""
+
+
+@pytest.fixture
+def stripe_api():
+    n = {"links": 0}
+
+    def new_link(request):
+        n["links"] += 1
+        return httpx.Response(200, json={"id": f"plink_{n['links']}", "object": "payment_link",
+                                         "url": f"https://buy.stripe.com/l{n['links']}"})
+
+    with respx.mock(assert_all_called=False) as r:
+        r.post("https://api.stripe.com/v1/prices").mock(
+            return_value=httpx.Response(200, json={"id": "price_1", "object": "price"}))
+        r.post("https://api.stripe.com/v1/payment_links").mock(side_effect=new_link)
+        r.post(url__regex=r"https://api\.stripe\.com/v1/payment_links/plink_\d+").mock(
+            return_value=httpx.Response(200, json={"id": "plink_1", "active": False}))
+        yield r
+
+
+def test_link_created_reused_while_the_amount_holds_then_replaced(make_ws, stripe_api):
+    from hub.planner import plan
+
+    ws = make_ws(CONFIG)
+    setup(ws, customer("C1"), invoice("1", "C1", TODAY - D(days=3), amount="250.00"))
+    send(ws)
+    first = memory_plugins.SENT["email"][-1]
+    assert first.payment_link == "https://buy.stripe.com/l1"
+    # twelve days later, the next step: same amount → the same link, no new create
+    memory_plugins.LEDGERS["default"][1] = invoice("1", "C1", TODAY - D(days=3), amount="250.00")
+    with session(ws.engine) as s:
+        s.execute(Invoice.__table__.update().values(due_date=TODAY - D(days=16)))
+    plan(ws)
+    memory_plugins.LEDGERS["default"][1] = invoice("1", "C1", TODAY - D(days=16), amount="250.00")
+    send(ws)
+    assert memory_plugins.SENT["email"][-1].payment_link == first.payment_link
+    assert len([c for c in stripe_api.calls if c.request.url.path == "/v1/payment_links"]) == 1
+    with session(ws.engine) as s:
+        assert s.execute(select(PaymentLinkRow.provider_ref, PaymentLinkRow.active)).all() == \
+            [("plink_1", True)]
+    # a partial payment changes the amount: the old link is deactivated, a new one made
+    from decimal import Decimal
+
+    from hub.compose import Work, payment_link
+    from hub.models import Customer, Dispatch
+
+    with session(ws.engine) as s:
+        d = s.execute(select(Dispatch)).scalars().first()
+        inv = s.execute(select(Invoice)).scalar_one()
+        inv.amount_due = Decimal("100.00")
+        work = Work(d, s.get(Customer, d.customer_id), [inv], "ledger")
+        row = asyncio.run(payment_link(s, ws, work, "stripe"))
+        assert row.provider_ref == "plink_2" and row.amount == Decimal("100.00")
+        rows = dict(s.execute(select(PaymentLinkRow.provider_ref, PaymentLinkRow.active)).all())
+    assert rows == {"plink_1": False, "plink_2": True}
+    assert any(c.request.url.path == "/v1/payment_links/plink_1" for c in stripe_api.calls)
+
+
+def test_paid_webhook_marks_paid_and_stops_the_scenario(make_ws, stripe_api):
+    from hub.contracts import PaymentReceived
+    from decimal import Decimal
+
+    ws = make_ws(CONFIG)
+    setup(ws, customer("C1"), invoice("1", "C1", TODAY - D(days=3), amount="250.00"))
+    send(ws)
+    event = PaymentReceived(provider_ref="plink_1", invoice_refs=(), amount=Decimal("250.00"),
+                            currency="EUR")
+    asyncio.run(apply_payment(ws, event))
+    with session(ws.engine) as s:
+        assert s.execute(select(Invoice.status)).scalar_one() == "paid"
+    from hub.planner import plan
+
+    assert plan(ws, today=TODAY + D(days=30)).created == 0
+    assert json.dumps([m.dispatch_id for m in memory_plugins.SENT["email"]]) == "[1]"
