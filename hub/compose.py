@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from babel import Locale, UnknownLocaleError
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from hub.contracts import (
@@ -23,6 +23,7 @@ from hub.contracts import (
     PaymentLinkRequest,
     Recipient,
 )
+from hub.db import session
 from hub.models import Customer, Dispatch, Invoice, PaymentLinkRow
 from hub.scenarios import steps_of
 from hub.workspace import Workspace
@@ -100,8 +101,10 @@ def step_config(ws: Workspace, d: Dispatch):
     return None
 
 
-async def payment_link(s: Session, ws: Workspace, w: Work, provider_name: str) -> PaymentLinkRow | None:
-    """Reuse the link of this invoice set while its amount is unchanged; else replace it."""
+async def payment_link(ws: Workspace, w: Work, provider_name: str) -> PaymentLinkRow | None:
+    """Reuse the link of this invoice set while its amount is unchanged; else replace it.
+
+    No database transaction is held while the provider is called (SQLite has one writer)."""
     currencies = {i.currency for i in w.invoices}
     if len(currencies) != 1:
         log.warning("dispatch %s: no payment link for several currencies", w.dispatch.id)
@@ -109,16 +112,18 @@ async def payment_link(s: Session, ws: Workspace, w: Work, provider_name: str) -
     currency = currencies.pop()
     amount = sum((i.amount_due for i in w.invoices), Decimal(0))
     key = ",".join(str(i.id) for i in sorted(w.invoices, key=lambda i: i.id))
-    current = s.execute(select(PaymentLinkRow).where(
-        PaymentLinkRow.provider == provider_name, PaymentLinkRow.invoice_key == key,
-        PaymentLinkRow.active)).scalars().first()
+    with session(ws.engine) as s:
+        current = s.execute(select(PaymentLinkRow).where(
+            PaymentLinkRow.provider == provider_name, PaymentLinkRow.invoice_key == key,
+            PaymentLinkRow.active)).scalars().first()
     if current and current.amount == amount and current.currency == currency:
         return current
     provider = ws.payment_provider(provider_name)
     if current:
         await provider.deactivate_link(current.provider_ref)
-        current.active = False
-        s.add(current)
+        with session(ws.engine, immediate=True) as s:
+            s.execute(update(PaymentLinkRow).where(PaymentLinkRow.id == current.id)
+                      .values(active=False))
     link = await provider.create_link(PaymentLinkRequest(
         idempotency_key=f"{w.dispatch.idempotency_key}:{provider_name}:{amount}",
         amount=amount, currency=currency,
@@ -128,8 +133,8 @@ async def payment_link(s: Session, ws: Workspace, w: Work, provider_name: str) -
         previous_link_ref=current.provider_ref if current else None))
     row = PaymentLinkRow(provider=provider_name, provider_ref=link.provider_ref, url=link.url,
                          invoice_key=key, amount=link.amount, currency=link.currency)
-    s.add(row)
-    s.flush()
+    with session(ws.engine, immediate=True) as s:
+        s.add(row)
     return row
 
 
@@ -170,17 +175,18 @@ def context(ws: Workspace, w: Work, rcpt: Recipient, today: dt.date, locale: str
     }
 
 
-async def compose(s: Session, ws: Workspace, w: Work, today: dt.date) -> Message:
+async def compose(ws: Workspace, w: Work, today: dt.date) -> Message:
     """Render the dispatch into a Message (creating its payment link on the way)."""
     d, st = w.dispatch, step_config(ws, w.dispatch)
     rcpt = recipient(w.customer, ws)
     locale = babel_locale(rcpt.language, rcpt.country, ws.config.company.babel_locale)
-    link_row = await payment_link(s, ws, w, st.payment_link) if st and st.payment_link else None
+    link_row = await payment_link(ws, w, st.payment_link) if st and st.payment_link else None
     if link_row:
         d.payment_link_id = link_row.id
-    ctx = context(ws, w, rcpt, today, locale, outstanding(s, w.customer.id),
-                  link_row.url if link_row else None)
-    hist = history(s, w.customer.id, d.id)
+    with session(ws.engine) as s:
+        owed = outstanding(s, w.customer.id)
+        hist = history(s, w.customer.id, d.id)
+    ctx = context(ws, w, rcpt, today, locale, owed, link_row.url if link_row else None)
     ctx["history"] = list(hist)
     rendered = ws.renderer.render(d.template, rcpt.language, ctx)
     files = await attachments(ws, w) if st and st.attach_invoice else ()

@@ -37,6 +37,7 @@ def run_demo(root: Path, *, reset: bool = False) -> dict:
     from hub.cli.reports import print_aging
     from hub.cli.summary import print_summary
     from hub.cycle import daily_cycle
+    from hub.demo_fakes import FakeProviders
     from hub.demo_smtp import LocalSMTP
     from hub.money import fmt_number as fmt
     from hub.planner import plan
@@ -50,10 +51,18 @@ def run_demo(root: Path, *, reset: bool = False) -> dict:
     console.print(f"[bold]Relance demo[/] in {root.resolve()} "
                   f"({'new workspace' if fresh else 'existing workspace: run 2+'})")
     outbox = root / "outbox"
-    with LocalSMTP(outbox) as port:
+    fakes = FakeProviders()
+    with LocalSMTP(outbox) as port, fakes as fake_url:
         os.environ["RELANCE_DEMO_SMTP_PORT"] = str(port)
+        for key, env in (("TWILIO", "RELANCE_DEMO_TWILIO_URL"), ("STRIPE", "RELANCE_DEMO_STRIPE_URL")):
+            if not any(k.startswith(key) for k in os.environ if k.endswith(("TOKEN", "KEY"))):
+                os.environ.setdefault(env, fake_url)
         ws = Workspace.open(root)
         console.print(f"SMTP server listening on 127.0.0.1:{port}; messages are saved in {outbox}/")
+        if os.environ.get("RELANCE_DEMO_TWILIO_URL") == fake_url:
+            console.print(f"No Twilio credentials: SMS go to a local fake Twilio at {fake_url}")
+        if os.environ.get("RELANCE_DEMO_STRIPE_URL") == fake_url:
+            console.print(f"No Stripe key: payment links come from a local fake Stripe at {fake_url}")
 
         async def go():
             try:
@@ -70,6 +79,7 @@ def run_demo(root: Path, *, reset: bool = False) -> dict:
                 await ws.aclose()
 
         summary = asyncio.run(go())
+        summary["fake_sms"], summary["fake_links"] = len(fakes.sms), len(fakes.links)
     print_summary(summary)
     if summary["sent"] == 0:
         console.print("[green]Second run: nothing new was sent[/] — each step goes out at most "
@@ -77,7 +87,10 @@ def run_demo(root: Path, *, reset: bool = False) -> dict:
     data = aging(ws, today)
     print_aging(data, today, ws.config.company.babel_locale, fmt, BUCKETS)
     emls = sorted(outbox.glob("*.eml"))
-    console.print(f"{len(emls)} message file(s) in {outbox}/ — open one with any mail reader.")
+    console.print(f"{len(emls)} e-mail(s) in {outbox}/ (open one with any mail reader), "
+                  f"{summary['fake_sms']} SMS and {summary['fake_links']} payment link(s) this run; "
+                  f"letters in {root / 'letters'}/, agency bundles in {root / 'handoff'}/, "
+                  "call tasks: `relance tasks list -w " + str(root) + "`")
     console.print("Next: `relance status -w demo-workspace`, `relance history -w demo-workspace`, "
                   "`relance report aging -w demo-workspace --json`")
     err_console.print("")

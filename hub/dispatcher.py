@@ -210,9 +210,9 @@ class Dispatcher:
         d.attempts += 1
         channel = ws.channel(d.channel)
         try:
-            with session(ws.engine) as s:
-                message = await compose(s, ws, w, today)
-                if d.payment_link_id:
+            message = await compose(ws, w, today)  # no transaction is held across awaits
+            if d.payment_link_id:
+                with session(ws.engine, immediate=True) as s:
                     s.execute(update(Dispatch).where(Dispatch.id == d.id)
                               .values(payment_link_id=d.payment_link_id))
             problems = self._requirements(cls, message) + list(channel.problems(message))

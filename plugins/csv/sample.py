@@ -33,13 +33,13 @@ def customers(rng: random.Random, n: int) -> list[dict]:
         company = f"{rng.choice(COMPANIES)} {rng.choice(FIRST)}"
         city, postcode = rng.choice(FR_CITIES if french else UK_CITIES)
         mobile = (f"+33 6 {rng.randint(10, 99)} {rng.randint(10, 99)} {rng.randint(10, 99)} "
-                  f"{rng.randint(10, 99)}") if french else f"+44 7700 900{rng.randint(100, 999)}"
+                  f"{rng.randint(10, 99)}") if french else f"+44 7911 {rng.randint(100000, 999999)}"
         out.append({
             "customer_id": f"CUST-{i:04d}", "customer_code": f"C{i:04d}",
             "customer_name": company,
             "email": f"accounts@{company.lower().replace(' ', '-').replace('é', 'e')}"
                      f".{'fr' if french else 'co.uk'}".replace("-", ""),
-            "phone": "", "mobile": mobile if i % 4 else "",
+            "phone": "", "mobile": mobile,
             "language": "fr" if french else "en",
             "segment": "key_account" if i % 9 == 0 else "standard",
             "tags": "vip" if i % 13 == 0 else "",
@@ -55,7 +55,7 @@ def write_sample(path: Path, today: dt.date, invoices: int = 200, customers_n: i
     rng = random.Random(seed)
     custs = customers(rng, customers_n)
     # offsets that hit each default step on the demo day, plus a spread
-    hits = [7, -3, -15, -30, -60]
+    hits = [7, -3, -10, -15, -30, -60]
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)

@@ -80,8 +80,9 @@ def test_link_created_reused_while_the_amount_holds_then_replaced(make_ws, strip
         inv = s.execute(select(Invoice)).scalar_one()
         inv.amount_due = Decimal("100.00")
         work = Work(d, s.get(Customer, d.customer_id), [inv], "ledger")
-        row = asyncio.run(payment_link(s, ws, work, "stripe"))
-        assert row.provider_ref == "plink_2" and row.amount == Decimal("100.00")
+    row = asyncio.run(payment_link(ws, work, "stripe"))
+    assert row.provider_ref == "plink_2" and row.amount == Decimal("100.00")
+    with session(ws.engine) as s:
         rows = dict(s.execute(select(PaymentLinkRow.provider_ref, PaymentLinkRow.active)).all())
     assert rows == {"plink_1": False, "plink_2": True}
     assert any(c.request.url.path == "/v1/payment_links/plink_1" for c in stripe_api.calls)
