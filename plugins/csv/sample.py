@@ -26,14 +26,24 @@ HEADER = ["invoice_id", "invoice_number", "customer_id", "customer_code", "custo
           "status", "disputed"]
 
 
+def mobile_number(rng: random.Random, french: bool) -> str:
+    """A valid mobile number (checked with phonenumbers, so the demo's SMS go through)."""
+    import phonenumbers
+
+    while True:
+        number = (f"+33 6 {rng.randint(10, 99)} {rng.randint(10, 99)} {rng.randint(10, 99)} "
+                  f"{rng.randint(10, 99)}") if french else f"+44 7400 {rng.randint(100000, 999999)}"
+        if phonenumbers.is_valid_number(phonenumbers.parse(number)):
+            return number
+
+
 def customers(rng: random.Random, n: int) -> list[dict]:
     out = []
     for i in range(1, n + 1):
         french = i % 3 != 0
         company = f"{rng.choice(COMPANIES)} {rng.choice(FIRST)}"
         city, postcode = rng.choice(FR_CITIES if french else UK_CITIES)
-        mobile = (f"+33 6 {rng.randint(10, 99)} {rng.randint(10, 99)} {rng.randint(10, 99)} "
-                  f"{rng.randint(10, 99)}") if french else f"+44 7911 {rng.randint(100000, 999999)}"
+        mobile = mobile_number(rng, french)
         out.append({
             "customer_id": f"CUST-{i:04d}", "customer_code": f"C{i:04d}",
             "customer_name": company,
