@@ -136,13 +136,16 @@ class Dispatcher:
         self.recover()
         await self.resolve_uncertain()
         ids = self.due_ids(limit, channels)
-        for i in range(0, len(ids), chunk):
+        chunks = [ids[i:i + chunk] for i in range(0, len(ids), chunk)]
+        works = await self.load(chunks[0]) if chunks else []
+        for n in range(len(chunks)):
             if self.stop is not None and self.stop.is_set():
                 break
-            works = await self.load(ids[i:i + chunk])
-            if not works:
-                continue
-            await asyncio.gather(*(self._guarded(w) for w in works))
+            # the next chunk is loaded (and fresh-checked) while this one sends: no idle gap
+            sending = asyncio.gather(*(self._guarded(w) for w in works))
+            following = self.load(chunks[n + 1]) if n + 1 < len(chunks) else None
+            works = await following if following is not None else []
+            await sending
         from hub.writeback import process_writebacks
 
         await process_writebacks(self.ws, now=self.now)
@@ -150,6 +153,11 @@ class Dispatcher:
 
     async def load(self, ids: list[int]) -> list[Work]:
         """Dispatches with their customer and invoices, after a batched fresh-check."""
+        works = await asyncio.to_thread(self._read, ids)  # off the loop: sends keep flowing
+        await self.fresh.refresh(works)
+        return works
+
+    def _read(self, ids: list[int]) -> list[Work]:
         with session(self.ws.engine) as s:
             # only what is still ours to take: another worker may have claimed some meanwhile
             ds = {d.id: d for d in s.execute(select(Dispatch).where(
@@ -163,11 +171,9 @@ class Dispatcher:
         by_dispatch: dict[int, list[Invoice]] = defaultdict(list)
         for did, inv in links:
             by_dispatch[did].append(inv)
-        works = [Work(d, custs[d.customer_id], by_dispatch[d.id],
-                      self.fresh.connection_name(custs[d.customer_id].connection_id))
-                 for d in ds.values()]
-        await self.fresh.refresh(works)
-        return works
+        return [Work(d, custs[d.customer_id], by_dispatch[d.id],
+                     self.fresh.connection_name(custs[d.customer_id].connection_id))
+                for d in ds.values()]
 
     async def _guarded(self, w: Work) -> None:
         channel = w.dispatch.channel

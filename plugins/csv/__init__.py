@@ -132,12 +132,13 @@ class CsvConnector(Connector):
             yield SyncPage(records=tuple(batch))
 
     async def refresh(self, external_ids: Sequence[str]) -> list[InvoiceRecord]:
-        wanted, out = set(external_ids), []
-        for path in self.files():
-            for item in self.read(path):
-                if isinstance(item, InvoiceRecord) and item.external_id in wanted:
-                    out.append(item)
-        return out
+        wanted = set(external_ids)
+
+        def scan() -> list[InvoiceRecord]:  # file I/O off the event loop
+            return [item for path in self.files() for item in self.read(path)
+                    if isinstance(item, InvoiceRecord) and item.external_id in wanted]
+
+        return await asyncio.to_thread(scan)
 
     # ------------------------------------------------------------------ rows
     def read(self, path: Path) -> Iterator:
