@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import datetime as dt
+import itertools
 import os
 import tempfile
 import time
@@ -65,7 +66,7 @@ def run() -> dict[str, float]:
     stamps = sorted(t for t, _ in fake.sms)
     assert report.sent == N == len(stamps), (report, len(stamps))
     rate = (len(stamps) - 1) / (stamps[-1] - stamps[0])
-    gaps = [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(stamps)]
     print(f"  {N} SMS in {seconds:.1f}s; measured {rate:.2f}/s for {RATE:g}/s configured; "
           f"longest gap {max(gaps) * 1000:.0f} ms (nominal {1000 / RATE:.0f} ms)", flush=True)
     return {"sms_1k_seconds": round(seconds, 2),

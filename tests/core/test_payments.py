@@ -89,8 +89,9 @@ def test_link_created_reused_while_the_amount_holds_then_replaced(make_ws, strip
 
 
 def test_paid_webhook_marks_paid_and_stops_the_scenario(make_ws, stripe_api):
-    from hub.contracts import PaymentReceived
     from decimal import Decimal
+
+    from hub.contracts import PaymentReceived
 
     ws = make_ws(CONFIG)
     setup(ws, customer("C1"), invoice("1", "C1", TODAY - D(days=3), amount="250.00"))
