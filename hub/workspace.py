@@ -7,6 +7,7 @@ its file:line. Plugin instances are built lazily, each with its own HTTP client.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from functools import cached_property
 from pathlib import Path
@@ -48,6 +49,7 @@ class Workspace:
         self.transport = transport
         self._db_url = database_url
         self._instances: dict[tuple[str, str], Plugin] = {}
+        self._loop: int | None = None
         self.settings: dict[tuple[str, str], Any] = {}
 
     # ------------------------------------------------------------------ opening
@@ -152,6 +154,15 @@ class Workspace:
         )
 
     def _instance(self, kind: str, name: str) -> Any:
+        # HTTP clients belong to one event loop: a new loop (another asyncio.run) gets new
+        # plugin instances instead of clients bound to a closed loop.
+        try:
+            loop = id(asyncio.get_running_loop())
+        except RuntimeError:
+            loop = None
+        if loop != self._loop:
+            self._instances.clear()
+            self._loop = loop
         key = (kind, name)
         if key not in self._instances:
             section = getattr(self.config, _SECTIONS[kind])
