@@ -1,0 +1,232 @@
+"""QuickBooks Online against Intuit's documented shapes: paging, CDC, fallbacks, faults,
+token rotation, resume, webhooks — and the fields it reads exist in the v3 XSD."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import datetime as dt
+import hashlib
+import hmac
+import json
+import re
+import time
+import xml.etree.ElementTree as ET
+from decimal import Decimal
+
+import httpx
+import pytest
+import respx
+from pydantic import SecretStr
+
+from hub.contracts import InvoiceRecord, LedgerNote, Tombstone, WebhookRequest
+from hub.errors import AuthError, PermanentError, RateLimitedError, SignatureError
+from hub.testing import MemoryTokenStore, StaticTokenProvider, make_context
+from hub.testing.conformance import ConnectorConformance
+from plugins.quickbooks import QuickBooksConnector, QuickBooksSettings
+from tests.conftest import SPECS
+from tests.fakes.quickbooks_server import FakeQuickBooks, stamp
+
+HOST = "https://quickbooks.api.intuit.com"
+
+
+@pytest.fixture
+def fake():
+    return FakeQuickBooks(invoices=2500, customers=3, credit_memos=2)
+
+
+@pytest.fixture
+def router(fake):
+    def respond(request: httpx.Request):
+        body = json.loads(request.content) if request.content else None
+        status, out = fake.handle(request.method, request.url.path, dict(request.url.params), body)
+        if isinstance(out, bytes):
+            return httpx.Response(status, content=out, headers={"content-type": "application/pdf"})
+        return httpx.Response(status, json=out)
+
+    with respx.mock(assert_all_called=False) as r:
+        r.route(host="quickbooks.api.intuit.com").mock(side_effect=respond)
+        yield r
+
+
+def qbo(oauth=None, **kw) -> QuickBooksConnector:
+    settings = QuickBooksSettings(client_id="cid", client_secret="cs",
+                                  webhook_verifier_token="verif", **kw)
+    ctx = make_context("qbo", oauth=oauth or StaticTokenProvider(extras={"realmId": "9130"}))
+    return QuickBooksConnector(settings, ctx)
+
+
+def sync(conn, cursor=None):
+    async def go():
+        return [p async for p in conn.sync(cursor or {})]
+    return asyncio.run(go())
+
+
+def merged(pages):
+    c = {}
+    for p in pages:
+        c.update(p.cursor)
+    return c
+
+
+def invoices(pages):
+    return [r for p in pages for r in p.records if isinstance(r, InvoiceRecord)]
+
+
+def test_initial_load_pages_at_1000_and_pins_minorversion(fake, router):
+    pages = sync(qbo())
+    invs = invoices(pages)
+    assert len([i for i in invs if i.kind == "invoice"]) == 2500
+    assert len([i for i in invs if i.kind == "credit_note"]) == 2
+    # customers 1 + invoices 3 + credit memos 1 = 5 calls
+    assert fake.calls == 5
+    q = [c.request.url.params["query"] for c in router.calls]
+    assert "select * from Invoice STARTPOSITION 1001 MAXRESULTS 1000" in q
+    assert all(c.request.url.params["minorversion"] == "75" for c in router.calls)
+    assert all(c.request.url.path.startswith("/v3/company/9130/") for c in router.calls)
+    first = next(i for i in invs if i.external_id == "1")
+    assert first.total == Decimal("150.0") and first.currency == "USD" and first.online_url
+    assert "cdc.since" in merged(pages)
+
+
+def test_incremental_by_cdc_partial_payment_void_credit_and_delete(fake, router):
+    conn = qbo()
+    cursor = merged(sync(conn))
+    fake.calls = 0
+    assert invoices(sync(conn, cursor)) == [] and fake.calls == 1  # no change: one CDC call
+    base = fake.obj("Invoice", 7)
+    fake.change("Invoice", {**base, "Balance": 100.0})                               # partial
+    fake.change("Invoice", {**fake.obj("Invoice", 8), "TotalAmt": 0, "Balance": 0,
+                            "PrivateNote": "Voided"})                                 # void
+    fake.change("CreditMemo", {**fake.obj("CreditMemo", 1), "RemainingCredit": 0})  # applied
+    fake.change("Invoice", {"Id": "9", "status": "Deleted", "domain": "QBO"})       # deleted
+    pages = sync(conn, cursor)
+    got = {i.external_id: (i.status, i.amount_due) for i in invoices(pages)}
+    assert got["7"] == ("open", Decimal("100.0")) and got["8"][0] == "void"
+    assert got["CM1"] == ("paid", Decimal("0"))
+    assert [t.external_id for p in pages for t in p.records if isinstance(t, Tombstone)] == ["9"]
+    assert router.calls.last.request.url.params["entities"] == "Customer,Invoice,CreditMemo,Payment"
+
+
+def test_cursor_older_than_cdc_window_falls_back_to_query(fake, router):
+    fake.change("Invoice", {**fake.obj("Invoice", 3), "Balance": 10.0})
+    pages = sync(qbo(), {"cdc.since": stamp(45)})
+    assert [i.external_id for i in invoices(pages)] == ["3"]
+    q = router.calls[0].request.url.params["query"]
+    assert "where MetaData.LastUpdatedTime >" in q and "/cdc" not in str(router.calls[0].request.url)
+
+
+def test_crash_mid_load_resumes_without_duplicates(fake, router):
+    seen, cursor = [], {}
+    for n, page in enumerate(sync(qbo())):
+        if n == 2:
+            break  # the hub died before committing page 3
+        cursor.update(page.cursor)
+        seen += [i.external_id for i in page.records if isinstance(i, InvoiceRecord)]
+    rest = [i.external_id for i in invoices(sync(qbo(), cursor))]
+    ids = [i for i in seen + rest if not i.startswith("CM")]
+    assert len(ids) == len(set(ids)) == 2500
+
+
+def test_faults_are_clear_and_classified(fake, router):
+    fake.throttle = 1
+    with pytest.raises(RateLimitedError, match="ThrottleExceeded"):
+        sync(qbo())
+    with pytest.raises(PermanentError, match="element Note"):
+        asyncio.run(qbo().write_note(LedgerNote(invoice_external_id="1", text="", channel="email",
+                                                template="t", sent_at=dt.datetime.now(dt.UTC))))
+
+
+def test_token_refresh_with_rotation_saved_before_the_call(fake, router):
+    from hub.auth import OAuth2TokenProvider
+
+    store = MemoryTokenStore({"access_token": "old", "refresh_token": "R1", "expires_at": 0,
+                              "realmId": "9130"})
+    events = []
+    router.post(QuickBooksConnector.oauth.token_url).mock(side_effect=lambda r: (
+        events.append("refresh"), httpx.Response(200, json={
+            "access_token": "new", "refresh_token": "R2", "expires_in": 3600,
+            "x_refresh_token_expires_in": 8726400, "token_type": "bearer"}))[1])
+    original = store.save
+    store.save = lambda t: (events.append(f"saved {t['refresh_token']}"), original(t))[1]
+    provider = OAuth2TokenProvider(QuickBooksConnector.oauth,
+                                   QuickBooksSettings(client_id="cid", client_secret="cs"), store)
+    conn = qbo(oauth=provider)
+    asyncio.run(conn.refresh(["1"]))
+    api = [c.request for c in router.calls if "quickbooks" in str(c.request.url)]
+    assert events == ["refresh", "saved R2"] and api[0].headers["authorization"] == "Bearer new"
+    assert store.token["refresh_token"] == "R2" and store.token["realmId"] == "9130"
+
+
+def test_refused_refresh_is_an_auth_error(fake, router):
+    router.route(host="quickbooks.api.intuit.com").mock(return_value=httpx.Response(401, json={
+        "Fault": {"Error": [{"Message": "message=AuthenticationFailed; errorCode=003200; statusCode=401",
+                             "code": "3200"}], "type": "AUTHENTICATION"}}))
+    with pytest.raises(AuthError, match="AuthenticationFailed"):
+        sync(qbo())
+
+
+def test_fresh_check_pdf_and_note(fake, router):
+    fake.change("Invoice", {**fake.obj("Invoice", 5), "Balance": 0})
+    conn = qbo()
+    [paid, other] = asyncio.run(conn.refresh(["5", "6"]))
+    assert paid.status == "paid" and other.status == "open"
+    assert "Id in ('5','6')" in router.calls[0].request.url.params["query"]
+    assert asyncio.run(conn.fetch_pdf("5")).startswith(b"%PDF")
+    asyncio.run(conn.write_note(LedgerNote(invoice_external_id="5", text="Reminder sent",
+                                           channel="email", template="t", sent_at=dt.datetime.now(dt.UTC))))
+    [note] = fake.attachables
+    assert note["AttachableRef"][0]["EntityRef"] == {"type": "Invoice", "value": "5"}
+
+
+def test_webhook_signature():
+    body = json.dumps({"eventNotifications": [{"realmId": "9130", "dataChangeEvent": {
+        "entities": [{"name": "Invoice", "id": "42", "operation": "Update",
+                      "lastUpdated": "2026-11-24T10:00:00.000Z"}]}}]}).encode()
+    sig = base64.b64encode(hmac.new(b"verif", body, hashlib.sha256).digest()).decode()
+    req = WebhookRequest(method="POST", path="/webhooks/quickbooks/qbo", body=body,
+                         headers={"intuit-signature": sig})
+    [event] = qbo().verify_webhook(req).events
+    assert event.external_ids == ("42",)
+    with pytest.raises(SignatureError):
+        qbo().verify_webhook(req.model_copy(update={"headers": {"intuit-signature": "AAAA"}}))
+
+
+def xsd_fields(*types: str) -> set[str]:
+    """Element names of these complexTypes, inherited ones included (the JSON keys)."""
+    ns = {"xs": "http://www.w3.org/2001/XMLSchema"}
+    trees = [ET.parse(p) for p in (SPECS / "quickbooks").glob("*.xsd")]
+    index = {t.get("name"): t for tree in trees for t in tree.iter(f"{{{ns['xs']}}}complexType")}
+    out, todo = set(), list(types)
+    while todo:
+        t = index.get(todo.pop())
+        if t is None:
+            continue
+        out |= {e.get("name") for e in t.iter(f"{{{ns['xs']}}}element") if e.get("name")}
+        for ext in t.iter(f"{{{ns['xs']}}}extension"):
+            todo.append(ext.get("base").split(":")[-1])
+    return out
+
+
+def test_every_field_read_exists_in_the_v3_schema():
+    import plugins.quickbooks as module
+
+    text = open(module.__file__).read()
+    read = set(re.findall(r'o\.get\("([A-Z]\w+)"', text)) | set(re.findall(r'addr\.get\("([A-Z]\w+)"', text))
+    known = xsd_fields("Invoice", "Customer", "CreditMemo", "Payment", "PhysicalAddress",
+                       "EmailAddress", "TelephoneNumber", "Line", "LinkedTxn", "ModificationMetaData")
+    assert read and read <= known, f"not in the XSD: {read - known}"
+    written = {"Note", "AttachableRef", "EntityRef", "IncludeOnSend"}
+    assert written <= xsd_fields("Attachable", "AttachableRef")
+
+
+class TestQuickBooksConformance(ConnectorConformance):
+    @pytest.fixture
+    def connector(self, router):
+        return qbo()
+
+    @pytest.fixture
+    def error_cases(self, fake):
+        def throttled():
+            fake.throttle = 1
+        return {"transient": throttled}
