@@ -382,6 +382,11 @@ class Connector(Plugin):
     def sync(self, cursor: Cursor) -> AsyncIterator[SyncPage]:
         """Yield pages of records changed since `cursor` (empty dict: everything)."""
 
+    @classmethod
+    def oauth_for(cls, settings: PluginSettings) -> OAuthSpec | None:
+        """The OAuth flow for these settings (e.g. client credentials). Added in API 1.0."""
+        return cls.oauth
+
     async def tenants(self) -> list[tuple[str, str]]:
         """After an OAuth connect: the (id, name) organisations the token reaches.
 

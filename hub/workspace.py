@@ -140,8 +140,8 @@ class Workspace:
             from hub.auth import DbTokenStore, OAuth2TokenProvider
 
             tokens = DbTokenStore(self.engine, name, self.box, plugin=cls.name)
-            oauth = OAuth2TokenProvider(cls.oauth, self.settings[(kind, name)], tokens,
-                                        transport=self.transport)
+            oauth = OAuth2TokenProvider(cls.oauth_for(self.settings[(kind, name)]),
+                                        self.settings[(kind, name)], tokens, transport=self.transport)
         return PluginContext(
             name=name,
             http=make_client(name, transport=self.transport),

@@ -45,13 +45,14 @@ def connect(connection: str = typer.Argument(..., help="a name under `connection
         console.print(f"[green]connection {connection} works[/]; next: `relance sync {connection}`")
         return
     store = DbTokenStore(ws.engine, connection, ws.box, plugin=cls.name)
-    if cls.oauth.grant == "client_credentials":
+    spec = cls.oauth_for(settings)
+    if spec.grant == "client_credentials":
         from hub.auth import OAuth2TokenProvider
 
-        run_guarded(lambda: asyncio.run(OAuth2TokenProvider(cls.oauth, settings, store).access_token()))
+        run_guarded(lambda: asyncio.run(OAuth2TokenProvider(spec, settings, store).access_token()))
     else:
         token = run_guarded(lambda: authorize_interactively(
-            cls.oauth, settings, redirect_port=port, open_browser=not no_browser,
+            spec, settings, redirect_port=port, open_browser=not no_browser,
             echo=lambda t: console.print(t, highlight=False, markup=False)))
         store.save(token)
     tenants = asyncio.run(after())

@@ -1,0 +1,134 @@
+"""Xero's wire: auth headers, the per-tenant limits, errors, and Xero's `/Date(…)/` values.
+
+Limits (per tenant): 5 concurrent calls, 60 calls in any 60 seconds, 5,000 a day. We keep
+a sliding window of our own calls and read `X-MinLimit-Remaining` / `X-DayLimit-Remaining`
+so we pace below the limit instead of bouncing off it; a 429 is still honoured
+(`Retry-After`), and the day limit running out pauses the connection until it resets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import datetime as dt
+import json
+import re
+import time
+from decimal import Decimal
+from typing import Any
+
+import httpx
+
+from hub.errors import AuthError, PermanentError, RateLimitedError, RetriableError
+
+_MS_DATE = re.compile(r"/Date\((-?\d+)([+-]\d{4})?\)/")
+
+
+def xero_datetime(value: str | None) -> dt.datetime | None:
+    if not value:
+        return None
+    m = _MS_DATE.match(value)
+    if m:
+        return dt.datetime.fromtimestamp(int(m.group(1)) / 1000, dt.UTC)
+    parsed = dt.datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+def xero_date(value: str | None) -> dt.date | None:
+    moment = xero_datetime(value)
+    return moment.date() if moment else None
+
+
+class Pacer:
+    """At most `per_minute` calls in any 60 s and `concurrent` at once, for one tenant."""
+
+    def __init__(self, per_minute: int = 60, concurrent: int = 5, enforce: bool = True):
+        self.per_minute, self.enforce = per_minute, enforce
+        self.sent: collections.deque[float] = collections.deque()
+        self.slots = asyncio.Semaphore(concurrent)
+        self.lock = asyncio.Lock()
+        self.throttled = 0
+
+    async def wait_turn(self) -> None:
+        if not self.enforce:
+            return
+        async with self.lock:
+            while True:
+                now = time.monotonic()
+                while self.sent and now - self.sent[0] >= 60.5:
+                    self.sent.popleft()
+                if len(self.sent) < self.per_minute:
+                    self.sent.append(now)
+                    return
+                await asyncio.sleep(60.5 - (now - self.sent[0]))
+
+    def observe(self, response: httpx.Response) -> None:
+        remaining = response.headers.get("X-MinLimit-Remaining")
+        if remaining is not None and remaining.isdigit() and self.enforce:
+            # the server counts calls we did not make (other apps): trust the lower figure
+            extra = self.per_minute - int(remaining) - len(self.sent)
+            now = time.monotonic()
+            for _ in range(max(0, extra)):
+                self.sent.appendleft(now)
+
+
+class XeroAPI:
+    def __init__(self, http: httpx.AsyncClient, base_url: str, tenant: str, token_provider,
+                 pacer: Pacer):
+        self.http, self.base, self.tenant, self.tokens, self.pacer = (
+            http, base_url.rstrip("/") + "/api.xro/2.0", tenant, token_provider, pacer)
+
+    async def request(self, method: str, path: str, *, params: dict | None = None,
+                      json_body: Any = None, modified_since: str | None = None,
+                      accept: str = "application/json") -> httpx.Response:
+        for attempt in range(4):
+            token = await self.tokens.access_token()
+            headers = {"Authorization": f"Bearer {token}", "xero-tenant-id": self.tenant,
+                       "Accept": accept}
+            if modified_since:
+                headers["If-Modified-Since"] = modified_since
+            await self.pacer.wait_turn()
+            async with self.pacer.slots:
+                r = await self.http.request(method, self.base + path, params=params, json=json_body,
+                                            headers=headers)
+            self.pacer.observe(r)
+            if r.status_code == 401 and attempt == 0:
+                await self.tokens.force_refresh()
+                continue
+            if r.status_code == 429:
+                self.pacer.throttled += 1
+                wait = float(r.headers.get("Retry-After", "60"))
+                if r.headers.get("X-Rate-Limit-Problem", "").lower() == "day" or \
+                        r.headers.get("X-DayLimit-Remaining") == "0":
+                    raise RateLimitedError(f"Xero's daily call limit for this organisation is used "
+                                           f"up; syncing resumes in {wait / 3600:.1f} h", retry_after=wait)
+                if attempt < 3 and wait <= 120:
+                    await asyncio.sleep(wait)
+                    continue
+                raise RateLimitedError(f"Xero rate limit ({r.headers.get('X-Rate-Limit-Problem')})",
+                                       retry_after=wait)
+            break
+        if r.status_code < 300 or r.status_code == 304:
+            return r
+        raise self.error(r, f"{method} {path}")
+
+    @staticmethod
+    def error(r: httpx.Response, where: str) -> Exception:
+        try:
+            body = r.json()
+        except ValueError:
+            body = {}
+        messages = [v["Message"] for e in body.get("Elements", []) for v in e.get("ValidationErrors", [])]
+        detail = "; ".join(messages) or body.get("Detail") or body.get("Message") or r.text[:200]
+        text = f"Xero {r.status_code} on {where}: {detail}"
+        if r.status_code in (401, 403):
+            return AuthError(text + " — run `relance connect`")
+        if r.status_code >= 500:
+            return RetriableError(text)
+        return PermanentError(text)
+
+    async def get_json(self, path: str, **kw: Any) -> dict[str, Any]:
+        r = await self.request("GET", path, **kw)
+        if r.status_code == 304 or not r.content:
+            return {}
+        return json.loads(r.text, parse_float=Decimal)
