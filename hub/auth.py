@@ -20,8 +20,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import httpx
-from authlib.integrations.httpx_client import AsyncOAuth2Client
 from authlib.integrations.base_client.errors import OAuthError
+from authlib.integrations.httpx_client import AsyncOAuth2Client
 from authlib.oauth2.rfc6749.errors import OAuth2Error
 from sqlalchemy import select, update
 
@@ -159,7 +159,7 @@ def authorize_interactively(spec: OAuthSpec, settings: Any, *, redirect_port: in
     received: dict[str, list[str]] = {}
 
     class Callback(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802
+        def do_GET(self):
             received.update(parse_qs(urlparse(self.path).query))
             self.send_response(200)
             self.send_header("Content-Type", "text/html; charset=utf-8")

@@ -60,6 +60,7 @@ def snapshot(s: Session, ws: Workspace, dispatch_ids: Sequence[int],
             row.invoices.append(inv.number)
             row.amounts[inv.currency] += inv.amount_due
             row.max_days_overdue = max(row.max_days_overdue, (ref - inv.due_date).days)
+    _channel_facts(s, ws, rows, today)
     for row in rows.values():
         row.amounts = dict(row.amounts)
         days = row.max_days_overdue
@@ -67,3 +68,37 @@ def snapshot(s: Session, ws: Workspace, dispatch_ids: Sequence[int],
             f"due in {-days} days" if days < 0 else "due today")
         row.why = f"step {row.step} of scenario {row.scenario}: {when}"
     return list(rows.values())
+
+
+def _channel_facts(s: Session, ws: Workspace, rows: dict[int, PlanRow], today) -> None:
+    """Facts a channel wants shown before anything is sent (SMS segments, refusals)."""
+    from hub.compose import Work, context, recipient
+    from hub.contracts import Channel, Message
+
+    wanted = {name for name in ws.config.channels
+              if ws.plugin_class("channel", name).preview is not Channel.preview}
+    todo = [r for r in rows.values() if r.channel in wanted]
+    for row in todo[:500]:  # a preview, not a batch job
+        d = s.get(Dispatch, row.dispatch_id)
+        c = s.get(Customer, d.customer_id)
+        invoices = list(s.execute(select(Invoice).join(
+            DispatchInvoice, DispatchInvoice.invoice_id == Invoice.id).where(
+            DispatchInvoice.dispatch_id == d.id)).scalars())
+        try:
+            rcpt = recipient(c, ws)
+            work = Work(d, c, invoices, "")
+            ctx = context(ws, work, rcpt, today or d.planned_on, ws.config.company.babel_locale, [], None)
+            ctx["history"] = []
+            rendered = ws.renderer.render(d.template, rcpt.language, ctx)
+            msg = Message(idempotency_key="preview", dispatch_id=d.id, scenario=d.scenario, step=d.step,
+                          template=rendered.template, recipient=rcpt, company=ws.company,
+                          subject=rendered.subject, text=rendered.text, html=rendered.html)
+            channel = ws.plugin_class("channel", d.channel)(
+                ws.settings[("channel", d.channel)], ws._context("channel", d.channel,
+                                                                 ws.plugin_class("channel", d.channel)))
+            row.extra.update(channel.preview(msg))
+            problems = channel.problems(msg)
+            if problems:
+                row.extra["problems"] = problems
+        except Exception as exc:  # a preview must never break the plan
+            row.extra["problems"] = [str(exc)]

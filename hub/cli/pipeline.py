@@ -88,8 +88,13 @@ def plan_table(rows, title: str) -> Table:
         t.add_column(col, overflow="fold")
     for r in rows:
         inv = ", ".join(r.invoices[:4]) + (f" +{len(r.invoices) - 4}" if len(r.invoices) > 4 else "")
+        why = r.why
+        if "segments" in r.extra:
+            why += f" · {r.extra['segments']} SMS segment(s), {r.extra.get('encoding')}"
+        if r.extra.get("problems"):
+            why += " · [red]" + "; ".join(r.extra["problems"]) + "[/]"
         t.add_row(str(r.dispatch_id), r.customer, r.step, r.channel, r.template, inv,
-                  fmt_amounts(r.amounts), r.why)
+                  fmt_amounts(r.amounts), why)
     return t
 
 

@@ -19,8 +19,8 @@ from pydantic import Field, SecretStr
 from hub.contracts import (
     Address,
     Connector,
-    CustomerRecord,
     Cursor,
+    CustomerRecord,
     InvoiceRecord,
     LedgerNote,
     LedgerPayment,

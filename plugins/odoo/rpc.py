@@ -48,7 +48,7 @@ class OdooRPC:
         self.calls += 1
         try:
             r = await self.http.post(self.url + path, json=payload, headers=headers or {})
-        except (httpx.TransportError,) as exc:
+        except httpx.TransportError as exc:
             raise RetriableError(f"Odoo at {self.url} unreachable ({where}): {exc}") from None
         if r.status_code >= 500 and not r.headers.get("content-type", "").startswith("application/json"):
             raise RetriableError(f"Odoo answered {r.status_code} on {where}")

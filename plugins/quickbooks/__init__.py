@@ -28,8 +28,8 @@ from pydantic import Field, SecretStr
 from hub.contracts import (
     Address,
     Connector,
-    CustomerRecord,
     Cursor,
+    CustomerRecord,
     InvoiceRecord,
     LedgerChanged,
     LedgerNote,

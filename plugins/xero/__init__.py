@@ -26,8 +26,8 @@ from pydantic import Field, SecretStr
 from hub.contracts import (
     Address,
     Connector,
-    CustomerRecord,
     Cursor,
+    CustomerRecord,
     InvoiceRecord,
     LedgerChanged,
     LedgerNote,

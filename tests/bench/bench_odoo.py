@@ -7,13 +7,12 @@ an incremental sync with no change ≤ 1 call per model, RSS flat in N.
 from __future__ import annotations
 
 import asyncio
+import os
 import tempfile
 import time
 from pathlib import Path
 
 from tests.bench._common import emit, peak_rss_mb
-
-import os
 
 N, CUSTOMERS = int(os.environ.get("BENCH_N", 100_000)), int(os.environ.get("BENCH_C", 20_000))
 

@@ -92,3 +92,28 @@ def test_plugins_lists_the_builtins_with_versions():
 def test_bad_workspace_gives_a_clear_error(tmp_path):
     r = invoke("status", "-w", str(tmp_path / "nowhere"))
     assert r.exit_code == 2 and "relance init" in r.output
+
+
+def test_plan_shows_sms_segments_and_refusals(tmp_path):
+    import datetime as dt
+
+    due = (dt.date.today() - dt.timedelta(days=11)).isoformat()
+    (tmp_path / "invoices.csv").write_text(
+        "invoice_number,customer_id,customer_name,mobile,country,language,amount_due,due_date\n"
+        f"F-1,C1,Camille,06 12 34 56 78,FR,fr,120.00,{due}\n"
+        f"F-2,C2,Landline Ltd,01 23 45 67 89,FR,fr,80.00,{due}\n")
+    (tmp_path / "relance.yaml").write_text("""
+company: {name: Acme, country: FR, timezone: Europe/Paris, language: fr}
+connections: {books: {plugin: csv, settings: {path: invoices.csv}}}
+channels:
+  sms: {plugin: sms_twilio, settings: {account_sid: AC1, auth_token: t, from_number: "+15005550006"}}
+scenarios: {standard: {steps: [{at: due+10d, channel: sms, template: short_reminder}]}}
+assign: [{scenario: standard}]
+""")
+    invoke("sync", "-w", str(tmp_path))
+    rows = {r["customer"]: r for r in json.loads(invoke("plan", "-w", str(tmp_path), "--json").stdout)["dispatches"]}
+    assert (rows["Camille"]["extra"]["segments"] == 1 and rows["Camille"]["extra"]["encoding"] == "UCS-2") \
+        or rows["Camille"]["extra"]["encoding"] == "GSM-7"
+    assert "landline" in rows["Landline Ltd"]["extra"]["problems"][0]
+    table = runner.invoke(app, ["plan", "-w", str(tmp_path)], env={"COLUMNS": "300"}).output
+    assert "SMS segment" in table and "landline" in table

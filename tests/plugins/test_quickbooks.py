@@ -10,14 +10,12 @@ import hashlib
 import hmac
 import json
 import re
-import time
 import xml.etree.ElementTree as ET
 from decimal import Decimal
 
 import httpx
 import pytest
 import respx
-from pydantic import SecretStr
 
 from hub.contracts import InvoiceRecord, LedgerNote, Tombstone, WebhookRequest
 from hub.errors import AuthError, PermanentError, RateLimitedError, SignatureError
