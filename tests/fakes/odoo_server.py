@@ -120,9 +120,11 @@ class FakeOdoo:
                     "code": 200, "message": "Odoo Server Error",
                     "data": {"name": "odoo.exceptions.AccessDenied", "message": "Access Denied"}}}
             try:
-                return 200, {"jsonrpc": "2.0", "id": payload["id"], "result": self.dispatch(model, method, args, kwargs)}
+                result = self.dispatch(model, method, args, kwargs)
+                return 200, {"jsonrpc": "2.0", "id": payload["id"], "result": result}
             except ValueError as exc:
-                return 200, {"jsonrpc": "2.0", "id": payload["id"], "error": {"code": 200, "message": "Odoo Server Error",
+                return 200, {"jsonrpc": "2.0", "id": payload["id"], "error": {
+                    "code": 200, "message": "Odoo Server Error",
                              "data": {"name": "odoo.exceptions.UserError", "message": str(exc)}}}
         _, _, _, model, method = path.split("/", 4)
         if headers.get("authorization", "") != f"bearer {self.api_key}":

@@ -77,7 +77,8 @@ class FakeQuickBooks:
             return 200, b"%PDF-1.4 qbo"
         if route == "attachable":
             if not body.get("Note"):
-                return 400, {"Fault": {"Error": [{"Message": "Required param missing, need to supply the required value for the API",
+                msg = "Required param missing, need to supply the required value for the API"
+                return 400, {"Fault": {"Error": [{"Message": msg,
                                                   "Detail": "Required parameter Note is missing in the request",
                                                   "code": "2020", "element": "Note"}], "type": "ValidationFault"}}
             self.attachables.append(body)

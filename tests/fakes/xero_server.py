@@ -108,7 +108,8 @@ class FakeXero:
                                                          "itemCount": 0}}
                          if after else _lazy("Contacts", self.n_con, self.contact, page, size)), extra
         if route == "/CreditNotes":
-            return 200, ({"CreditNotes": []} if after else _lazy("CreditNotes", self.n_cn, self.credit, page, size)), extra
+            notes = {"CreditNotes": []} if after else _lazy("CreditNotes", self.n_cn, self.credit, page, size)
+            return 200, notes, extra
         if route == "/Payments":
             return 200, {"Payments": []}, extra
         return 404, {"Message": "not faked"}, extra

@@ -12,6 +12,7 @@ import json
 import re
 import xml.etree.ElementTree as ET
 from decimal import Decimal
+from pathlib import Path
 
 import httpx
 import pytest
@@ -209,7 +210,7 @@ def xsd_fields(*types: str) -> set[str]:
 def test_every_field_read_exists_in_the_v3_schema():
     import plugins.quickbooks as module
 
-    text = open(module.__file__).read()
+    text = Path(module.__file__).read_text()
     read = set(re.findall(r'o\.get\("([A-Z]\w+)"', text)) | set(re.findall(r'addr\.get\("([A-Z]\w+)"', text))
     known = xsd_fields("Invoice", "Customer", "CreditMemo", "Payment", "PhysicalAddress",
                        "EmailAddress", "TelephoneNumber", "Line", "LinkedTxn", "ModificationMetaData")
