@@ -15,7 +15,7 @@ from tests.bench._common import emit, peak_rss_mb
 N, CONTACTS = int(os.environ.get("BENCH_N", 100_000)), int(os.environ.get("BENCH_C", 20_000))
 
 
-def workspace(port: int):
+def workspace(port: int, enforce: bool = True):
     from hub.auth import DbTokenStore
     from hub.workspace import Workspace
 
@@ -25,7 +25,8 @@ company: {{name: Bench, country: GB, timezone: Europe/London}}
 connections:
   xero:
     plugin: xero
-    settings: {{client_id: cid, client_secret: cs, base_url: "http://127.0.0.1:{port}"}}
+    settings: {{client_id: cid, client_secret: cs, base_url: "http://127.0.0.1:{port}",
+               enforce_limits: {str(enforce).lower()}}}
 """)
     ws = Workspace.open(root)
     DbTokenStore(ws.engine, "xero", ws.box, plugin="xero").save(
@@ -41,7 +42,9 @@ def initial(limits: bool) -> tuple[float, int, int, object]:
 
     port = free_port()
     fake = FakeXero(invoices=N, contacts=CONTACTS, credit_notes=10, latency=0.05, limits=limits).serve(port)
-    ws = workspace(port)
+    # Without limits the fake allows anything and the connector's own pacing is switched
+    # off (enforce_limits: false), to measure the pipeline; with limits, the defaults.
+    ws = workspace(port, enforce=limits)
     t0 = time.perf_counter()
     report = asyncio.run(sync_connection(ws, "xero"))
     seconds = time.perf_counter() - t0
