@@ -208,3 +208,37 @@ def test_writeback_failure_never_blocks_or_repeats_the_send(make_ws):
     [note] = memory_plugins.NOTES
     assert note.invoice_external_id == "1" and "first_reminder" in note.template
     assert len(SENT["email"]) == 1
+
+
+def test_quiet_hours_hold_an_sms_until_morning_in_the_recipients_zone(make_ws):
+    from hub.contracts import Channel, PluginSettings, SendResult
+    from hub.hookspecs import hookimpl
+    from hub.models import Dispatch as D_
+
+    class Pager(Channel):
+        name = "pager"
+        Settings = PluginSettings
+        quiet_hours_relevant = True
+
+        async def send(self, message):
+            SENT["pager"].append(message)
+            return SendResult(provider_ref="p")
+
+    class PagerPlugin:
+        @hookimpl
+        def register_channels(self, register):
+            register(Pager)
+
+    cfg = BASE_CONFIG.replace("    plugin: capture",
+                              "    plugin: pager\n    quiet_hours: {start: '20:00', end: '08:00'}")
+    ws = make_ws(cfg, plugins=(memory_plugins.Plugin(), PagerPlugin()))
+    setup(ws, customer("C1", timezone="America/New_York"), invoice("1", "C1", TODAY - D(days=3)))
+    # 03:00 UTC on a Wednesday is 22:00 in New York: held until 08:00 there (13:00 UTC)
+    night = dt.datetime(2026, 11, 25, 3, 0, tzinfo=dt.UTC)
+    report = send(ws, now=lambda: night)
+    assert report.held == 1 and report.hold_reasons["quiet_hours"] == 1 and SENT["pager"] == []
+    with session(ws.engine) as s:
+        held = s.execute(select(D_.not_before, D_.hold_reason)).one()
+    assert held[0] == dt.datetime(2026, 11, 25, 13, 0, tzinfo=dt.UTC) and held[1] == "quiet_hours"
+    morning = dt.datetime(2026, 11, 25, 13, 5, tzinfo=dt.UTC)
+    assert send(ws, now=lambda: morning).sent == 1
