@@ -229,8 +229,8 @@ def test_quiet_hours_hold_an_sms_until_morning_in_the_recipients_zone(make_ws):
         def register_channels(self, register):
             register(Pager)
 
-    cfg = BASE_CONFIG.replace("    plugin: capture",
-                              "    plugin: pager\n    quiet_hours: {start: '20:00', end: '08:00'}")
+    quiet = "    plugin: pager\n    quiet_hours: {start: '20:00', end: '08:00'}"
+    cfg = BASE_CONFIG.replace("    plugin: capture", quiet)
     ws = make_ws(cfg, plugins=(memory_plugins.Plugin(), PagerPlugin()))
     setup(ws, customer("C1", timezone="America/New_York"), invoice("1", "C1", TODAY - D(days=3)))
     # 03:00 UTC on a Wednesday is 22:00 in New York: held until 08:00 there (13:00 UTC)
