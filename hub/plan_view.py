@@ -72,7 +72,7 @@ def snapshot(s: Session, ws: Workspace, dispatch_ids: Sequence[int],
 
 def _channel_facts(s: Session, ws: Workspace, rows: dict[int, PlanRow], today) -> None:
     """Facts a channel wants shown before anything is sent (SMS segments, refusals)."""
-    from hub.compose import Work, context, recipient
+    from hub.compose import Work, babel_locale, context, recipient
     from hub.contracts import Channel, Message
 
     wanted = {name for name in ws.config.channels
@@ -87,7 +87,8 @@ def _channel_facts(s: Session, ws: Workspace, rows: dict[int, PlanRow], today) -
         try:
             rcpt = recipient(c, ws)
             work = Work(d, c, invoices, "")
-            ctx = context(ws, work, rcpt, today or d.planned_on, ws.config.company.babel_locale, [], None)
+            locale = babel_locale(rcpt.language, rcpt.country, ws.config.company.babel_locale)
+            ctx = context(ws, work, rcpt, today or d.planned_on, locale, [], None)
             ctx["history"] = []
             rendered = ws.renderer.render(d.template, rcpt.language, ctx)
             msg = Message(idempotency_key="preview", dispatch_id=d.id, scenario=d.scenario, step=d.step,

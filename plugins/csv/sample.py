@@ -72,7 +72,7 @@ def write_sample(path: Path, today: dt.date, invoices: int = 200, customers_n: i
         w.writerow(HEADER)
         for n in range(1, invoices + 1):
             c = custs[(n * 7) % len(custs)]
-            offset = hits[n % len(hits)] if n % 3 == 0 else rng.randint(-90, 20)
+            offset = hits[(n // 3) % len(hits)] if n % 3 == 0 else rng.randint(-90, 20)
             due = today + dt.timedelta(days=offset)
             issue = due - dt.timedelta(days=30)
             if c["currency"] == "JPY":

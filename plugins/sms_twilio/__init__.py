@@ -38,7 +38,7 @@ from hub.errors import (
     SignatureError,
 )
 from hub.hookspecs import hookimpl
-from plugins.sms_twilio.segments import count
+from plugins.sms_twilio.segments import count, normalise
 
 STATUSES = {"accepted": "queued", "scheduled": "queued", "queued": "queued", "sending": "queued",
             "sent": "sent", "delivered": "delivered", "read": "delivered",
@@ -116,7 +116,7 @@ class TwilioSmsChannel(Channel):
         if problems:
             raise PermanentError("; ".join(problems))
         s = self.settings
-        data = {"To": self.e164(message), "Body": message.text}
+        data = {"To": self.e164(message), "Body": normalise(message.text)}
         if s.messaging_service_sid:
             data["MessagingServiceSid"] = s.messaging_service_sid
         elif s.from_number:

@@ -14,12 +14,22 @@ GSM7_BASIC = set(
 GSM7_EXTENSION = set("^{}\\[~]|€\f")
 
 
+# Typographic spaces (Babel's French "1 234,56 €" uses U+202F) are not GSM-7: one of them
+# would switch a whole SMS to UCS-2 and halve its length. They are sent as plain spaces.
+_SPACES = str.maketrans({"\u00a0": " ", "\u202f": " ", "\u2009": " ", "\u2007": " "})
+
+
+def normalise(text: str) -> str:
+    return text.translate(_SPACES)
+
+
 def encoding(text: str) -> str:
     return "GSM-7" if all(c in GSM7_BASIC or c in GSM7_EXTENSION for c in text) else "UCS-2"
 
 
 def count(text: str) -> tuple[int, str, str | None]:
     """(segments, encoding, first character forcing UCS-2 or None)."""
+    text = normalise(text)
     enc = encoding(text)
     if enc == "GSM-7":
         units = sum(2 if c in GSM7_EXTENSION else 1 for c in text)

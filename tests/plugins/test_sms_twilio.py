@@ -67,6 +67,14 @@ def test_bad_numbers_are_permanent_and_explained(router, mobile, reason):
     assert not router.calls
 
 
+def test_typographic_spaces_do_not_force_ucs2(router):
+    text = "Acme : 1 facture impayée, 1\u202f234,56\u00a0€."
+    assert count(text)[:2] == (1, "GSM-7")
+    asyncio.run(channel().send(sms(text=text)))
+    assert dict(httpx.QueryParams(router.calls.last.request.content.decode()))["Body"] == \
+        "Acme : 1 facture impayée, 1 234,56 €."
+
+
 def test_segments_gsm7_ucs2_and_extension_characters():
     assert count("a" * 160)[:2] == (1, "GSM-7")
     assert count("a" * 161)[:2] == (2, "GSM-7")
