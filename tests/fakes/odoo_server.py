@@ -12,8 +12,6 @@ import asyncio
 import bisect
 import datetime as dt
 import json
-import threading
-import time
 from typing import Any
 
 BASE = dt.datetime(2026, 1, 1)
@@ -149,11 +147,7 @@ class FakeOdoo:
                                  Route("/json/2/{model}/{method}", endpoint, methods=["POST"])])
 
     def serve(self, port: int):
-        import uvicorn
+        from tests.fakes.serving import serve_app
 
-        self.server = uvicorn.Server(uvicorn.Config(self.app(), host="127.0.0.1", port=port,
-                                                    log_level="warning", access_log=False))
-        threading.Thread(target=self.server.run, daemon=True).start()
-        while not self.server.started:
-            time.sleep(0.02)
+        self.server = serve_app(self.app(), port)
         return self

@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import re
-import threading
-import time
 from typing import Any
 
 T0 = "2026-01-01T00:00:00-08:00"
@@ -126,13 +124,9 @@ class FakeQuickBooks:
         return Starlette(routes=[Route("/v3/company/{realm}/{rest:path}", endpoint, methods=["GET", "POST"])])
 
     def serve(self, port: int):
-        import uvicorn
+        from tests.fakes.serving import serve_app
 
-        self.server = uvicorn.Server(uvicorn.Config(self.app(), host="127.0.0.1", port=port,
-                                                    log_level="warning", access_log=False))
-        threading.Thread(target=self.server.run, daemon=True).start()
-        while not self.server.started:
-            time.sleep(0.02)
+        self.server = serve_app(self.app(), port)
         return self
 
 

@@ -8,7 +8,6 @@ import asyncio
 import collections
 import datetime as dt
 import math
-import threading
 import time
 from typing import Any
 
@@ -140,13 +139,9 @@ class FakeXero:
         return Starlette(routes=[Route("/{path:path}", endpoint, methods=["GET", "PUT", "POST"])])
 
     def serve(self, port: int):
-        import uvicorn
+        from tests.fakes.serving import serve_app
 
-        self.server = uvicorn.Server(uvicorn.Config(self.app(), host="127.0.0.1", port=port,
-                                                    log_level="warning", access_log=False))
-        threading.Thread(target=self.server.run, daemon=True).start()
-        while not self.server.started:
-            time.sleep(0.02)
+        self.server = serve_app(self.app(), port)
         return self
 
 
