@@ -105,3 +105,25 @@ def test_paid_webhook_marks_paid_and_stops_the_scenario(make_ws, stripe_api):
 
     assert plan(ws, today=TODAY + D(days=30)).created == 0
     assert json.dumps([m.dispatch_id for m in memory_plugins.SENT["email"]]) == "[1]"
+
+
+def test_delivery_events_update_the_dispatch_and_keep_the_tracking(make_ws):
+    from hub.contracts import DeliveryUpdate
+    from hub.feedback import apply_delivery
+    from hub.models import Dispatch, Event
+
+    ws = make_ws()
+    setup(ws, customer("C1"), invoice("1", "C1", TODAY - D(days=3)))
+    memory_plugins.FAIL["email"] += ["uncertain"]
+    send(ws)  # a timeout: the dispatch is uncertain, provider reference unknown to us
+    with session(ws.engine) as s:
+        s.execute(Dispatch.__table__.update().values(provider_ref="ltr_123"))
+    assert apply_delivery(ws, DeliveryUpdate(provider_ref="ltr_123", status="delivered",
+                                             tracking={"tracking_number": "9407", "event":
+                                                       "letter.certified.delivered"}))
+    with session(ws.engine) as s:
+        d = s.execute(select(Dispatch)).scalar_one()
+        ev = s.execute(select(Event).where(Event.kind == "delivery")).scalar_one()
+    assert d.status == "sent" and d.delivery_status == "delivered"  # the provider had it
+    assert ev.data["tracking"]["tracking_number"] == "9407"
+    assert not apply_delivery(ws, DeliveryUpdate(provider_ref="unknown", status="failed"))
