@@ -97,23 +97,22 @@ def upsert_invoices(session: Session, connection_id: int, records: Sequence[Invo
         "paid_at": now if r.status == "paid" else None,
     } for r in records]
     inv = Invoice.__table__.c
-    for chunk in (rows,):
-        stmt = _insert(session, Invoice.__table__)
-        ex = stmt.excluded
-        set_ = {c: ex[c] for c in chunk[0] if c not in
-                {"connection_id", "external_id", "on_payment_plan", "in_collection", "paid_at",
-                 "disputed", "promised_until", "dunning_level"}}
-        # Hub-owned facts survive a ledger record: a dispute or promise recorded by a person
-        # is sticky until a person clears it; `paid_at` is the first time we saw it paid.
-        set_["disputed"] = case((ex.disputed, True), else_=inv.disputed)
-        set_["promised_until"] = func.coalesce(
-            case((inv.promised_until > ex.promised_until, inv.promised_until),
-                 else_=ex.promised_until), inv.promised_until)
-        set_["paid_at"] = case(
-            (ex.status != "paid", None),
-            (inv.paid_at.is_(None), ex.paid_at), else_=inv.paid_at)
-        session.execute(stmt.on_conflict_do_update(
-            index_elements=["connection_id", "external_id"], set_=set_), list(chunk))
+    stmt = _insert(session, Invoice.__table__)
+    ex = stmt.excluded
+    set_ = {c: ex[c] for c in rows[0] if c not in
+            {"connection_id", "external_id", "on_payment_plan", "in_collection", "paid_at",
+             "disputed", "promised_until", "dunning_level"}}
+    # Hub-owned facts survive a ledger record: a dispute or promise recorded by a person
+    # is sticky until a person clears it; `paid_at` is the first time we saw it paid.
+    set_["disputed"] = case((ex.disputed, True), else_=inv.disputed)
+    set_["promised_until"] = func.coalesce(
+        case((inv.promised_until > ex.promised_until, inv.promised_until),
+             else_=ex.promised_until), inv.promised_until)
+    set_["paid_at"] = case(
+        (ex.status != "paid", None),
+        (inv.paid_at.is_(None), ex.paid_at), else_=inv.paid_at)
+    session.execute(stmt.on_conflict_do_update(
+        index_elements=["connection_id", "external_id"], set_=set_), rows)  # one executemany
     return len(rows)
 
 
