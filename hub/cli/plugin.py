@@ -23,5 +23,9 @@ def new(name: str = typer.Argument(..., help="plugin name, e.g. mailgun or penny
         root = new_plugin(name, kind, directory)
     except PermanentError as exc:
         raise fail(str(exc)) from None
-    console.print(f"created {root}\nnext: cd {root} && pip install -e '.[test]' && pytest "
-                  "(the conformance suite fails until the TODOs are written)", markup=False)
+    console.print(
+        f"created {root}\n"
+        f"next:\n  cd {root}\n  pip install -e '.[test]'\n"
+        "  pytest            # the conformance suite: it fails until the TODOs are written\n"
+        "  relance plugins   # once installed, your plugin is listed\n"
+        "guide: docs/plugins/README.md", markup=False, highlight=False)
