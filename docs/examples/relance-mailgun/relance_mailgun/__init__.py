@@ -1,25 +1,31 @@
 """Mailgun e-mail channel for Relance — a third-party plugin, written from the guide.
 
-`POST {base_url}/v3/{domain}/messages`, multipart/form-data, HTTP basic auth
-`api:<key>`. Mailgun does not deduplicate by a client key, so `idempotent = False`:
-after a timeout the hub marks the dispatch uncertain instead of sending twice.
+Sends with `POST {base}/v3/{domain}/messages` (form fields, multipart when there are
+attachments; HTTP basic auth `api:<key>`) and reads delivery events from Mailgun's
+signed webhooks. Mailgun does not deduplicate by a client key, so `idempotent = False`:
+after a timeout or a 5xx the hub marks the dispatch uncertain instead of sending twice.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
+import hmac
+import json
+import time
 from typing import ClassVar, Literal
 
 import httpx
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 
-from hub.contracts import Channel, Message, PluginSettings, SendResult
+from hub.contracts import Channel, DeliveryUpdate, Message, PluginSettings, SendResult, WebhookRequest, WebhookResult
 from hub.errors import (
     AuthError,
     DeliveryUncertainError,
     PermanentError,
     RateLimitedError,
     RetriableError,
+    SignatureError,
 )
 from hub.hookspecs import hookimpl
 
@@ -27,12 +33,15 @@ REGIONS = {"us": "https://api.mailgun.net", "eu": "https://api.eu.mailgun.net"}
 
 
 class Settings(PluginSettings):
-    api_key: SecretStr
-    domain: str
-    from_address: str
-    region: Literal["us", "eu"] = "us"
-    base_url: str | None = None  # a proxy or a mock; default from the region
+    api_key: SecretStr = Field(description="a Mailgun sending or private API key")
+    domain: str = Field(description="the sending domain, e.g. mg.example.com")
+    from_address: str = Field(description='e.g. "Acme Accounts <ar@example.com>"')
+    region: Literal["us", "eu"] = Field("us", description="where the domain was created")
+    base_url: str | None = Field(None, description="overrides the region's API (a proxy or a mock)")
+    webhook_signing_key: SecretStr | None = Field(None, description="to verify delivery webhooks")
     tag: str = "relance"
+    test_mode: bool = Field(False, description="Mailgun accepts but does not deliver (o:testmode)")
+    signature_tolerance: int = Field(300, description="seconds a webhook's timestamp may be old")
 
 
 class MailgunChannel(Channel):
@@ -41,6 +50,7 @@ class MailgunChannel(Channel):
     api_version = "1.0"
     Settings: ClassVar = Settings
     supports_attachments = True
+    supports_webhooks = True
     requires = ("email",)
 
     def url(self) -> str:
@@ -52,40 +62,97 @@ class MailgunChannel(Channel):
             return [f"customer {message.recipient.name!r} has no e-mail address"]
         return []
 
-    async def send(self, message: Message) -> SendResult:
-        mid = f"<{hashlib.sha256(message.idempotency_key.encode()).hexdigest()[:32]}" \
-              f"@{self.settings.domain}>"
-        data = {"from": self.settings.from_address, "to": message.recipient.email,
+    def form(self, message: Message) -> dict[str, str]:
+        """The documented form fields. `h:Message-Id` is derived from the idempotency key,
+        so the provider reference of a dispatch is known before Mailgun answers."""
+        digest = hashlib.sha256(message.idempotency_key.encode()).hexdigest()[:32]
+        data = {"from": self.settings.from_address, "to": message.recipient.email or "",
                 "subject": message.subject, "text": message.text, "o:tag": self.settings.tag,
-                "h:Message-Id": mid, "v:relance-dispatch": str(message.dispatch_id)}
+                "h:Message-Id": f"<{digest}@{self.settings.domain}>",
+                "v:relance-dispatch": str(message.dispatch_id)}
+        if message.recipient.cc_emails:
+            data["cc"] = ", ".join(message.recipient.cc_emails)
         if message.html:
             data["html"] = message.html
+        if self.settings.test_mode:
+            data["o:testmode"] = "yes"
+        return data
+
+    async def send(self, message: Message) -> SendResult:
+        data = self.form(message)
         files = [("attachment", (a.filename, a.data, a.content_type)) for a in message.attachments]
         try:
             r = await self.http.post(self.url(), data=data, files=files or None,
                                      auth=("api", self.settings.api_key.get_secret_value()))
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-            raise RetriableError(f"Mailgun unreachable: {exc}") from None
-        except httpx.TimeoutException as exc:
-            raise DeliveryUncertainError(f"Mailgun did not answer in time: {exc}") from None
+            raise RetriableError(f"Mailgun at {self.url()} is unreachable ({exc}); retrying later") from None
+        except httpx.TimeoutException:
+            raise DeliveryUncertainError("Mailgun did not answer in time; the e-mail may have been "
+                                         "queued: check the Mailgun logs before re-sending") from None
         if r.status_code == 200:
-            return SendResult(provider_ref=r.json().get("id", mid), status="queued")
-        detail = _message(r)
-        if r.status_code == 401:
-            raise AuthError(f"Mailgun refused the API key for domain {self.settings.domain}")
+            ref = _body(r).get("id") or data["h:Message-Id"]
+            return SendResult(provider_ref=ref.strip("<>"), status="queued")
+        detail = _body(r).get("message") or r.text[:200]
+        if r.status_code in (401, 403):
+            raise AuthError(f"Mailgun refused the API key for domain {self.settings.domain} "
+                            f"({r.status_code} {detail}); check api_key and region ({self.settings.region})")
         if r.status_code == 429:
             raise RateLimitedError(f"Mailgun rate limit: {detail}",
-                                   retry_after=float(r.headers.get("Retry-After", 60)))
+                                   retry_after=float(r.headers.get("Retry-After") or 60))
+        if r.status_code == 503:
+            raise RetriableError(f"Mailgun is unavailable (503 {detail}); retrying later")
         if r.status_code >= 500:
-            raise DeliveryUncertainError(f"Mailgun {r.status_code}: {detail}")
-        raise PermanentError(f"Mailgun {r.status_code}: {detail}")
+            raise DeliveryUncertainError(f"Mailgun answered {r.status_code} ({detail}); the e-mail "
+                                         "may have been queued: check the Mailgun logs")
+        if r.status_code == 404:
+            raise PermanentError(f"Mailgun does not know the domain {self.settings.domain!r} in region "
+                                 f"{self.settings.region!r}: check `domain` and `region`")
+        raise PermanentError(f"Mailgun refused the e-mail to {message.recipient.email}: {detail}")
+
+    def verify_webhook(self, request: WebhookRequest) -> WebhookResult:
+        """Mailgun signs `timestamp + token` with the webhook signing key (HMAC-SHA256);
+        the signature travels in the JSON body, not in a header."""
+        key = self.settings.webhook_signing_key
+        if key is None:
+            raise SignatureError("set webhook_signing_key (Mailgun → Sending → Webhooks) to "
+                                 "receive Mailgun delivery events")
+        try:
+            payload = json.loads(request.body)
+            sig, event = payload["signature"], payload["event-data"]
+            timestamp, token, signature = str(sig["timestamp"]), str(sig["token"]), str(sig["signature"])
+        except (ValueError, KeyError, TypeError):
+            raise SignatureError("not a Mailgun webhook: expected JSON with signature and event-data") from None
+        expected = hmac.new(key.get_secret_value().encode(), (timestamp + token).encode(),
+                            hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(expected, signature):
+            raise SignatureError("Mailgun webhook signature does not match webhook_signing_key")
+        if abs(time.time() - float(timestamp)) > self.settings.signature_tolerance:
+            raise SignatureError(f"Mailgun webhook timestamp {timestamp} is too old (a replay?)")
+        update = _delivery(event)
+        return WebhookResult(events=(update,) if update else ())
 
 
-def _message(r: httpx.Response) -> str:
+def _delivery(event: dict) -> DeliveryUpdate | None:
+    """Delivered / failed (permanent or temporary) become updates; opens and clicks do not."""
+    kind = event.get("event")
+    ref = (event.get("message", {}).get("headers", {}).get("message-id") or "").strip("<>")
+    if not ref or kind not in ("accepted", "delivered", "failed"):
+        return None
+    status = {"accepted": "queued", "delivered": "delivered"}.get(kind)
+    if kind == "failed":
+        status = "failed" if event.get("severity") == "permanent" else "queued"
+    ds = event.get("delivery-status") or {}
+    detail = ds.get("description") or ds.get("message") or event.get("reason")
+    at = dt.datetime.fromtimestamp(float(event["timestamp"]), dt.UTC) if event.get("timestamp") else None
+    return DeliveryUpdate(provider_ref=ref, status=status, detail=detail or None, at=at)
+
+
+def _body(r: httpx.Response) -> dict:
     try:
-        return r.json().get("message", r.text)
+        data = r.json()
     except ValueError:
-        return r.text
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 @hookimpl
