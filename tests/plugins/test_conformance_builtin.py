@@ -1,41 +1,145 @@
-"""The built-in plugins run the same conformance suites a third party runs."""
+"""The built-in plugins run the same conformance suites a third party runs.
+
+Plugins whose own test module already subclasses a suite (on its provider's recorded
+responses or fake server) are listed in `ELSEWHERE`; the rest are exercised here. A
+built-in plugin registered with no conformance class anywhere fails the last test.
+"""
 
 from __future__ import annotations
+
+import importlib
 
 import pytest
 from aiosmtpd.controller import Controller
 
 from hub.demo_smtp import free_port
-from hub.testing.conformance import ChannelConformance, ConnectorConformance
+from hub.plugins import discover
+from hub.testing.conformance import (
+    ChannelConformance,
+    ConnectorConformance,
+    PaymentProviderConformance,
+    PluginConformance,
+)
 from plugins.csv import CsvConnector, CsvSettings
 from plugins.email import EmailChannel, EmailSettings
+
+#: built-in plugin name -> the conformance class in its own test module
+ELSEWHERE = {
+    "xero": "tests.plugins.test_xero:TestXeroConformance",
+    "quickbooks": "tests.plugins.test_quickbooks:TestQuickBooksConformance",
+    "odoo": "tests.plugins.test_odoo:TestOdooConformance",
+    "sms_twilio": "tests.plugins.test_sms_twilio:TestTwilioConformance",
+    "letter_lob": "tests.plugins.test_letter_lob:TestLobConformance",
+    "stripe": "tests.plugins.test_stripe:TestStripeConformance",
+}
 
 
 class TestCsvConformance(ConnectorConformance):
     @pytest.fixture
-    def connector(self, relance_context, tmp_path):
-        (tmp_path / "invoices.csv").write_text(
+    def connector(self, relance_context):
+        (relance_context.workspace / "invoices.csv").write_text(
             "invoice_number;customer_id;customer_name;currency;amount_due;due_date\n"
             "F-1;C1;Alpha;EUR;10,50;24/11/2026\nF-2;C2;Beta;GBP;99.99;2026-12-01\n")
         return CsvConnector(CsvSettings(path="invoices.csv"), relance_context)
 
+    # no error cases: a CSV connector reports a missing or unreadable file as a
+    # RecordProblem (the sync goes on), it never raises
 
-class _Sink:
+
+class Smtp:
+    """A loopback SMTP server whose answers a test can turn into failures."""
+
+    def __init__(self):
+        self.rcpt_reply = "250 OK"
+        self.data_reply = "250 OK"
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if self.rcpt_reply.startswith("250"):
+            envelope.rcpt_tos.append(address)
+        return self.rcpt_reply
+
     async def handle_DATA(self, server, session, envelope):
-        return "250 OK"
+        return self.data_reply
 
 
 class TestEmailConformance(ChannelConformance):
     @pytest.fixture
-    def channel(self, relance_context):
-        ctl = Controller(_Sink(), hostname="127.0.0.1", port=free_port())
+    def smtp(self):
+        handler = Smtp()
+        ctl = Controller(handler, hostname="127.0.0.1", port=free_port())
         ctl.start()
-        yield EmailChannel(EmailSettings(host="127.0.0.1", port=ctl.port, security="none",
-                                         from_address="ar@acme.example"), relance_context)
+        handler.port = ctl.port
+        yield handler
         ctl.stop()
 
     @pytest.fixture
-    def error_cases(self, channel):
+    def channel(self, relance_context, smtp):
+        return EmailChannel(EmailSettings(host="127.0.0.1", port=smtp.port, security="none",
+                                          from_address="ar@acme.example"), relance_context)
+
+    @pytest.fixture
+    def error_cases(self, channel, smtp):
         def unreachable():
             channel.settings.port = free_port()
-        return {"transient": unreachable}
+
+        def no_such_user():
+            smtp.rcpt_reply = "550 5.1.1 <camille@example.com>: Recipient address rejected"
+        return {"transient": unreachable, "permanent": no_such_user}
+
+
+class TestTaskConformance(ChannelConformance):
+    @pytest.fixture
+    def channel(self, relance_context):
+        from plugins.task import TaskChannel, TaskSettings
+
+        return TaskChannel(TaskSettings(), relance_context)
+
+
+class TestHandoffConformance(ChannelConformance):
+    @pytest.fixture
+    def channel(self, relance_context):
+        from plugins.handoff import HandoffChannel, HandoffSettings
+
+        return HandoffChannel(HandoffSettings(agency="Recouvrex"), relance_context)
+
+
+class TestLetterPdfConformance(ChannelConformance):
+    @pytest.fixture
+    def message(self, sample_message):
+        return sample_message.model_copy(update={"html": "<html><body><p>Mise en demeure</p></body></html>"})
+
+    @pytest.fixture
+    def channel(self, relance_context):
+        pytest.importorskip("weasyprint", reason="letter_pdf renders with WeasyPrint (extra `pdf`)")
+        from plugins.letter_pdf import LetterPdfChannel, LetterPdfSettings
+
+        return LetterPdfChannel(LetterPdfSettings(), relance_context)
+
+
+SUITES = {"connector": ConnectorConformance, "channel": ChannelConformance,
+          "payment_provider": PaymentProviderConformance}
+
+
+def test_every_builtin_plugin_runs_a_conformance_suite():
+    here = {cls for cls in globals().values()
+            if isinstance(cls, type) and issubclass(cls, PluginConformance) and cls.__name__.startswith("Test")}
+    builtin = [i for i in discover(entry_points=True).all() if i.module.startswith("plugins.")]
+    assert builtin, "no built-in plugin found: is the project installed (pip install -e .)?"
+    missing = []
+    for info in builtin:
+        if info.name in ELSEWHERE:
+            module, _, name = ELSEWHERE[info.name].partition(":")
+            suite = getattr(importlib.import_module(module), name)
+            assert issubclass(suite, SUITES[info.kind]), f"{ELSEWHERE[info.name]} is not a {info.kind} suite"
+            continue
+        fixture_source = [c for c in here if issubclass(c, SUITES[info.kind])
+                          and info.cls.__name__ in _source(c)]
+        if not fixture_source:
+            missing.append(f"{info.kind} {info.name} ({info.cls.__name__})")
+    assert not missing, f"built-in plugins without a conformance test: {missing}; add one here"
+
+
+def _source(cls) -> str:
+    import inspect
+
+    return inspect.getsource(cls)
