@@ -27,11 +27,10 @@ Failure messages are written for you, the plugin author.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import pytest
 
@@ -65,13 +64,20 @@ from hub.errors import (
     SignatureError,
 )
 from hub.testing.recorded import (
+    carries,
+    collect,
     leaks,
+    merged_cursor,
     moved_back,
     plain_secret_fields,
+    records_of,
+    run,
+    run_recorded,
     sample_link_request,
     sample_message,
     sample_note,
     secret_values,
+    sync_pages,
 )
 
 #: error case -> (the class the hub needs, what the hub does with it)
@@ -91,50 +97,6 @@ CAPABILITY_METHODS = {
 }
 
 RECORD_TYPES = (CustomerRecord, InvoiceRecord, PaymentRecord, Tombstone, RecordProblem)
-
-
-def run(coro):
-    """Run one coroutine in a fresh event loop (one loop per test: pooled connections
-    never cross loops)."""
-    return asyncio.run(coro)
-
-
-async def _pages(connector: Connector, cursor: dict[str, str]) -> list[SyncPage]:
-    return [page async for page in connector.sync(dict(cursor))]
-
-
-def collect(connector: Connector, cursor: dict[str, str]) -> list[SyncPage]:
-    """Every page of one sync from `cursor`."""
-    return run(_pages(connector, cursor))
-
-
-def _merge(pages: list[SyncPage]) -> dict[str, str]:
-    cursor: dict[str, str] = {}
-    for page in pages:
-        cursor.update(page.cursor)
-    return cursor
-
-
-def _records(pages: list[SyncPage], kind: type) -> list[Any]:
-    return [r for p in pages for r in p.records if isinstance(r, kind)]
-
-
-def run_recorded(coro):
-    """`run`, but a call your recorded responses do not answer (respx: "not mocked") skips
-    the test and names the request to record, instead of failing in respx."""
-    try:
-        return run(coro)
-    except Exception as exc:
-        if type(exc).__name__ == "AllMockedAssertionError":
-            pytest.skip(f"your recorded responses do not answer this call; record it to enable "
-                        f"the test: {exc}")
-        raise
-
-
-def _carries(request, key: str) -> bool:
-    if any(key in v for v in request.headers.values()):
-        return True
-    return key in request.content.decode("utf-8", "replace")
 
 
 class PluginConformance:
@@ -254,7 +216,7 @@ class ConnectorConformance(PluginConformance):
 
     @pytest.fixture
     def relance_exercise(self, connector):
-        return lambda: _pages(connector, {})
+        return lambda: sync_pages(connector, {})
 
     def test_records_are_valid(self, connector):
         pages = collect(connector, {})
@@ -271,16 +233,16 @@ class ConnectorConformance(PluginConformance):
                         f"invoice {rec.external_id}: amount_due {rec.amount_due} exceeds total {rec.total}")
                 if isinstance(rec, RecordProblem):
                     assert rec.place and rec.reason, "a RecordProblem must name its place and the reason"
-        assert _records(pages, InvoiceRecord), \
+        assert records_of(pages, InvoiceRecord), \
             "your recorded responses should contain at least one invoice, or nothing is tested"
-        invoices = [(r.kind, r.external_id) for r in _records(pages, InvoiceRecord)]
+        invoices = [(r.kind, r.external_id) for r in records_of(pages, InvoiceRecord)]
         dupes = {i for i in invoices if invoices.count(i) > 1}
         assert not dupes, f"one sync yielded the same invoice twice: {sorted(dupes)[:5]} (a paging bug?)"
 
     def test_cursor_moves_forward(self, connector):
         async def both():
-            first = await _pages(connector, {})
-            return first, await _pages(connector, _merge(first))
+            first = await sync_pages(connector, {})
+            return first, await sync_pages(connector, merged_cursor(first))
 
         first, second = run(both())
         seen: dict[str, str] = {}
@@ -297,8 +259,8 @@ class ConnectorConformance(PluginConformance):
 
     def test_second_sync_yields_nothing_new(self, connector):
         async def both():
-            first = await _pages(connector, {})
-            return first, await _pages(connector, _merge(first))
+            first = await sync_pages(connector, {})
+            return first, await sync_pages(connector, merged_cursor(first))
 
         first, second = run(both())
         known = {(type(r).__name__, getattr(r, "external_id", None)): r
@@ -318,7 +280,7 @@ class ConnectorConformance(PluginConformance):
             pytest.skip(f"{type(connector).__name__} does not declare supports_refresh")
 
         async def go():
-            ids = [r.external_id for r in _records(await _pages(connector, {}), InvoiceRecord)][:2]
+            ids = [r.external_id for r in records_of(await sync_pages(connector, {}), InvoiceRecord)][:2]
             return ids, await connector.refresh(ids)
 
         ids, fresh = run_recorded(go())
@@ -332,7 +294,7 @@ class ConnectorConformance(PluginConformance):
             pytest.skip(f"{type(connector).__name__} does not declare supports_pdf")
 
         async def go():
-            first = _records(await _pages(connector, {}), InvoiceRecord)[0]
+            first = records_of(await sync_pages(connector, {}), InvoiceRecord)[0]
             return first.external_id, await connector.fetch_pdf(first.external_id)
 
         external_id, pdf = run_recorded(go())
@@ -345,7 +307,7 @@ class ConnectorConformance(PluginConformance):
             pytest.skip(f"{type(connector).__name__} does not declare supports_writeback")
 
         async def go():
-            first = _records(await _pages(connector, {}), InvoiceRecord)[0]
+            first = records_of(await sync_pages(connector, {}), InvoiceRecord)[0]
             return await connector.write_note(sample_note(first.external_id))
 
         assert run_recorded(go()) is None, "write_note() returns nothing; raise a hub.errors class on failure"
@@ -407,7 +369,7 @@ class ChannelConformance(PluginConformance):
         if not requests:
             pytest.skip("no request recorded: provide the sent_requests fixture")
         posts = [r for r in requests if r.method != "GET"] or requests
-        assert all(_carries(r, message.idempotency_key) for r in posts), (
+        assert all(carries(r, message.idempotency_key) for r in posts), (
             f"your channel declares idempotent = True but the idempotency key "
             f"{message.idempotency_key!r} did not reach the provider in every request (header or "
             "body): after a crash the hub re-sends, and the customer would get two reminders")
@@ -467,7 +429,7 @@ class PaymentProviderConformance(PluginConformance):
         requests = [r for r in sent_requests() if r.method == "POST"]
         if not requests:
             pytest.skip("no POST recorded: provide the sent_requests fixture")
-        assert all(_carries(r, link_request.idempotency_key) for r in requests), (
+        assert all(carries(r, link_request.idempotency_key) for r in requests), (
             "every create must carry the request's idempotency_key (e.g. an Idempotency-Key header) "
             "so a retry after a timeout never creates two links")
 

@@ -1,4 +1,5 @@
-"""Sample values and small checks shared by the conformance suites and the pytest plugin.
+"""Sample values, small checks and runners shared by the conformance suites and the pytest
+plugin (usable on their own in a plugin's tests).
 
 The samples look like what the hub really hands a plugin (a French customer with every
 contact point, an overdue invoice in EUR), so a plugin that passes with them has met the
@@ -7,22 +8,26 @@ shapes it will meet in production.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import re
 from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from pydantic import BaseModel, SecretStr
 
 from hub.contracts import (
     Address,
     CompanyInfo,
+    Connector,
     InvoiceLine,
     LedgerNote,
     Message,
     PaymentLinkRequest,
     Recipient,
+    SyncPage,
 )
 
 SECRET_NAME = re.compile(r"(password|passwd|secret|token|api_?key|private_?key)", re.I)
@@ -123,3 +128,50 @@ def moved_back(new: str, old: str) -> bool:
         return Decimal(new) < Decimal(old)
     except ArithmeticError:
         return order_key(new) < order_key(old)
+
+
+# ---------------------------------------------------------------- running a plugin in a test
+
+
+def run(coro):
+    """Run one coroutine in a fresh event loop (one loop per test: pooled connections
+    never cross loops)."""
+    return asyncio.run(coro)
+
+
+async def sync_pages(connector: Connector, cursor: dict[str, str]) -> list[SyncPage]:
+    return [page async for page in connector.sync(dict(cursor))]
+
+
+def collect(connector: Connector, cursor: dict[str, str]) -> list[SyncPage]:
+    """Every page of one sync from `cursor`."""
+    return run(sync_pages(connector, cursor))
+
+
+def merged_cursor(pages: list[SyncPage]) -> dict[str, str]:
+    cursor: dict[str, str] = {}
+    for page in pages:
+        cursor.update(page.cursor)
+    return cursor
+
+
+def records_of(pages: list[SyncPage], kind: type) -> list[Any]:
+    return [r for p in pages for r in p.records if isinstance(r, kind)]
+
+
+def run_recorded(coro):
+    """`run`, but a call your recorded responses do not answer (respx: "not mocked") skips
+    the test and names the request to record, instead of failing in respx."""
+    try:
+        return run(coro)
+    except Exception as exc:
+        if type(exc).__name__ == "AllMockedAssertionError":
+            pytest.skip(f"your recorded responses do not answer this call; record it to enable "
+                        f"the test: {exc}")
+        raise
+
+
+def carries(request, key: str) -> bool:
+    if any(key in v for v in request.headers.values()):
+        return True
+    return key in request.content.decode("utf-8", "replace")
