@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 
 import pytest
+import respx
 from aiosmtpd.controller import Controller
 
 from hub.demo_smtp import free_port
@@ -114,6 +115,77 @@ class TestLetterPdfConformance(ChannelConformance):
         from plugins.letter_pdf import LetterPdfChannel, LetterPdfSettings
 
         return LetterPdfChannel(LetterPdfSettings(), relance_context)
+
+
+class ErrorsOnly:
+    """Only the error classification: the rest of the suite runs in the plugin's own module
+    (on its fake server); here every call meets the provider's recorded failure."""
+
+    test_records_are_valid = test_cursor_moves_forward = test_second_sync_yields_nothing_new = None
+    test_refresh_rereads_invoices = test_fetch_pdf = test_write_note = test_webhook_verify = None
+    test_declares_the_contract = test_capabilities_are_implemented = test_secrets_never_logged = None
+
+    @pytest.fixture
+    def router(self):
+        with respx.mock(assert_all_called=False) as r:
+            self.route = r.route(host=self.host)
+            yield r
+
+    @pytest.fixture
+    def error_cases(self, router):
+        def answer(status, body, headers=None):
+            return lambda: self.route.respond(status, json=body, headers=headers)
+        return {case: answer(*reply) for case, reply in self.recorded.items()}
+
+
+class TestXeroErrors(ErrorsOnly, ConnectorConformance):
+    host = "api.xero.com"
+    recorded = {  # bodies as Xero documents them
+        "auth": (401, {"Type": None, "Title": "Unauthorized", "Status": 401,
+                       "Detail": "AuthenticationUnsuccessful"}),
+        "permanent": (400, {"ErrorNumber": 10, "Type": "ValidationException",
+                            "Message": "A validation exception occurred",
+                            "Elements": [{"ValidationErrors": [{"Message": "Invalid where clause"}]}]}),
+        "rate_limited": (429, {}, {"Retry-After": "3600", "X-Rate-Limit-Problem": "day"}),
+        "transient": (503, {"Title": "Service Unavailable", "Status": 503,
+                            "Detail": "The Xero API is currently offline for maintenance"}),
+    }
+
+    @pytest.fixture
+    def connector(self, make_relance_context, router):
+        from hub.testing import StaticTokenProvider
+        from plugins.xero import XeroConnector, XeroSettings
+
+        oauth = StaticTokenProvider(extras={"tenant_id": "7a513ee4-4e1e-4a4c-9e5b-1e1d2e0a0a11"})
+        return XeroConnector(XeroSettings(client_id="cid", client_secret="cs"),
+                             make_relance_context("xero", oauth=oauth))
+
+
+class TestQuickBooksErrors(ErrorsOnly, ConnectorConformance):
+    host = "quickbooks.api.intuit.com"
+    recorded = {  # v3 Fault bodies as Intuit documents them
+        "auth": (401, {"Fault": {"Error": [{"Message": "message=AuthenticationFailed; errorCode=003200; "
+                                            "statusCode=401", "Detail": "Token expired", "code": "3200"}],
+                                 "type": "AUTHENTICATION"}, "time": "2026-11-24T09:00:00.000-08:00"}),
+        "permanent": (400, {"Fault": {"Error": [{"Message": "Invalid query", "Detail": "QueryParserError: "
+                                                 "Encountered \"<EOF>\"", "code": "4000"}],
+                                      "type": "ValidationFault"}, "time": "2026-11-24T09:00:00.000-08:00"}),
+        "rate_limited": (429, {"Fault": {"Error": [{"Message": "message=ThrottleExceeded; errorCode=003001; "
+                                                    "statusCode=429", "Detail": "The request limit was reached.",
+                                                    "code": "3001"}], "type": "ThrottlingFault"}},
+                         {"Retry-After": "60"}),
+        "transient": (503, {"Fault": {"Error": [{"Message": "Service Unavailable", "code": "503"}],
+                                      "type": "SystemFault"}}),
+    }
+
+    @pytest.fixture
+    def connector(self, make_relance_context, router):
+        from hub.testing import StaticTokenProvider
+        from plugins.quickbooks import QuickBooksConnector, QuickBooksSettings
+
+        oauth = StaticTokenProvider(extras={"realmId": "9130"})
+        return QuickBooksConnector(QuickBooksSettings(client_id="cid", client_secret="cs"),
+                                   make_relance_context("qbo", oauth=oauth))
 
 
 SUITES = {"connector": ConnectorConformance, "channel": ChannelConformance,
