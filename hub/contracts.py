@@ -331,7 +331,7 @@ class Plugin(ABC):
     @classmethod
     def capabilities(cls) -> dict[str, bool]:
         return {k: bool(getattr(cls, k)) for k in dir(cls) if k.startswith("supports_")} | {
-            k: bool(getattr(cls, k)) for k in ("idempotent",) if hasattr(cls, k)
+            k: bool(getattr(cls, k)) for k in ("idempotent", "quiet_hours_relevant") if hasattr(cls, k)
         }
 
     async def check(self) -> list[str]:
