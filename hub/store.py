@@ -10,12 +10,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from hub.bulk import Converters, Upsert
 from hub.contracts import CustomerRecord, InvoiceRecord, PaymentRecord, Tombstone
-from hub.models import Customer, Invoice, Payment, utcnow
+from hub.models import Invoice, Payment, utcnow
 
 CHUNK = 400
 
@@ -35,100 +36,91 @@ def _tags(tags: Iterable[str]) -> str | None:
     return "," + ",".join(tags) + "," if tags else None
 
 
-def upsert_customers(session: Session, connection_id: int, records: Sequence[CustomerRecord]) -> int:
-    now = utcnow()
-    rows = [{
-        "connection_id": connection_id, "external_id": r.external_id, "name": r.name,
-        "code": r.code, "email": r.email, "cc_emails": ",".join(r.cc_emails) or None,
-        "phone": r.phone, "mobile": r.mobile, "line1": r.address.line1, "line2": r.address.line2,
-        "city": r.address.city, "postcode": r.address.postcode, "region": r.address.region,
-        "country": r.address.country, "language": r.language, "timezone": r.timezone,
-        "segment": r.segment, "tags": _tags(r.tags), "tax_id": r.tax_id, "placeholder": False,
-        "on_hold": False, "updated_at": now,
-    } for r in {r.external_id: r for r in records}.values()]
-    if rows:
-        stmt = _insert(session, Customer.__table__)
-        keep = {"connection_id", "external_id", "on_hold"}
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["connection_id", "external_id"],
-            set_={c: stmt.excluded[c] for c in rows[0] if c not in keep},
-        )
-        session.execute(stmt, rows)  # one cached statement, executemany
+CUSTOMER_COLUMNS = ("connection_id", "external_id", "name", "code", "email", "cc_emails", "phone",
+                    "mobile", "line1", "line2", "city", "postcode", "region", "country",
+                    "language", "timezone", "segment", "tags", "tax_id", "placeholder",
+                    "on_hold", "updated_at")
+_CUSTOMERS = Upsert("customer", CUSTOMER_COLUMNS, ("connection_id", "external_id"),
+                    keep=("on_hold",))
+_PLACEHOLDERS = Upsert("customer", ("connection_id", "external_id", "name", "placeholder",
+                                    "on_hold", "updated_at"),
+                       ("connection_id", "external_id"), nothing=True)
+
+INVOICE_COLUMNS = ("connection_id", "external_id", "customer_id", "kind", "number", "currency",
+                   "total", "amount_due", "issue_date", "due_date", "status", "disputed",
+                   "promised_until", "reference", "online_url", "seen_generation",
+                   "source_updated_at", "synced_at", "on_payment_plan", "in_collection",
+                   "dunning_level", "paid_at")
+_INVOICES = Upsert(
+    "invoice", INVOICE_COLUMNS, ("connection_id", "external_id"),
+    # the customer's id is looked up by SQLite/PostgreSQL, not by a round trip per page
+    values={"customer_id": "(SELECT id FROM customer WHERE connection_id = ? AND external_id = ?)"},
+    keep=("on_payment_plan", "in_collection", "dunning_level"),
+    # Hub-owned facts survive a ledger record: a dispute or promise recorded by a person
+    # is sticky until a person clears it; `paid_at` is the first time we saw it paid.
+    update={
+        "disputed": "CASE WHEN excluded.disputed THEN excluded.disputed ELSE invoice.disputed END",
+        "promised_until": "COALESCE(CASE WHEN invoice.promised_until > excluded.promised_until "
+                          "THEN invoice.promised_until ELSE excluded.promised_until END, "
+                          "invoice.promised_until)",
+        "paid_at": "CASE WHEN excluded.status <> 'paid' THEN NULL WHEN invoice.paid_at IS NULL "
+                   "THEN excluded.paid_at ELSE invoice.paid_at END",
+    })
+
+PAYMENT_COLUMNS = ("connection_id", "external_id", "invoice_external_id", "customer_external_id",
+                   "amount", "currency", "date", "void")
+_PAYMENTS = Upsert("payment", PAYMENT_COLUMNS, ("connection_id", "external_id"))
+
+
+def upsert_customers(session: Session, connection_id: int, records: Sequence[CustomerRecord],
+                     known: set[str] | None = None) -> int:
+    """`known` (optional) collects the external ids now in the table, for `upsert_invoices`."""
+    to = Converters(session)
+    now = to.instant(utcnow())
+    rows = [(
+        connection_id, r.external_id, r.name, r.code, r.email, ",".join(r.cc_emails) or None,
+        r.phone, r.mobile, r.address.line1, r.address.line2, r.address.city, r.address.postcode,
+        r.address.region, r.address.country, r.language, r.timezone, r.segment, _tags(r.tags),
+        r.tax_id, False, False, now,
+    ) for r in {r.external_id: r for r in records}.values()]
+    _CUSTOMERS.run(session, rows)
+    if known is not None:
+        known.update(row[1] for row in rows)
     return len(rows)
-
-
-def customer_ids(session: Session, connection_id: int, external_ids: Iterable[str]) -> dict[str, int]:
-    """Ids by external id, creating placeholders for customers not seen yet."""
-    wanted = sorted(set(external_ids))
-    found: dict[str, int] = {}
-    for chunk in _chunks(wanted):
-        found.update(session.execute(
-            select(Customer.external_id, Customer.id).where(
-                Customer.connection_id == connection_id, Customer.external_id.in_(chunk))).all())
-    missing = [e for e in wanted if e not in found]
-    if missing:
-        now = utcnow()
-        session.execute(_insert(session, Customer.__table__).on_conflict_do_nothing(), [
-            {"connection_id": connection_id, "external_id": e, "name": e, "placeholder": True,
-             "on_hold": False, "updated_at": now} for e in missing])
-        for chunk in _chunks(missing):
-            found.update(session.execute(
-                select(Customer.external_id, Customer.id).where(
-                    Customer.connection_id == connection_id, Customer.external_id.in_(chunk))).all())
-    return found
 
 
 def upsert_invoices(session: Session, connection_id: int, records: Sequence[InvoiceRecord],
-                    generation: int) -> int:
+                    generation: int, known: set[str] | None = None) -> int:
+    """`known`: customer external ids already in the table (skips their placeholder check)."""
     records = list({r.external_id: r for r in records}.values())
     if not records:
         return 0
-    ids = customer_ids(session, connection_id, (r.customer_external_id for r in records))
-    now = utcnow()
-    rows = [{
-        "connection_id": connection_id, "external_id": r.external_id,
-        "customer_id": ids[r.customer_external_id], "kind": r.kind, "number": r.number,
-        "currency": r.currency, "total": r.total, "amount_due": r.amount_due,
-        "issue_date": r.issue_date, "due_date": r.due_date, "status": r.status,
-        "disputed": r.disputed, "promised_until": r.promised_until, "reference": r.reference,
-        "online_url": r.online_url, "seen_generation": generation,
-        "source_updated_at": r.updated_at, "synced_at": now,
-        "on_payment_plan": False, "in_collection": False, "dunning_level": -1,
-        "paid_at": now if r.status == "paid" else None,
-    } for r in records]
-    inv = Invoice.__table__.c
-    stmt = _insert(session, Invoice.__table__)
-    ex = stmt.excluded
-    set_ = {c: ex[c] for c in rows[0] if c not in
-            {"connection_id", "external_id", "on_payment_plan", "in_collection", "paid_at",
-             "disputed", "promised_until", "dunning_level"}}
-    # Hub-owned facts survive a ledger record: a dispute or promise recorded by a person
-    # is sticky until a person clears it; `paid_at` is the first time we saw it paid.
-    set_["disputed"] = case((ex.disputed, True), else_=inv.disputed)
-    set_["promised_until"] = func.coalesce(
-        case((inv.promised_until > ex.promised_until, inv.promised_until),
-             else_=ex.promised_until), inv.promised_until)
-    set_["paid_at"] = case(
-        (ex.status != "paid", None),
-        (inv.paid_at.is_(None), ex.paid_at), else_=inv.paid_at)
-    session.execute(stmt.on_conflict_do_update(
-        index_elements=["connection_id", "external_id"], set_=set_), rows)  # one executemany
-    return len(rows)
+    to = Converters(session)
+    now = to.instant(utcnow())
+    # customers the page refers to but that no record has described yet
+    referred = {r.customer_external_id for r in records}
+    if known is not None:
+        referred -= known
+    _PLACEHOLDERS.run(session, [(connection_id, e, e, True, False, now) for e in referred])
+    if known is not None:
+        known |= referred
+    money, date, instant = to.money, to.date, to.instant
+    _INVOICES.run(session, [(
+        connection_id, r.external_id, connection_id, r.customer_external_id, r.kind, r.number,
+        r.currency, money(r.total), money(r.amount_due), date(r.issue_date), date(r.due_date),
+        r.status, r.disputed, date(r.promised_until), r.reference, r.online_url, generation,
+        instant(r.updated_at), now, False, False, -1, now if r.status == "paid" else None,
+    ) for r in records])
+    return len(records)
 
 
 def upsert_payments(session: Session, connection_id: int, records: Sequence[PaymentRecord]) -> int:
-    rows = [{
-        "connection_id": connection_id, "external_id": r.external_id,
-        "invoice_external_id": r.invoice_external_id,
-        "customer_external_id": r.customer_external_id, "amount": r.amount,
-        "currency": r.currency, "date": r.date, "void": r.void,
-    } for r in {r.external_id: r for r in records}.values()]
-    if rows:
-        stmt = _insert(session, Payment.__table__)
-        session.execute(stmt.on_conflict_do_update(
-            index_elements=["connection_id", "external_id"],
-            set_={c: stmt.excluded[c] for c in rows[0] if c not in ("connection_id", "external_id")}),
-            rows)
+    to = Converters(session)
+    rows = [(
+        connection_id, r.external_id, r.invoice_external_id, r.customer_external_id,
+        to.money(r.amount), r.currency, to.date(r.date), r.void,
+    ) for r in {r.external_id: r for r in records}.values()]
+    _PAYMENTS.run(session, rows)
     return len(rows)
 
 

@@ -46,6 +46,8 @@ class SyncReport:
     problems: list[str] = field(default_factory=list)
     error: str | None = None
     skipped: str | None = None
+    # customer external ids committed during this sync: their existence is not re-checked
+    known_customers: set[str] = field(default_factory=set, repr=False)
 
     @property
     def records(self) -> int:
@@ -70,9 +72,11 @@ def commit_page(ws: Workspace, conn_id: int, generation: int, page: SyncPage,
     for rec in page.records:
         by_kind.setdefault(type(rec), []).append(rec)
     with session(ws.engine, immediate=True) as s:
-        report.customers += store.upsert_customers(s, conn_id, by_kind.get(CustomerRecord, []))
+        known = report.known_customers
+        report.customers += store.upsert_customers(s, conn_id, by_kind.get(CustomerRecord, []),
+                                                   known)
         report.invoices += store.upsert_invoices(s, conn_id, by_kind.get(InvoiceRecord, []),
-                                                 generation)
+                                                 generation, known)
         report.payments += store.upsert_payments(s, conn_id, by_kind.get(PaymentRecord, []))
         report.closed += store.apply_tombstones(s, conn_id, by_kind.get(Tombstone, []))
         for problem in by_kind.get(RecordProblem, []):

@@ -231,6 +231,8 @@ class ConnectorConformance(PluginConformance):
             for rec in page.records:
                 assert isinstance(rec, RECORD_TYPES), \
                     f"page {n} holds a {type(rec).__name__}: yield only {[t.__name__ for t in RECORD_TYPES]}"
+                assert type(rec).model_validate(rec.model_dump()) == rec, \
+                    f"page {n}: {rec!r} does not validate as {type(rec).__name__} (built with trusted()?)"
                 if isinstance(rec, InvoiceRecord):
                     assert isinstance(rec.amount_due, Decimal) and isinstance(rec.total, Decimal), \
                         f"invoice {rec.external_id}: amounts must be Decimal, never float"

@@ -16,6 +16,7 @@ from pathlib import Path
 
 DEFAULT_DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%d.%m.%Y", "%d-%m-%Y", "%Y/%m/%d")
 _SPACES = re.compile(r"[\s\u00a0\u202f']")
+_PLAIN = re.compile(r"-?\d+(?:([.,])\d+)?")  # 1234 / 1234.56 / -1234,56: most exports
 
 
 def detect_encoding(sample: bytes, configured: str = "auto") -> str:
@@ -51,6 +52,9 @@ def open_text(path: Path, encoding: str = "auto") -> tuple[io.TextIOWrapper, str
 
 def parse_decimal(text: str, mode: str = "auto") -> Decimal:
     """`1234.56`, `1 234,56`, `1.234,56`, `1,234.56`, `(12.00)`, `-12`, `12 €` → Decimal."""
+    plain = _PLAIN.fullmatch(text)
+    if plain and (mode == "auto" or plain[1] in (None, mode)):
+        return Decimal(text.replace(",", ".") if plain[1] == "," else text)
     raw = text
     s = _SPACES.sub("", text.strip())
     s = re.sub(r"^(?:[€$£¥]|[A-Z]{3})|(?:[€$£¥]|[A-Z]{3})$", "", s)  # "12 €", "EUR 12"
