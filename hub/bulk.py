@@ -11,6 +11,8 @@ units, dates as ISO text on SQLite).
 from __future__ import annotations
 
 import datetime as dt
+import json
+import re
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 
@@ -58,33 +60,68 @@ class Converters:
         self.instant = _sqlite_instant if sqlite else _same
 
 
+def literal(value) -> str:
+    """An SQL literal for one of our own constants (never for data from a ledger)."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int):
+        return str(int(value))
+    raise TypeError(f"not a constant literal: {value!r}")
+
+
 class Upsert:
     """`INSERT INTO table (columns) VALUES (…) ON CONFLICT (keys) DO UPDATE SET …`.
 
     `values` replaces a column's placeholder by an SQL expression that may hold its own
-    `?` placeholders (e.g. a sub-select); `update` gives a column's SQL on conflict
-    (default `excluded.<column>`); columns in `keep` are not updated; `update=None`
-    with `nothing=True` means DO NOTHING.
+    `?` placeholders and `{column}` references to fixed values (e.g. a sub-select); `update` gives a column's SQL on conflict
+    (default `excluded.<column>`); columns in `keep` are not updated; `nothing=True`
+    means DO NOTHING. `run(…, fixed=)` gives columns whose value is the same for every
+    row (ids, flags): they are written into the statement instead of bound per row.
     """
 
     def __init__(self, table: str, columns: Sequence[str], keys: Sequence[str], *,
                  values: Mapping[str, str] | None = None, update: Mapping[str, str] | None = None,
                  keep: Sequence[str] = (), nothing: bool = False):
-        values, update = dict(values or {}), dict(update or {})
-        placeholders = ", ".join(values.get(c, "?") for c in columns)
+        self.table, self.columns, self.values = table, tuple(columns), dict(values or {})
         if nothing:
-            conflict = f"ON CONFLICT ({', '.join(keys)}) DO NOTHING"
+            self.conflict = f"ON CONFLICT ({', '.join(keys)}) DO NOTHING"
         else:
+            update = dict(update or {})
             sets = [f"{c} = {update.get(c, f'excluded.{c}')}" for c in columns
                     if c not in keys and c not in keep]
-            conflict = f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET " + ", ".join(sets)
-        insert = f"INSERT INTO {table} ({', '.join(columns)})"
-        self.text = f"{insert} VALUES ({placeholders}) {conflict}"
-    def run(self, session: Session, rows: Sequence[tuple]) -> None:
+            self.conflict = f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET " + ", ".join(sets)
+        self._texts: dict[tuple, str] = {}
+
+    def text(self, dialect: str, fixed: Mapping[str, object]) -> str:
+        key = (dialect, tuple(sorted(fixed.items())))
+        if key not in self._texts:
+            consts = {k: literal(v) for k, v in fixed.items()}
+            exprs = [consts[c] if c in fixed else self.values.get(c, "?").format(**consts)
+                     for c in self.columns]
+            head = f"INSERT INTO {self.table} ({', '.join(self.columns)})"
+            if dialect == "sqlite":
+                # The page as one JSON parameter: the insert is then a single
+                # sqlite3_step, run without the GIL while the connector parses the next
+                # page (binding row by row hands the GIL back and forth for every row).
+                # `WHERE true` resolves the parsing ambiguity SQLite documents for upserts.
+                n = iter(range(10_000))
+                exprs = [re.sub(r"\?", lambda _: f"value ->> {next(n)}", e) for e in exprs]
+                text = f"{head} SELECT {', '.join(exprs)} FROM json_each(?) WHERE true {self.conflict}"
+            else:
+                text = f"{head} VALUES ({', '.join(exprs)}) {self.conflict}".replace("?", "%s")
+            self._texts[key] = text
+        return self._texts[key]
+
+    def run(self, session: Session, rows: Sequence[tuple], fixed: Mapping[str, object] = {}) -> None:
+        """`rows` hold the values of the columns not in `fixed`, in column order."""
         if not rows:
             return
         connection = session.connection()
-        text = self.text
-        if connection.dialect.paramstyle != "qmark":
-            text = text.replace("%", "%%").replace("?", "%s")
-        connection.exec_driver_sql(text, list(rows))
+        dialect = connection.dialect.name
+        text = self.text(dialect, fixed)
+        if dialect == "sqlite":
+            connection.exec_driver_sql(text, (json.dumps(rows),))
+        else:
+            connection.exec_driver_sql(text, list(rows))

@@ -54,7 +54,8 @@ INVOICE_COLUMNS = ("connection_id", "external_id", "customer_id", "kind", "numbe
 _INVOICES = Upsert(
     "invoice", INVOICE_COLUMNS, ("connection_id", "external_id"),
     # the customer's id is looked up by SQLite/PostgreSQL, not by a round trip per page
-    values={"customer_id": "(SELECT id FROM customer WHERE connection_id = ? AND external_id = ?)"},
+    values={"customer_id": "(SELECT id FROM customer WHERE connection_id = {connection_id} "
+                           "AND external_id = ?)"},
     keep=("on_payment_plan", "in_collection", "dunning_level"),
     # Hub-owned facts survive a ledger record: a dispute or promise recorded by a person
     # is sticky until a person clears it; `paid_at` is the first time we saw it paid.
@@ -78,14 +79,15 @@ def upsert_customers(session: Session, connection_id: int, records: Sequence[Cus
     to = Converters(session)
     now = to.instant(utcnow())
     rows = [(
-        connection_id, r.external_id, r.name, r.code, r.email, ",".join(r.cc_emails) or None,
+        r.external_id, r.name, r.code, r.email, ",".join(r.cc_emails) or None,
         r.phone, r.mobile, r.address.line1, r.address.line2, r.address.city, r.address.postcode,
         r.address.region, r.address.country, r.language, r.timezone, r.segment, _tags(r.tags),
-        r.tax_id, False, False, now,
+        r.tax_id, now,
     ) for r in {r.external_id: r for r in records}.values()]
-    _CUSTOMERS.run(session, rows)
+    _CUSTOMERS.run(session, rows, fixed={"connection_id": connection_id, "placeholder": False,
+                                         "on_hold": False})
     if known is not None:
-        known.update(row[1] for row in rows)
+        known.update(row[0] for row in rows)
     return len(rows)
 
 
@@ -101,26 +103,29 @@ def upsert_invoices(session: Session, connection_id: int, records: Sequence[Invo
     referred = {r.customer_external_id for r in records}
     if known is not None:
         referred -= known
-    _PLACEHOLDERS.run(session, [(connection_id, e, e, True, False, now) for e in referred])
+    _PLACEHOLDERS.run(session, [(e, e, now) for e in referred],
+                      fixed={"connection_id": connection_id, "placeholder": True, "on_hold": False})
     if known is not None:
         known |= referred
     money, date, instant = to.money, to.date, to.instant
     _INVOICES.run(session, [(
-        connection_id, r.external_id, connection_id, r.customer_external_id, r.kind, r.number,
-        r.currency, money(r.total), money(r.amount_due), date(r.issue_date), date(r.due_date),
-        r.status, r.disputed, date(r.promised_until), r.reference, r.online_url, generation,
-        instant(r.updated_at), now, False, False, -1, now if r.status == "paid" else None,
-    ) for r in records])
+        r.external_id, r.customer_external_id, r.kind, r.number, r.currency, money(r.total),
+        money(r.amount_due), date(r.issue_date), date(r.due_date), r.status, r.disputed,
+        date(r.promised_until), r.reference, r.online_url, instant(r.updated_at), now,
+        now if r.status == "paid" else None,
+    ) for r in records], fixed={"connection_id": connection_id, "seen_generation": generation,
+                                "on_payment_plan": False, "in_collection": False,
+                                "dunning_level": -1})
     return len(records)
 
 
 def upsert_payments(session: Session, connection_id: int, records: Sequence[PaymentRecord]) -> int:
     to = Converters(session)
     rows = [(
-        connection_id, r.external_id, r.invoice_external_id, r.customer_external_id,
+        r.external_id, r.invoice_external_id, r.customer_external_id,
         to.money(r.amount), r.currency, to.date(r.date), r.void,
     ) for r in {r.external_id: r for r in records}.values()]
-    _PAYMENTS.run(session, rows)
+    _PAYMENTS.run(session, rows, fixed={"connection_id": connection_id})
     return len(rows)
 
 

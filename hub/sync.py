@@ -9,6 +9,7 @@ the provider's reset, anything else is recorded and retried on the next run.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import datetime as dt
 import logging
 from collections.abc import Callable
@@ -144,14 +145,17 @@ async def _pump(ws: Workspace, connector, cursor: dict, conn_id: int, generation
     """Page N is committed in a worker thread while the connector produces page N+1;
     commits stay in order (each waits for the previous), so cursors only move forward."""
     pending: asyncio.Future | None = None
+    loop = asyncio.get_running_loop()
     try:
         async for page in connector.sync(cursor):
             if pending is not None:
                 await pending
                 if on_page:
                     on_page(report)
-            pending = asyncio.ensure_future(
-                asyncio.to_thread(commit_page, ws, conn_id, generation, page, report))
+            # submitted to the worker now (not at the loop's next turn): a connector that
+            # parses without yielding would otherwise delay the commit until it yields
+            pending = loop.run_in_executor(None, contextvars.copy_context().run, commit_page,
+                                           ws, conn_id, generation, page, report)
         if pending is not None:
             await pending
             pending = None
