@@ -75,10 +75,11 @@ class Upsert:
     """`INSERT INTO table (columns) VALUES (…) ON CONFLICT (keys) DO UPDATE SET …`.
 
     `values` replaces a column's placeholder by an SQL expression that may hold its own
-    `?` placeholders and `{column}` references to fixed values (e.g. a sub-select); `update` gives a column's SQL on conflict
-    (default `excluded.<column>`); columns in `keep` are not updated; `nothing=True`
-    means DO NOTHING. `run(…, fixed=)` gives columns whose value is the same for every
-    row (ids, flags): they are written into the statement instead of bound per row.
+    `?` placeholders and `{column}` references to fixed values (e.g. a sub-select);
+    `update` gives a column's SQL on conflict (default `excluded.<column>`); columns in
+    `keep` are not updated; `nothing=True` means DO NOTHING. `run(…, fixed=)` gives
+    columns whose value is the same for every row (ids, flags): they are written into
+    the statement instead of bound per row.
     """
 
     def __init__(self, table: str, columns: Sequence[str], keys: Sequence[str], *,

@@ -8,6 +8,7 @@ forms (`1234,56`, `24/11/2026`) and fall back to the forgiving parsers otherwise
 from __future__ import annotations
 
 import operator
+
 from hub.contracts import Address, CustomerRecord, InvoiceRecord
 from plugins.csv.parsing import parse_date, parse_decimal
 
