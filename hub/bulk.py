@@ -16,6 +16,7 @@ import re
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from hub.models import MONEY_SCALE
@@ -53,8 +54,9 @@ def _same(value):
 class Converters:
     """Python values → what the driver should bind for the dialect of `session`."""
 
-    def __init__(self, session: Session):
-        sqlite = session.get_bind().dialect.name == "sqlite"
+    def __init__(self, session: Session | Connection):
+        bind = session if isinstance(session, Connection) else session.get_bind()
+        sqlite = bind.dialect.name == "sqlite"
         self.money = money_units
         self.date = _sqlite_date if sqlite else _same
         self.instant = _sqlite_instant if sqlite else _same

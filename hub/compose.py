@@ -40,6 +40,9 @@ class Work:
     invoices: list[Invoice]
     connection: str
     dropped: dict[int, str] = field(default_factory=dict)  # invoice id -> why it left
+    # read for the whole chunk by `preload` (None: read at compose time)
+    owed: list[dict[str, Any]] | None = None
+    past: tuple[dict[str, str], ...] | None = None
 
 
 def babel_locale(language: str, country: str | None, fallback: str) -> str:
@@ -78,20 +81,43 @@ def totals(pairs: list[tuple[str, Decimal]]) -> list[dict[str, Any]]:
     return [{"currency": c, "amount": a} for c, a in sorted(acc.items())]
 
 
-def outstanding(s: Session, customer_id: int) -> list[dict[str, Any]]:
-    rows = s.execute(select(Invoice.currency, func.sum(Invoice.amount_due)).where(
-        Invoice.customer_id == customer_id, Invoice.status == "open", Invoice.kind == "invoice")
-        .group_by(Invoice.currency)).all()
-    return [{"currency": c, "amount": a} for c, a in rows]
+def outstanding(s: Session, customer_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    """What each customer owes in total, per currency (not only the reminded invoices)."""
+    out: dict[int, list[dict[str, Any]]] = {c: [] for c in customer_ids}
+    for cid, currency, amount in s.execute(
+            select(Invoice.customer_id, Invoice.currency, func.sum(Invoice.amount_due)).where(
+                Invoice.customer_id.in_(customer_ids), Invoice.status == "open",
+                Invoice.kind == "invoice")
+            .group_by(Invoice.customer_id, Invoice.currency).order_by(Invoice.currency)):
+        out[cid].append({"currency": currency, "amount": amount})
+    return out
 
 
-def history(s: Session, customer_id: int, before_id: int) -> tuple[dict[str, str], ...]:
-    rows = s.execute(select(Dispatch).where(
-        Dispatch.customer_id == customer_id, Dispatch.status == "sent", Dispatch.id != before_id)
-        .order_by(Dispatch.sent_at)).scalars()
+def history(s: Session, customer_ids: list[int]) -> dict[int, list[Dispatch]]:
+    """Every reminder already sent to these customers, oldest first."""
+    out: dict[int, list[Dispatch]] = {c: [] for c in customer_ids}
+    for d in s.execute(select(Dispatch).where(
+            Dispatch.customer_id.in_(customer_ids), Dispatch.status == "sent")
+            .order_by(Dispatch.sent_at, Dispatch.id)).scalars():
+        out[d.customer_id].append(d)
+    return out
+
+
+def _past(sent: list[Dispatch], before_id: int) -> tuple[dict[str, str], ...]:
     return tuple({"sent_at": d.sent_at.isoformat() if d.sent_at else "", "channel": d.channel,
                   "step": d.step, "template": d.template, "status": d.delivery_status or "sent"}
-                 for d in rows)
+                 for d in sent if d.id != before_id)
+
+
+def preload(ws: Workspace, works: list[Work]) -> None:
+    """Outstanding totals and history for a whole chunk in two queries, not two per send."""
+    ids = sorted({w.customer.id for w in works})
+    if not ids:
+        return
+    with session(ws.engine) as s:
+        owed, sent = outstanding(s, ids), history(s, ids)
+    for w in works:
+        w.owed, w.past = owed[w.customer.id], _past(sent[w.customer.id], w.dispatch.id)
 
 
 def step_config(ws: Workspace, d: Dispatch):
@@ -183,9 +209,9 @@ async def compose(ws: Workspace, w: Work, today: dt.date) -> Message:
     link_row = await payment_link(ws, w, st.payment_link) if st and st.payment_link else None
     if link_row:
         d.payment_link_id = link_row.id
-    with session(ws.engine) as s:
-        owed = outstanding(s, w.customer.id)
-        hist = history(s, w.customer.id, d.id)
+    if w.owed is None or w.past is None:
+        preload(ws, [w])
+    owed, hist = w.owed, w.past
     ctx = context(ws, w, rcpt, today, locale, owed, link_row.url if link_row else None)
     ctx["history"] = list(hist)
     rendered = ws.renderer.render(d.template, rcpt.language, ctx)

@@ -14,7 +14,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import event
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlmodel import Session, create_engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -95,3 +95,11 @@ def session(engine: Engine, *, immediate: bool = False) -> Iterator[Session]:
         except BaseException:
             s.rollback()
             raise
+
+
+@contextmanager
+def writing(engine: Engine) -> Iterator[Connection]:
+    """A Core connection in a write transaction (SQLite's lock taken up front), for the
+    hot paths that write plain SQL."""
+    with engine.execution_options(sqlite_begin="IMMEDIATE").begin() as conn:
+        yield conn

@@ -22,7 +22,9 @@ from typing import Any
 from aiolimiter import AsyncLimiter
 from sqlalchemy import select, update
 
-from hub.compose import Work, compose
+from hub import outbox
+from hub.coalesce import Coalescer
+from hub.compose import Work, compose, preload
 from hub.contracts import SendResult
 from hub.db import session
 from hub.errors import (
@@ -34,7 +36,7 @@ from hub.errors import (
 )
 from hub.events import record_event
 from hub.freshness import FreshCheck
-from hub.models import Customer, Dispatch, DispatchInvoice, Invoice, Task, Writeback, utcnow
+from hub.models import Customer, Dispatch, DispatchInvoice, Invoice, utcnow
 from hub.quiet_hours import next_allowed
 from hub.store import today_in
 from hub.workspace import Workspace
@@ -60,7 +62,8 @@ class SendReport:
 def transition(dispatch_id: int, frm: str | Iterable[str], to: str, s, **values: Any) -> bool:
     """Compare-and-set. True when this caller moved the row."""
     states = [frm] if isinstance(frm, str) else list(frm)
-    res = s.execute(update(Dispatch).where(Dispatch.id == dispatch_id, Dispatch.status.in_(states))
+    # Core, not ORM: no in-session object to synchronise, and it is on every send's path
+    res = s.connection().execute(update(Dispatch).where(Dispatch.id == dispatch_id, Dispatch.status.in_(states))
                     .values(status=to, updated_at=utcnow(), **values))
     return res.rowcount == 1
 
@@ -78,6 +81,10 @@ class Dispatcher:
         self._limiters: dict[str, AsyncLimiter | None] = {}
         self._sems: dict[str, asyncio.Semaphore] = {}
         self.fresh = FreshCheck(ws)
+        # claims and completions of the sends in flight share transactions; a completion
+        # is not awaited (the slot is free for the next send), it is written within 50 ms
+        self._claims: Coalescer[int, bool] = Coalescer(self._claim, delay=0.01, max_batch=16)
+        self._completions: Coalescer[tuple, None] = Coalescer(self._sent, delay=0.05)
 
     # ------------------------------------------------------------------ recovery
     def recover(self) -> int:
@@ -138,14 +145,17 @@ class Dispatcher:
         ids = self.due_ids(limit, channels)
         chunks = [ids[i:i + chunk] for i in range(0, len(ids), chunk)]
         works = await self.load(chunks[0]) if chunks else []
-        for n in range(len(chunks)):
-            if self.stop is not None and self.stop.is_set():
-                break
-            # the next chunk is loaded (and fresh-checked) while this one sends: no idle gap
-            sending = asyncio.gather(*(self._guarded(w) for w in works))
-            following = self.load(chunks[n + 1]) if n + 1 < len(chunks) else None
-            works = await following if following is not None else []
-            await sending
+        try:
+            for n in range(len(chunks)):
+                if self.stop is not None and self.stop.is_set():
+                    break
+                # the next chunk is loaded (and fresh-checked) while this one sends
+                sending = asyncio.gather(*(self._guarded(w) for w in works))
+                following = self.load(chunks[n + 1]) if n + 1 < len(chunks) else None
+                works = await following if following is not None else []
+                await sending
+        finally:
+            self._completions.flush()
         from hub.writeback import process_writebacks
 
         await process_writebacks(self.ws, now=self.now)
@@ -155,6 +165,7 @@ class Dispatcher:
         """Dispatches with their customer and invoices, after a batched fresh-check."""
         works = await asyncio.to_thread(self._read, ids)  # off the loop: sends keep flowing
         await self.fresh.refresh(works)
+        await asyncio.to_thread(preload, self.ws, works)  # after the refresh: amounts as now
         return works
 
     def _read(self, ids: list[int]) -> list[Work]:
@@ -208,11 +219,9 @@ class Dispatcher:
                 return self._hold(d.id, "quiet_hours", until)
         if self.stop is not None and self.stop.is_set():
             return
-        with session(ws.engine, immediate=True) as s:
-            if not transition(d.id, "approved", "sending", s, worker=self.worker,
-                              attempts=d.attempts + 1):
-                self.report.skipped_busy += 1
-                return
+        if not await self._claims.submit(d.id):
+            self.report.skipped_busy += 1
+            return
         d.attempts += 1
         channel = ws.channel(d.channel)
         try:
@@ -244,7 +253,7 @@ class Dispatcher:
         except Exception as exc:  # a plugin bug: we do not know whether it sent
             log.exception("dispatch %s: channel %s raised", d.id, d.channel)
             return self._uncertain(w, exc, cls)
-        self._sent(w, result, message.subject)
+        self._completions.submit((w, result, message.subject))
 
     @staticmethod
     def _requirements(cls: type, message) -> list[str]:
@@ -259,37 +268,52 @@ class Dispatcher:
         return out
 
     # ------------------------------------------------------------------ outcomes
-    def _sent(self, w: Work, result: SendResult, subject: str) -> None:
-        d, now = w.dispatch, self.now()
-        with session(self.ws.engine, immediate=True) as s:
-            if not transition(d.id, "sending", "sent", s, provider_ref=result.provider_ref,
-                              delivery_status=result.status, sent_at=now, last_error=None,
-                              hold_reason=None):
-                return
-            record_event(s, "sent", f"{d.scenario}/{d.step} via {d.channel}: {subject}"[:300],
-                         customer_id=d.customer_id, dispatch_id=d.id,
-                         data={"invoices": [i.id for i in w.invoices],
-                               "provider_ref": result.provider_ref,
-                               "artifacts": list(result.artifacts)})
-            if result.follow_up:
-                f = result.follow_up
-                s.add(Task(dispatch_id=d.id, customer_id=d.customer_id, title=f.title,
-                           script=f.script, created_at=now))
-            flags = {ext: flag for ext, flag in result.invoice_updates.items()
-                     if flag in ("in_collection", "on_payment_plan")}
+    def _claim(self, ids: list[int]) -> list[bool]:
+        got = outbox.claim(self.ws.engine, ids, self.worker, utcnow())
+        return [i in got for i in ids]
+
+    def _sent(self, batch: list[tuple[Work, SendResult, str]]) -> list[None]:
+        """Never raises (nobody awaits it): a failure leaves the rows `sending`, to be
+        settled as `uncertain` after the lease, and is reported."""
+        try:
+            rows = [self._sent_row(w, result, subject) for w, result, subject in batch]
+            done = outbox.record_sent(self.ws.engine, rows, self.now())
+        except Exception as exc:
+            log.exception("recording %d sent dispatches failed", len(batch))
+            ids = ", ".join(str(w.dispatch.id) for w, _, _ in batch)
+            self.report.errors.append(f"dispatches {ids} were sent but could not be recorded "
+                                      f"(they will show as uncertain): {exc}")
+            return [None] * len(batch)
+        for w, _, _ in batch:
+            d = w.dispatch
+            if d.id not in done:
+                continue
+            self.report.sent += 1
+            self.report.by_step[(d.scenario, d.step, d.channel)] += 1
             for inv in w.invoices:
-                if inv.external_id in flags:
-                    s.execute(update(Invoice).where(Invoice.id == inv.id)
-                              .values(**{flags[inv.external_id]: True}))
-            conn_cfg = self.ws.config.connections.get(w.connection)
-            if conn_cfg and conn_cfg.writeback and self.ws.plugin_class(
-                    "connector", w.connection).supports_writeback:
-                for inv in w.invoices:
-                    s.add(Writeback(dispatch_id=d.id, invoice_id=inv.id, next_attempt_at=now))
-        self.report.sent += 1
-        self.report.by_step[(d.scenario, d.step, d.channel)] += 1
-        for inv in w.invoices:
-            self.report.amounts[inv.currency] = self.report.amounts.get(inv.currency, 0) + inv.amount_due
+                self.report.amounts[inv.currency] = (self.report.amounts.get(inv.currency, 0)
+                                                     + inv.amount_due)
+        if self.on_progress:
+            self.on_progress(self.report)
+        return [None] * len(batch)
+
+    def _sent_row(self, w: Work, result: SendResult, subject: str) -> outbox.SentRow:
+        d = w.dispatch
+        flags = {ext: flag for ext, flag in result.invoice_updates.items()
+                 if flag in ("in_collection", "on_payment_plan")}
+        conn_cfg = self.ws.config.connections.get(w.connection)
+        writeback = bool(conn_cfg and conn_cfg.writeback and self.ws.plugin_class(
+            "connector", w.connection).supports_writeback)
+        follow = result.follow_up
+        return outbox.SentRow(
+            dispatch_id=d.id, customer_id=d.customer_id, provider_ref=result.provider_ref,
+            delivery_status=result.status,
+            event_message=f"{d.scenario}/{d.step} via {d.channel}: {subject}"[:300],
+            event_data={"invoices": [i.id for i in w.invoices], "provider_ref": result.provider_ref,
+                        "artifacts": list(result.artifacts)},
+            tasks=[(follow.title, follow.script)] if follow else [],
+            flags=[(i.id, flags[i.external_id]) for i in w.invoices if i.external_id in flags],
+            writebacks=[i.id for i in w.invoices] if writeback else [])
 
     def _retry(self, w: Work, exc: RetriableError, cls: type) -> None:
         d = w.dispatch

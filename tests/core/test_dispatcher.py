@@ -127,6 +127,40 @@ def test_crash_while_sending_becomes_uncertain_after_the_lease(make_ws):
     assert states(ws) == {"uncertain": 1} and SENT["email"] == []
 
 
+def test_a_send_that_cannot_be_recorded_is_reported_and_never_repeated(make_ws, monkeypatch):
+    from hub import outbox
+
+    ws = make_ws()
+    setup(ws, customer("C1"), invoice("1", "C1", TODAY - D(days=3)),
+          customer("C2"), invoice("2", "C2", TODAY - D(days=3)))
+
+    def locked(*a, **kw):
+        raise RuntimeError("database is locked")
+    monkeypatch.setattr(outbox, "record_sent", locked)
+    report = send(ws)
+    assert len(SENT["email"]) == 2 and report.sent == 0
+    assert any("could not be recorded" in e and "database is locked" in e for e in report.errors)
+    monkeypatch.undo()
+    assert send(ws).sent == 0 and states(ws) == {"sending": 2}  # claimed, so never re-sent
+    send(ws, now=lambda: dt.datetime.now(dt.UTC) + D(hours=1))
+    assert states(ws) == {"uncertain": 2} and len(SENT["email"]) == 2
+
+
+def test_sends_claimed_and_recorded_together_are_each_claimed_and_audited_once(make_ws):
+    ws = make_ws()
+    records = []
+    for n in range(30):
+        records += [customer(f"C{n}"), invoice(str(n), f"C{n}", TODAY - D(days=3))]
+    setup(ws, *records)
+    report = send(ws)
+    assert report.sent == 30 and states(ws) == {"sent": 30}
+    with session(ws.engine) as s:
+        events = s.execute(select(Event.dispatch_id).where(Event.kind == "sent")).scalars().all()
+        claimed = s.execute(select(Dispatch.attempts, Dispatch.worker).distinct()).all()
+    assert sorted(events) == sorted(set(events)) and len(events) == 30  # one audit event each
+    assert len(claimed) == 1 and claimed[0][0] == 1  # each claimed once, by this worker
+
+
 def test_template_error_skips_only_that_dispatch(make_ws, tmp_path):
     broken = tmp_path / "templates" / "en"
     broken.mkdir(parents=True)
