@@ -26,9 +26,11 @@ def money_units(value: Decimal | None) -> int | None:
     """A Decimal as the integer of 1/10,000 units the `Money` column stores."""
     if value is None:
         return None
-    if isinstance(value, float):
-        raise TypeError("money must be Decimal, not float")
-    scaled = Decimal(value).scaleb(MONEY_SCALE)
+    if type(value) is not Decimal:
+        if isinstance(value, float):
+            raise TypeError("money must be Decimal, not float")
+        value = Decimal(value)
+    scaled = value.scaleb(MONEY_SCALE)
     units = int(scaled)
     if units != scaled:
         raise ValueError(f"{value} has more than {MONEY_SCALE} decimal places")

@@ -17,6 +17,7 @@ FIELDS = ("number", "customer_name", "customer_id", "currency", "amount_due", "t
           "due_date", "issue_date", "promised_until", "status", "disputed", "invoice_id")
 CUSTOMER_FIELDS = ("customer_code", "email", "phone", "mobile", "language", "segment", "tags",
                    "address_line1", "address_line2", "city", "postcode", "country")
+NO_ADDRESS = Address()
 TRUE = {"1", "true", "yes", "y", "oui", "x", "disputed", "litige"}
 DEFAULT_STATUS = {"paid": "paid", "payée": "paid", "payee": "paid", "settled": "paid",
                   "void": "void", "voided": "void", "cancelled": "void", "annulée": "void",
@@ -70,8 +71,9 @@ class RowReader:
             raise ValueError(f"currency|{currency!r} is not an ISO 4217 currency code")
         if not amount_due:
             raise ValueError("amount_due|amount_due is empty")
-        amount_due = self._amount("amount_due", amount_due)
-        total = self._amount("total", total) if total else amount_due
+        due_text, amount_due = amount_due, self._amount("amount_due", amount_due)
+        # an unpaid invoice's total is usually the same text: parsed once
+        total = amount_due if not total or total == due_text else self._amount("total", total)
         if not due:
             raise ValueError("due_date|due_date is empty")
         due = self._date("due_date", due)
@@ -94,10 +96,13 @@ class RowReader:
     def _customer(self, cust_id: str, name: str, row: list[str]) -> CustomerRecord:
         (code, email, phone, mobile, language, segment, tags, line1, line2, city, postcode,
          country) = map(str.strip, self.customer_cells(row))
-        return CustomerRecord(
+        address = NO_ADDRESS if not (line1 or line2 or city or postcode or country) else \
+            Address.trusted(line1=line1 or None, line2=line2 or None, city=city or None,
+                            postcode=postcode or None, country=country.upper() or None)
+        # every value is a str or None as read: no validation pass (see InvoiceRecord)
+        return CustomerRecord.trusted(
             external_id=cust_id, name=name, code=code or None, email=email or None,
             phone=phone or None, mobile=mobile or None, language=language or None,
             segment=segment or None,
             tags=tuple(t.strip() for t in tags.replace(";", ",").split(",") if t.strip()),
-            address=Address(line1=line1 or None, line2=line2 or None, city=city or None,
-                            postcode=postcode or None, country=country.upper() or None))
+            address=address)
