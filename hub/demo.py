@@ -17,6 +17,20 @@ from hub.cli.common import console, err_console
 STARTER = Path(__file__).parent / "starter" / "demo.yaml"
 
 
+DEMO_PLAN_ROWS = 12
+
+
+def sample_rows(rows: list, limit: int) -> list:
+    """A short preview that still shows every (step, channel) once, in the plan's order."""
+    firsts = {}
+    for i, r in enumerate(rows):
+        firsts.setdefault((r.step, r.channel), i)
+    keep = set(sorted(firsts.values())[:limit])
+    rest = [i for i in range(len(rows)) if i not in keep]
+    keep.update(rest[:max(0, limit - len(keep))])
+    return [r for i, r in enumerate(rows) if i in keep]
+
+
 def prepare(root: Path, today: dt.date, *, reset: bool = False) -> bool:
     """Create the workspace files; True when they were new."""
     if reset and root.exists():
@@ -69,7 +83,12 @@ def run_demo(root: Path, *, reset: bool = False) -> dict:
                 syncs = await sync_all(ws)
                 preview = plan(ws, dry_run=True).preview
                 if preview:
-                    console.print(plan_table(preview, f"Today's plan: {len(preview)} reminders"))
+                    shown = sample_rows(preview, DEMO_PLAN_ROWS)
+                    console.print(plan_table(shown, f"Today's plan: {len(preview)} reminders"))
+                    if len(preview) > len(shown):
+                        console.print(f"… and {len(preview) - len(shown)} more, each kind of step "
+                                      f"shown above; once sent, `relance history -w {root}` "
+                                      "lists them all")
                 summary = await daily_cycle(ws, sync=False)
                 summary["sync"] = [{"connection": r.connection, "ok": r.ok, "invoices": r.invoices,
                                     "customers": r.customers, "problems": r.problems,
@@ -91,7 +110,7 @@ def run_demo(root: Path, *, reset: bool = False) -> dict:
                   f"{summary['fake_sms']} SMS and {summary['fake_links']} payment link(s) this run; "
                   f"letters in {root / 'letters'}/, agency bundles in {root / 'handoff'}/, "
                   "call tasks: `relance tasks list -w " + str(root) + "`")
-    console.print("Next: `relance status -w demo-workspace`, `relance history -w demo-workspace`, "
-                  "`relance report aging -w demo-workspace --json`")
+    console.print(f"Next: `relance status -w {root}`, `relance history -w {root}`, "
+                  f"`relance report aging -w {root} --json`")
     err_console.print("")
     return summary

@@ -84,17 +84,18 @@ def plan_table(rows, title: str) -> Table:
     from hub.money import fmt_amounts
 
     t = Table(title=title, show_lines=False)
-    for col in ("#", "customer", "step", "channel", "template", "invoices", "amount", "why"):
-        t.add_column(col, overflow="fold")
+    for col in ("#", "customer", "scenario/step", "channel", "invoices", "amount", "why"):
+        t.add_column(col, overflow="fold", no_wrap=col in ("#", "amount"))
     for r in rows:
         inv = ", ".join(r.invoices[:4]) + (f" +{len(r.invoices) - 4}" if len(r.invoices) > 4 else "")
-        why = r.why
+        # the step and scenario have their column: the table keeps the reason itself
+        why = r.why.split(": ", 1)[-1] if r.why.startswith(f"step {r.step} of") else r.why
         if "segments" in r.extra:
             why += f" · {r.extra['segments']} SMS segment(s), {r.extra.get('encoding')}"
         if r.extra.get("problems"):
             why += " · [red]" + "; ".join(r.extra["problems"]) + "[/]"
-        t.add_row(str(r.dispatch_id), r.customer, r.step, r.channel, r.template, inv,
-                  fmt_amounts(r.amounts), why)
+        t.add_row(str(r.dispatch_id), r.customer, f"{r.scenario}/{r.step}",
+                  f"{r.channel} ({r.template})", inv, fmt_amounts(r.amounts), why)
     return t
 
 

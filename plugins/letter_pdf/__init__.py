@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import datetime as dt
+import logging
 import re
 from pathlib import Path
 from typing import ClassVar
@@ -23,6 +24,22 @@ from hub.hookspecs import hookimpl
 
 class LetterPdfSettings(PluginSettings):
     folder: str = Field("letters", description="print folder, relative to the workspace")
+
+
+class _OnceOnly(logging.Filter):
+    """WeasyPrint repeats, for every PDF, that it subsets fonts with fontTools because the
+    optional HarfBuzz-Subset library is missing (same PDF, a little slower): say it once."""
+
+    said = False
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if "HarfBuzz-Subset" not in record.getMessage():
+            return True
+        seen, _OnceOnly.said = _OnceOnly.said, True
+        return not seen
+
+
+logging.getLogger("weasyprint").addFilter(_OnceOnly())
 
 
 def render_pdf(html: str) -> bytes:

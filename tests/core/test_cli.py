@@ -46,6 +46,10 @@ def test_demo_twice_sends_once_and_says_so(tmp_path):
     first = invoke("demo", "-w", str(ws))
     assert first.exit_code == 0, first.output
     assert "amount reminded" in first.output and "Aged balance" in first.output
+    # the preview is a sample that still shows every channel, then says how many more
+    assert "more, each kind of step shown above" in first.output
+    preview = first.output.split("Today's plan")[1].split("more, each kind")[0]
+    assert all(ch in preview for ch in ("email", "sms", "letter", "calls", "agency"))
     sent = len(list((ws / "outbox").glob("*.eml")))
     assert sent > 20
     second = invoke("demo", "-w", str(ws))

@@ -132,3 +132,17 @@ def test_letter_pdf_writes_a_pdf_and_checks_the_address(tmp_path):
     nowhere = sample_message(recipient=Recipient(customer_id=1, name="Nomad",
                                                  address=Address(line1="1 rue")))
     assert "missing city, postcode, country" in ch.problems(nowhere)[0]
+
+
+def test_weasyprint_font_note_is_said_once_not_per_letter(caplog):
+    import logging
+
+    import plugins.letter_pdf  # noqa: F401  (installs the filter)
+
+    log = logging.getLogger("weasyprint")
+    with caplog.at_level(logging.WARNING, logger="weasyprint"):
+        for _ in range(3):
+            log.warning('Using fontTools instead of HarfBuzz-Subset for font "DejaVu Serif".')
+        log.warning("a real problem")
+    notes = [r for r in caplog.records if "HarfBuzz" in r.getMessage()]
+    assert len(notes) <= 1 and any(r.getMessage() == "a real problem" for r in caplog.records)
