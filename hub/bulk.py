@@ -56,12 +56,16 @@ def _same(value):
 class Converters:
     """Python values → what the driver should bind for the dialect of `session`."""
 
-    def __init__(self, session: Session | Connection):
-        bind = session if isinstance(session, Connection) else session.get_bind()
-        sqlite = bind.dialect.name == "sqlite"
+    def __init__(self, bind: Session | Connection | str):
+        """`bind`: where the values go, or the name of its dialect."""
+        sqlite = (bind if isinstance(bind, str) else dialect_of(bind)) == "sqlite"
         self.money = money_units
         self.date = _sqlite_date if sqlite else _same
         self.instant = _sqlite_instant if sqlite else _same
+
+
+def dialect_of(bind: Session | Connection) -> str:
+    return (bind if isinstance(bind, Connection) else bind.get_bind()).dialect.name
 
 
 def literal(value) -> str:
@@ -73,6 +77,9 @@ def literal(value) -> str:
     if isinstance(value, int):
         return str(int(value))
     raise TypeError(f"not a constant literal: {value!r}")
+
+
+Statement = tuple[str, object]  # SQL text and its DBAPI parameters
 
 
 class Upsert:
@@ -119,14 +126,20 @@ class Upsert:
             self._texts[key] = text
         return self._texts[key]
 
-    def run(self, session: Session, rows: Sequence[tuple], fixed: Mapping[str, object] = {}) -> None:
-        """`rows` hold the values of the columns not in `fixed`, in column order."""
+    def statement(self, dialect: str, rows: Sequence[tuple],
+                  fixed: Mapping[str, object] = {}) -> Statement | None:
+        """The statement and its parameters for `rows` (the values of the columns not in
+        `fixed`, in column order); building them is pure Python, so a caller can do it in
+        one thread and run them in another."""
         if not rows:
-            return
-        connection = session.connection()
-        dialect = connection.dialect.name
-        text = self.text(dialect, fixed)
-        if dialect == "sqlite":
-            connection.exec_driver_sql(text, (json.dumps(rows),))
-        else:
-            connection.exec_driver_sql(text, list(rows))
+            return None
+        params = (json.dumps(rows),) if dialect == "sqlite" else list(rows)
+        return self.text(dialect, fixed), params
+
+    def run(self, session: Session, rows: Sequence[tuple], fixed: Mapping[str, object] = {}) -> None:
+        execute(session, self.statement(dialect_of(session), rows, fixed))
+
+
+def execute(session: Session, statement: Statement | None) -> None:
+    if statement is not None:
+        session.connection().exec_driver_sql(*statement)

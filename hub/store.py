@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 
 from sqlalchemy import update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from hub.bulk import Converters, Upsert
+from hub.bulk import Converters, Statement, Upsert, dialect_of, execute
 from hub.contracts import CustomerRecord, InvoiceRecord, PaymentRecord, Tombstone
 from hub.models import Invoice, Payment, utcnow
 
@@ -73,10 +74,24 @@ PAYMENT_COLUMNS = ("connection_id", "external_id", "invoice_external_id", "custo
 _PAYMENTS = Upsert("payment", PAYMENT_COLUMNS, ("connection_id", "external_id"))
 
 
-def upsert_customers(session: Session, connection_id: int, records: Sequence[CustomerRecord],
-                     known: set[str] | None = None) -> int:
-    """`known` (optional) collects the external ids now in the table, for `upsert_invoices`."""
-    to = Converters(session)
+@dataclass
+class Batch:
+    """One kind of record of a page, as statements ready to run (see `prepare_*`)."""
+
+    statements: list[Statement | None] = field(default_factory=list)
+    count: int = 0
+
+
+def write(session: Session, batch: Batch) -> int:
+    for statement in batch.statements:
+        execute(session, statement)
+    return batch.count
+
+
+def prepare_customers(dialect: str, connection_id: int, records: Sequence[CustomerRecord],
+                      known: set[str] | None = None) -> Batch:
+    """`known` (optional) collects the external ids now in the table, for `prepare_invoices`."""
+    to = Converters(dialect)
     now = to.instant(utcnow())
     rows = [(
         r.external_id, r.name, r.code, r.email, ",".join(r.cc_emails) or None,
@@ -84,31 +99,29 @@ def upsert_customers(session: Session, connection_id: int, records: Sequence[Cus
         r.address.region, r.address.country, r.language, r.timezone, r.segment, _tags(r.tags),
         r.tax_id, now,
     ) for r in {r.external_id: r for r in records}.values()]
-    _CUSTOMERS.run(session, rows, fixed={"connection_id": connection_id, "placeholder": False,
-                                         "on_hold": False})
     if known is not None:
         known.update(row[0] for row in rows)
-    return len(rows)
+    return Batch([_CUSTOMERS.statement(dialect, rows, fixed={
+        "connection_id": connection_id, "placeholder": False, "on_hold": False})], len(rows))
 
 
-def upsert_invoices(session: Session, connection_id: int, records: Sequence[InvoiceRecord],
-                    generation: int, known: set[str] | None = None) -> int:
+def prepare_invoices(dialect: str, connection_id: int, records: Sequence[InvoiceRecord],
+                     generation: int, known: set[str] | None = None) -> Batch:
     """`known`: customer external ids already in the table (skips their placeholder check)."""
     records = list({r.external_id: r for r in records}.values())
     if not records:
-        return 0
-    to = Converters(session)
+        return Batch()
+    to = Converters(dialect)
     now = to.instant(utcnow())
     # customers the page refers to but that no record has described yet
     referred = {r.customer_external_id for r in records}
     if known is not None:
         referred -= known
-    _PLACEHOLDERS.run(session, [(e, e, now) for e in referred],
-                      fixed={"connection_id": connection_id, "placeholder": True, "on_hold": False})
-    if known is not None:
         known |= referred
+    placeholders = _PLACEHOLDERS.statement(dialect, [(e, e, now) for e in referred], fixed={
+        "connection_id": connection_id, "placeholder": True, "on_hold": False})
     money, date, instant = to.money, to.date, to.instant
-    _INVOICES.run(session, [(
+    invoices = _INVOICES.statement(dialect, [(
         r.external_id, r.customer_external_id, r.kind, r.number, r.currency, money(r.total),
         money(r.amount_due), date(r.issue_date), date(r.due_date), r.status, r.disputed,
         date(r.promised_until), r.reference, r.online_url, instant(r.updated_at), now,
@@ -116,17 +129,32 @@ def upsert_invoices(session: Session, connection_id: int, records: Sequence[Invo
     ) for r in records], fixed={"connection_id": connection_id, "seen_generation": generation,
                                 "on_payment_plan": False, "in_collection": False,
                                 "dunning_level": -1})
-    return len(records)
+    return Batch([placeholders, invoices], len(records))
 
 
-def upsert_payments(session: Session, connection_id: int, records: Sequence[PaymentRecord]) -> int:
-    to = Converters(session)
+def prepare_payments(dialect: str, connection_id: int, records: Sequence[PaymentRecord]) -> Batch:
+    to = Converters(dialect)
     rows = [(
         r.external_id, r.invoice_external_id, r.customer_external_id,
         to.money(r.amount), r.currency, to.date(r.date), r.void,
     ) for r in {r.external_id: r for r in records}.values()]
-    _PAYMENTS.run(session, rows, fixed={"connection_id": connection_id})
-    return len(rows)
+    return Batch([_PAYMENTS.statement(dialect, rows, fixed={"connection_id": connection_id})],
+                 len(rows))
+
+
+def upsert_customers(session: Session, connection_id: int, records: Sequence[CustomerRecord],
+                     known: set[str] | None = None) -> int:
+    return write(session, prepare_customers(dialect_of(session), connection_id, records, known))
+
+
+def upsert_invoices(session: Session, connection_id: int, records: Sequence[InvoiceRecord],
+                    generation: int, known: set[str] | None = None) -> int:
+    return write(session, prepare_invoices(dialect_of(session), connection_id, records,
+                                           generation, known))
+
+
+def upsert_payments(session: Session, connection_id: int, records: Sequence[PaymentRecord]) -> int:
+    return write(session, prepare_payments(dialect_of(session), connection_id, records))
 
 
 def apply_tombstones(session: Session, connection_id: int, records: Sequence[Tombstone]) -> int:
