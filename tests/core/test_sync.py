@@ -161,3 +161,20 @@ def test_float_money_is_refused_at_the_boundary():
     with pytest.raises(ValueError, match="never a float"):
         InvoiceRecord(external_id="1", customer_external_id="C1", number="1", currency="EUR",
                       total=Decimal("0.1"), amount_due=0.1, due_date=TODAY)
+
+
+def test_a_sync_hands_the_gil_over_promptly_then_restores_the_interval():
+    import sys
+
+    from hub.sync import prompt_handoffs
+
+    before = sys.getswitchinterval()
+    with prompt_handoffs():
+        assert sys.getswitchinterval() <= 0.0002
+        with prompt_handoffs():  # two syncs at once: the first to end must not restore it
+            pass
+        assert sys.getswitchinterval() <= 0.0002
+    assert sys.getswitchinterval() == before
+    with pytest.raises(RuntimeError), prompt_handoffs():
+        raise RuntimeError("connector failed")
+    assert sys.getswitchinterval() == before
