@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -77,7 +79,26 @@ def run() -> dict[str, float]:
             "xero_initial_100k_limited_seconds": round(limited_s, 1),
             "xero_initial_100k_limited_429s": throttled,
             "xero_incremental_nochange_calls": nochange, "xero_incremental_100_changes_calls": changes,
-            "xero_sync_peak_rss_mb": peak_rss_mb()}
+            "xero_sync_peak_rss_mb": peak_rss_mb(),
+            # the same unlimited initial sync alone, at 25k and 200k invoices: RSS should not
+            # grow with the ledger (pages are streamed and committed one by one)
+            **{f"xero_sync_{n // 1000}k_peak_rss_mb": rss_at(n) for n in (25_000, 200_000)}}
+
+
+def rss_only() -> None:
+    """One unlimited initial sync of BENCH_N invoices; prints this process's peak RSS."""
+    initial(limits=False)[3][0].server.should_exit = True
+    print(peak_rss_mb(), flush=True)
+
+
+def rss_at(invoices: int) -> float:
+    out = subprocess.run(
+        [sys.executable, "-c", "from tests.bench.bench_xero import rss_only; rss_only()"],
+        env={**os.environ, "BENCH_N": str(invoices), "BENCH_C": str(invoices // 5)},
+        capture_output=True, text=True, check=True, cwd=Path(__file__).resolve().parents[2])
+    mb = float(out.stdout.strip().splitlines()[-1])
+    print(f"  initial sync of {invoices:,} invoices alone: peak RSS {mb} MB", flush=True)
+    return mb
 
 
 if __name__ == "__main__":
