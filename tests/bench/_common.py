@@ -17,7 +17,16 @@ MARK = "BENCH-RESULTS "
 
 
 def peak_rss_mb() -> float:
-    """Peak resident set size of this process, in MB (Linux reports KiB)."""
+    """Peak resident set size of this process, in MB.
+
+    Linux's `VmHWM` first: `ru_maxrss` survives `exec`, so a bench started by a larger
+    process would report its parent's peak."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
