@@ -66,14 +66,17 @@ def record_sent(engine: Engine, rows: Iterable[SentRow], now: dt.datetime) -> se
         to = Converters(c)
         at = to.instant(now)
         ids = [r.dispatch_id for r in rows]
-        # the write lock is held: no other worker can move these rows until commit
+        # SQLite: the write lock is held; PostgreSQL: the rows are locked. Either way no
+        # other worker (a lease recovery) can move them until this commits.
+        lock = " FOR UPDATE" if c.dialect.name == "postgresql" else ""
         ours = {i for (i,) in sql(c, f"SELECT id FROM dispatch WHERE status = 'sending' AND id IN "
-                                     f"({_marks(len(ids))})", tuple(ids))}
+                                     f"({_marks(len(ids))}){lock}", tuple(ids))}
         rows = [r for r in rows if r.dispatch_id in ours]
         if not rows:
             return set()
         sql(c, "UPDATE dispatch SET status = 'sent', provider_ref = ?, delivery_status = ?, "
-               "sent_at = ?, updated_at = ?, last_error = NULL, hold_reason = NULL WHERE id = ?",
+               "sent_at = ?, updated_at = ?, last_error = NULL, hold_reason = NULL "
+               "WHERE id = ? AND status = 'sending'",
             [(r.provider_ref, r.delivery_status, at, at, r.dispatch_id) for r in rows])
         sql(c, "INSERT INTO event (at, kind, level, customer_id, dispatch_id, message, data) "
                "VALUES (?, 'sent', 'info', ?, ?, ?, ?)",
