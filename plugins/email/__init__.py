@@ -11,6 +11,7 @@ uncertain, 535 is an authentication problem.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import hashlib
 import re
 import ssl
@@ -20,7 +21,7 @@ from email.mime.application import MIMEApplication
 from email.mime.base import MIMEBase
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
-from email.utils import formataddr, formatdate, parseaddr
+from email.utils import format_datetime, formataddr, parseaddr
 from typing import ClassVar, Literal
 
 import aiosmtplib
@@ -75,16 +76,24 @@ class EmailChannel(Channel):
         domain = self.settings.message_id_domain or self.settings.from_address.rsplit("@", 1)[-1]
         return f"<{hashlib.sha256(key.encode()).hexdigest()[:32]}@{domain}>"
 
+    @staticmethod
+    def boundary(message: Message, part: str) -> str:
+        """Our own MIME boundary: `=_` never occurs in base64 or quoted-printable parts (the
+        only encodings used here), so it needs no scan of the body — the scan the email
+        package does otherwise compiles a new regex for every message."""
+        digest = hashlib.sha256(f"{message.idempotency_key}/{part}".encode()).hexdigest()[:24]
+        return f"=_relance_{digest}"
+
     def build(self, message: Message) -> MIMEMultipart:
         """The MIME message. Built with the compat32 classes: five times faster than
         `EmailMessage` for the same bytes, which matters at a few hundred mails a second."""
         s, r = self.settings, message.recipient
-        body = MIMEMultipart("alternative")
+        body = MIMEMultipart("alternative", boundary=self.boundary(message, "alt"))
         body.attach(MIMEText(message.text or "", "plain", "utf-8"))
         if message.html:
             body.attach(MIMEText(message.html, "html", "utf-8"))
         if message.attachments:
-            mail = MIMEMultipart("mixed")
+            mail = MIMEMultipart("mixed", boundary=self.boundary(message, "mix"))
             mail.attach(body)
             for att in message.attachments:
                 maintype, _, subtype = att.content_type.partition("/")
@@ -104,7 +113,7 @@ class EmailChannel(Channel):
         if s.reply_to:
             mail["Reply-To"] = s.reply_to
         mail["Subject"] = Header(message.subject, "utf-8")
-        mail["Date"] = formatdate(localtime=False)
+        mail["Date"] = format_datetime(dt.datetime.now(dt.UTC))  # "+0000": UTC, said so
         mail["Message-ID"] = self.message_id(message.idempotency_key)
         mail["X-Relance-Dispatch"] = str(message.dispatch_id)
         return mail

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import email
 import email.policy
 from decimal import Decimal
@@ -98,6 +99,26 @@ def test_sends_a_complete_message(smtp):
     assert msg.get_body(("html",)).get_content().strip() == "<p>Bonjour</p>"
     [att] = list(msg.iter_attachments())
     assert att.get_filename() == "F-1.pdf" and att.get_content() == b"%PDF-1.4 test"
+    assert msg["Date"].datetime.utcoffset() == dt.timedelta(0) and "+0000" in str(msg["Date"])
+
+
+def test_body_that_quotes_our_boundary_prefix_still_parses(smtp):
+    handler, port = smtp()
+    ch = channel(port)
+    tricky = message().model_copy(update={"text": "--=_relance_\n=_relance_ coupe ici ?"})
+
+    async def go():
+        try:
+            await ch.send(tricky)
+        finally:
+            await ch.aclose()
+
+    run(go())
+    [(_, msg)] = handler.messages
+    assert msg.get_body(("plain",)).get_content() == "--=_relance_\n=_relance_ coupe ici ?"
+    assert len(list(msg.iter_attachments())) == 1
+    # the same dispatch always gets the same boundaries (reproducible .eml files)
+    assert ch.boundary(tricky, "alt") == ch.boundary(message(), "alt") != ch.boundary(tricky, "mix")
 
 
 def test_message_id_is_deterministic_per_dispatch(smtp):
