@@ -1,20 +1,21 @@
-"""Bulk upserts written once and run as one DBAPI `executemany` per page.
+"""Bulk upserts as plain SQL, a few statements per page.
 
 A sync writes hundreds of thousands of rows; SQLAlchemy's per-row parameter processing
 cost more than SQLite's own work. SQLite (≥ 3.24) and PostgreSQL share the
-`INSERT … ON CONFLICT (…) DO UPDATE SET … excluded.…` syntax, so one statement text
-serves both; only the placeholder and the Python → column value conversion differ,
-and `Converters` does the latter exactly as the ORM types would (Money as 1/10,000
-units, dates as ISO text on SQLite).
+`INSERT … ON CONFLICT (…) DO UPDATE SET … excluded.…` syntax; `Upsert` writes the
+statement for each, and `Converters` turns Python values into what the driver binds,
+exactly as the ORM types would (Money as 1/10,000 units, dates as ISO text on SQLite).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
-import re
+import functools
+import sqlite3
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
+from itertools import chain
 
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
@@ -68,35 +69,41 @@ def dialect_of(bind: Session | Connection) -> str:
     return (bind if isinstance(bind, Connection) else bind.get_bind()).dialect.name
 
 
-def literal(value) -> str:
-    """An SQL literal for one of our own constants (never for data from a ledger)."""
-    if value is None:
-        return "NULL"
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, int):
-        return str(int(value))
-    raise TypeError(f"not a constant literal: {value!r}")
-
-
 Statement = tuple[str, object]  # SQL text and its DBAPI parameters
 
 
-class Upsert:
-    """`INSERT INTO table (columns) VALUES (…) ON CONFLICT (keys) DO UPDATE SET …`.
+@dataclass(frozen=True)
+class Lookup:
+    """A column holding the `id` of the `table` row whose `key` is the value bound for the
+    column and whose `scope` column equals the fixed value of the same name — e.g. an
+    invoice's customer, by external id within the connection."""
 
-    `values` replaces a column's placeholder by an SQL expression that may hold its own
-    `?` placeholders and `{column}` references to fixed values (e.g. a sub-select);
-    `update` gives a column's SQL on conflict (default `excluded.<column>`); columns in
-    `keep` are not updated; `nothing=True` means DO NOTHING. `run(…, fixed=)` gives
-    columns whose value is the same for every row (ids, flags): they are written into
-    the statement instead of bound per row.
+    table: str
+    key: str
+    scope: str
+
+
+class Upsert:
+    """`INSERT INTO table (columns) … ON CONFLICT (keys) DO UPDATE SET …` for many rows.
+
+    `lookups` resolve a column to another table's id in the statement itself; `update`
+    gives a column's SQL on conflict (default `excluded.<column>`); columns in `keep` are
+    not updated; `nothing=True` means DO NOTHING. `fixed` columns (ids, flags) have the
+    same value in every row and are bound once per statement.
+
+    SQLite: one statement binds up to SQLite's parameter limit of rows (`INSERT … SELECT …
+    FROM (VALUES (…), (…), …)`), so a page is a handful of `sqlite3_step`s run without
+    the GIL while the connector parses the next page — binding row by row would hand the
+    GIL back and forth for every row. Statement sizes are a full chunk or a power of two,
+    so SQLite's statement cache holds a few shapes, not one per page. PostgreSQL: one
+    `executemany` (psycopg pipelines it).
     """
 
     def __init__(self, table: str, columns: Sequence[str], keys: Sequence[str], *,
-                 values: Mapping[str, str] | None = None, update: Mapping[str, str] | None = None,
-                 keep: Sequence[str] = (), nothing: bool = False):
-        self.table, self.columns, self.values = table, tuple(columns), dict(values or {})
+                 lookups: Mapping[str, Lookup] | None = None,
+                 update: Mapping[str, str] | None = None, keep: Sequence[str] = (),
+                 nothing: bool = False):
+        self.table, self.columns, self.lookups = table, tuple(columns), dict(lookups or {})
         if nothing:
             self.conflict = f"ON CONFLICT ({', '.join(keys)}) DO NOTHING"
         else:
@@ -104,42 +111,100 @@ class Upsert:
             sets = [f"{c} = {update.get(c, f'excluded.{c}')}" for c in columns
                     if c not in keys and c not in keep]
             self.conflict = f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET " + ", ".join(sets)
-        self._texts: dict[tuple, str] = {}
+        self.text = functools.lru_cache(maxsize=32)(self._text)
 
-    def text(self, dialect: str, fixed: Mapping[str, object]) -> str:
-        key = (dialect, tuple(sorted(fixed.items())))
-        if key not in self._texts:
-            consts = {k: literal(v) for k, v in fixed.items()}
-            exprs = [consts[c] if c in fixed else self.values.get(c, "?").format(**consts)
-                     for c in self.columns]
-            head = f"INSERT INTO {self.table} ({', '.join(self.columns)})"
-            if dialect == "sqlite":
-                # The page as one JSON parameter: the insert is then a single
-                # sqlite3_step, run without the GIL while the connector parses the next
-                # page (binding row by row hands the GIL back and forth for every row).
-                # `WHERE true` resolves the parsing ambiguity SQLite documents for upserts.
-                n = iter(range(10_000))
-                exprs = [re.sub(r"\?", lambda _: f"value ->> {next(n)}", e) for e in exprs]
-                text = f"{head} SELECT {', '.join(exprs)} FROM json_each(?) WHERE true {self.conflict}"
+    def _text(self, dialect: str, fixed: tuple[str, ...], rows: int) -> str:
+        """`fixed`: the names of the fixed columns, bound first (?1, ?2, …) on SQLite."""
+        head = f"INSERT INTO {self.table} ({', '.join(self.columns)})"
+        if dialect != "sqlite":
+            return f"{head} VALUES ({', '.join(self._pg_expr(c, fixed) for c in self.columns)}) " \
+                   f"{self.conflict}".replace("?", "%s")
+        number = {name: i for i, name in enumerate(fixed, 1)}
+        bound = [c for c in self.columns if c not in number]
+        exprs, joins = [], []
+        for c in self.columns:
+            if c in number:
+                exprs.append(f"?{number[c]}")
+            elif c in self.lookups:
+                lk, alias = self.lookups[c], f"lookup_{c}"
+                exprs.append(f"{alias}.id")
+                joins.append(f"LEFT JOIN {lk.table} AS {alias} ON {alias}.{lk.key} = "
+                             f"v.column{bound.index(c) + 1} AND {alias}.{lk.scope} = "
+                             f"?{number[lk.scope]}")
             else:
-                text = f"{head} VALUES ({', '.join(exprs)}) {self.conflict}".replace("?", "%s")
-            self._texts[key] = text
-        return self._texts[key]
+                exprs.append(f"v.column{bound.index(c) + 1}")
+        row = f"({', '.join('?' * len(bound))})"
+        # `WHERE true` resolves the parsing ambiguity SQLite documents for upserts
+        return (f"{head} SELECT {', '.join(exprs)} FROM (VALUES {', '.join([row] * rows)}) AS v "
+                f"{' '.join(joins)} WHERE true {self.conflict}")
 
-    def statement(self, dialect: str, rows: Sequence[tuple],
-                  fixed: Mapping[str, object] = {}) -> Statement | None:
-        """The statement and its parameters for `rows` (the values of the columns not in
-        `fixed`, in column order); building them is pure Python, so a caller can do it in
-        one thread and run them in another."""
+    def _pg_expr(self, column: str, fixed: tuple[str, ...]) -> str:
+        if column in fixed:
+            return "?"
+        if column in self.lookups:
+            lk = self.lookups[column]
+            return f"(SELECT id FROM {lk.table} WHERE {lk.key} = ? AND {lk.scope} = ?)"
+        return "?"
+
+    def statements(self, dialect: str, rows: Sequence[tuple],
+                   fixed: Mapping[str, object] = {}) -> list[Statement]:
+        """The statements and their parameters for `rows` (the values of the columns not
+        in `fixed`, in column order). Pure Python: a caller can build them in one thread
+        and run them in another."""
         if not rows:
-            return None
-        params = (json.dumps(rows),) if dialect == "sqlite" else list(rows)
-        return self.text(dialect, fixed), params
+            return []
+        names = tuple(fixed)
+        if dialect != "sqlite":
+            text = self.text(dialect, names, 1)
+            values = [fixed.get(c) for c in self.columns]
+            params = [self._pg_row(row, values, names) for row in rows]
+            return [(text, params)]
+        consts = list(fixed.values())
+        out, start = [], 0
+        for size in _chunk_sizes(len(rows), _sqlite_rows_per_statement(
+                len(self.columns) - len(names), len(names))):
+            part = rows[start:start + size]
+            start += size
+            out.append((self.text(dialect, names, size),  # a tuple: one statement
+                        (*consts, *chain.from_iterable(part))))
+        return out
+
+    def _pg_row(self, row: tuple, values: list, names: tuple[str, ...]) -> tuple:
+        it, out = iter(row), []
+        for c, v in zip(self.columns, values, strict=True):
+            if c in names:
+                out.append(v)
+            else:
+                out.append(next(it))
+                if c in self.lookups:
+                    out.append(values[self.columns.index(self.lookups[c].scope)])
+        return tuple(out)
 
     def run(self, session: Session, rows: Sequence[tuple], fixed: Mapping[str, object] = {}) -> None:
-        execute(session, self.statement(dialect_of(session), rows, fixed))
+        for statement in self.statements(dialect_of(session), rows, fixed):
+            execute(session, statement)
 
 
-def execute(session: Session, statement: Statement | None) -> None:
-    if statement is not None:
-        session.connection().exec_driver_sql(*statement)
+def _sqlite_rows_per_statement(bound: int, fixed: int) -> int:
+    return max(1, (_sqlite_max_variables() - fixed) // max(1, bound))
+
+
+@functools.cache
+def _sqlite_max_variables() -> int:
+    with sqlite3.connect(":memory:") as probe:
+        return probe.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+
+
+def _chunk_sizes(total: int, full: int) -> list[int]:
+    """`total` rows as full chunks, then powers of two (few distinct statement shapes)."""
+    sizes = [full] * (total // full)
+    rest = total % full
+    while rest:
+        size = 1 << (rest.bit_length() - 1)
+        sizes.append(size)
+        rest -= size
+    return sizes
+
+
+def execute(session: Session, statement: Statement) -> None:
+    session.connection().exec_driver_sql(*statement)

@@ -15,7 +15,7 @@ from sqlalchemy import update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from hub.bulk import Converters, Statement, Upsert, dialect_of, execute
+from hub.bulk import Converters, Lookup, Statement, Upsert, dialect_of, execute
 from hub.contracts import CustomerRecord, InvoiceRecord, PaymentRecord, Tombstone
 from hub.models import Invoice, Payment, utcnow
 
@@ -55,8 +55,7 @@ INVOICE_COLUMNS = ("connection_id", "external_id", "customer_id", "kind", "numbe
 _INVOICES = Upsert(
     "invoice", INVOICE_COLUMNS, ("connection_id", "external_id"),
     # the customer's id is looked up by SQLite/PostgreSQL, not by a round trip per page
-    values={"customer_id": "(SELECT id FROM customer WHERE connection_id = {connection_id} "
-                           "AND external_id = ?)"},
+    lookups={"customer_id": Lookup("customer", "external_id", scope="connection_id")},
     keep=("on_payment_plan", "in_collection", "dunning_level"),
     # Hub-owned facts survive a ledger record: a dispute or promise recorded by a person
     # is sticky until a person clears it; `paid_at` is the first time we saw it paid.
@@ -78,7 +77,7 @@ _PAYMENTS = Upsert("payment", PAYMENT_COLUMNS, ("connection_id", "external_id"))
 class Batch:
     """One kind of record of a page, as statements ready to run (see `prepare_*`)."""
 
-    statements: list[Statement | None] = field(default_factory=list)
+    statements: list[Statement] = field(default_factory=list)
     count: int = 0
 
 
@@ -101,8 +100,8 @@ def prepare_customers(dialect: str, connection_id: int, records: Sequence[Custom
     ) for r in {r.external_id: r for r in records}.values()]
     if known is not None:
         known.update(row[0] for row in rows)
-    return Batch([_CUSTOMERS.statement(dialect, rows, fixed={
-        "connection_id": connection_id, "placeholder": False, "on_hold": False})], len(rows))
+    return Batch(_CUSTOMERS.statements(dialect, rows, fixed={
+        "connection_id": connection_id, "placeholder": False, "on_hold": False}), len(rows))
 
 
 def prepare_invoices(dialect: str, connection_id: int, records: Sequence[InvoiceRecord],
@@ -118,18 +117,21 @@ def prepare_invoices(dialect: str, connection_id: int, records: Sequence[Invoice
     if known is not None:
         referred -= known
         known |= referred
-    placeholders = _PLACEHOLDERS.statement(dialect, [(e, e, now) for e in referred], fixed={
+    placeholders = _PLACEHOLDERS.statements(dialect, [(e, e, now) for e in referred], fixed={
         "connection_id": connection_id, "placeholder": True, "on_hold": False})
     money, date, instant = to.money, to.date, to.instant
-    invoices = _INVOICES.statement(dialect, [(
-        r.external_id, r.customer_external_id, r.kind, r.number, r.currency, money(r.total),
-        money(r.amount_due), date(r.issue_date), date(r.due_date), r.status, r.disputed,
-        date(r.promised_until), r.reference, r.online_url, instant(r.updated_at), now,
-        now if r.status == "paid" else None,
-    ) for r in records], fixed={"connection_id": connection_id, "seen_generation": generation,
+    rows = []
+    for r in records:
+        due = money(r.amount_due)  # an unpaid invoice's total is often the same Decimal
+        rows.append((
+            r.external_id, r.customer_external_id, r.kind, r.number, r.currency,
+            due if r.total is r.amount_due else money(r.total), due, date(r.issue_date),
+            date(r.due_date), r.status, r.disputed, date(r.promised_until), r.reference,
+            r.online_url, instant(r.updated_at), now, now if r.status == "paid" else None))
+    invoices = _INVOICES.statements(dialect, rows, fixed={"connection_id": connection_id, "seen_generation": generation,
                                 "on_payment_plan": False, "in_collection": False,
                                 "dunning_level": -1})
-    return Batch([placeholders, invoices], len(records))
+    return Batch(placeholders + invoices, len(records))
 
 
 def prepare_payments(dialect: str, connection_id: int, records: Sequence[PaymentRecord]) -> Batch:
@@ -138,7 +140,7 @@ def prepare_payments(dialect: str, connection_id: int, records: Sequence[Payment
         r.external_id, r.invoice_external_id, r.customer_external_id,
         to.money(r.amount), r.currency, to.date(r.date), r.void,
     ) for r in {r.external_id: r for r in records}.values()]
-    return Batch([_PAYMENTS.statement(dialect, rows, fixed={"connection_id": connection_id})],
+    return Batch(_PAYMENTS.statements(dialect, rows, fixed={"connection_id": connection_id}),
                  len(rows))
 
 

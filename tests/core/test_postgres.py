@@ -41,3 +41,32 @@ def test_plan_on_postgresql(make_ws, pg_url):
         s.add(Dispatch(idempotency_key="x", customer_id=1, scenario="s", step="x", step_index=0,
                        channel="email", template="t", planned_on=TODAY))
         s.flush()
+
+
+def test_store_upserts_on_postgresql(make_ws, pg_url):
+    """The bulk SQL on PostgreSQL: placeholders, customer lookups, updates, payments."""
+    from decimal import Decimal
+
+    from hub.contracts import PaymentRecord
+    from hub.models import Customer, Invoice, Payment
+
+    ws = make_ws(database_url=pg_url)
+    ledger = memory_plugins.LEDGERS["default"]
+    ledger += [invoice("1", "C9", TODAY, amount="12.3456"),  # customer described later
+               customer("C1"), invoice("2", "C1", TODAY, amount="5.00", disputed=True)]
+    assert all(r.ok for r in asyncio.run(sync_all(ws)))
+    ledger[:] = [customer("C9", name="Nine"), invoice("1", "C9", TODAY, amount="2.50"),
+                 invoice("2", "C1", TODAY, amount="5.00", disputed=False),
+                 PaymentRecord(external_id="P1", invoice_external_id="1",
+                               customer_external_id="C9", amount=Decimal("9.8456"),
+                               currency="EUR", date=TODAY)]
+    assert all(r.ok for r in asyncio.run(sync_all(ws, full=True)))
+    with session(ws.engine) as s:
+        custs = {c.external_id: c for c in s.execute(select(Customer)).scalars()}
+        invs = {i.external_id: i for i in s.execute(select(Invoice)).scalars()}
+        pay = s.execute(select(Payment)).scalar_one()
+    assert custs["C9"].name == "Nine" and not custs["C9"].placeholder
+    assert invs["1"].customer_id == custs["C9"].id and invs["2"].customer_id == custs["C1"].id
+    assert invs["1"].amount_due == Decimal("2.50") and invs["1"].total == Decimal("2.50")
+    assert invs["2"].disputed  # a dispute stays until a person clears it
+    assert pay.amount == Decimal("9.8456") and pay.invoice_external_id == "1"
