@@ -27,8 +27,10 @@ class LetterPdfSettings(PluginSettings):
 
 
 class _OnceOnly(logging.Filter):
-    """WeasyPrint repeats, for every PDF, that it subsets fonts with fontTools because the
-    optional HarfBuzz-Subset library is missing (same PDF, a little slower): say it once."""
+    """WeasyPrint warns, for every PDF, that it subsets fonts with fontTools because the
+    optional HarfBuzz-Subset library is missing: same PDF, a little slower. Not a problem
+    to act on, so it is said once, as information (shown by `-v` and by the service's
+    info-level logs), not as a warning in the middle of a run's output."""
 
     said = False
 
@@ -36,7 +38,8 @@ class _OnceOnly(logging.Filter):
         if "HarfBuzz-Subset" not in record.getMessage():
             return True
         seen, _OnceOnly.said = _OnceOnly.said, True
-        return not seen
+        record.levelno, record.levelname = logging.INFO, "INFO"
+        return not seen and logging.getLogger(record.name).isEnabledFor(logging.INFO)
 
 
 logging.getLogger("weasyprint").addFilter(_OnceOnly())
