@@ -200,29 +200,38 @@ async def _pump(ws: Workspace, connector, cursor: dict, conn_id: int, generation
             await asyncio.gather(pending, return_exceptions=True)
 
 
-_HANDOFF = threading.Lock()
-_handoff_users = [0, 0.0]  # syncs running, the interval to restore
+class _Handoffs:
+    """The process-wide GIL switch interval, lowered while at least one sync runs."""
+
+    def __init__(self):
+        self.lock, self.running, self.saved = threading.Lock(), 0, 0.005
+
+    @contextmanager
+    def prompt(self, interval: float):
+        with self.lock:
+            if self.running == 0:
+                self.saved = sys.getswitchinterval()
+                sys.setswitchinterval(min(interval, self.saved))
+            self.running += 1
+        try:
+            yield
+        finally:
+            with self.lock:
+                self.running -= 1
+                if self.running == 0:
+                    sys.setswitchinterval(self.saved)
 
 
-@contextmanager
+_HANDOFFS = _Handoffs()
+
+
 def prompt_handoffs(interval: float = 0.0002):
     """While pages are parsed in one thread and written in another, hand the GIL over
     within `interval` instead of CPython's default 5 ms. The writer makes a dozen short
     calls per page that each release the GIL (SQLite runs without it); with the parser
     holding it, each waited up to 5 ms to get it back — a 100k-row import spent a third
     of its time in those waits. Process-wide, so counted: restored by the last sync."""
-    with _HANDOFF:
-        if _handoff_users[0] == 0:
-            _handoff_users[1] = sys.getswitchinterval()
-            sys.setswitchinterval(min(interval, _handoff_users[1]))
-        _handoff_users[0] += 1
-    try:
-        yield
-    finally:
-        with _HANDOFF:
-            _handoff_users[0] -= 1
-            if _handoff_users[0] == 0:
-                sys.setswitchinterval(_handoff_users[1])
+    return _HANDOFFS.prompt(interval)
 
 
 def _fail(ws: Workspace, conn_id: int, report: SyncReport, exc: Exception, *, state: str,
