@@ -42,19 +42,19 @@ class Record(BaseModel):
         bug; the conformance kit re-validates every record a connector yields."""
         known = _TRUSTED.get(cls)
         if known is None:
-            known = _TRUSTED[cls] = (cls.model_fields.keys(), len(cls.model_fields), {
+            known = _TRUSTED[cls] = (set(cls.model_fields), {
                 name: f.get_default(call_default_factory=True)
                 for name, f in cls.model_fields.items() if not f.is_required()})
-        fields, count, defaults = known
-        if not values.keys() <= fields:
-            raise TypeError(f"{cls.__name__} has no field {sorted(values.keys() - fields)}")
-        if len(values) < count:
-            values = {**defaults, **values}
-            if len(values) < count:
-                raise TypeError(f"{cls.__name__}.trusted() needs {sorted(fields - values.keys())}")
+        fields, defaults = known
+        given = values
+        values = defaults.copy()
+        values.update(given)
+        if values.keys() != fields:  # one comparison catches unknown and missing fields
+            raise TypeError(f"{cls.__name__}.trusted(): unknown {sorted(values.keys() - fields)}, "
+                            f"missing {sorted(fields - values.keys())}")
         record = object.__new__(cls)
         _set(record, "__dict__", values)
-        _set(record, "__pydantic_fields_set__", set(values))
+        _set(record, "__pydantic_fields_set__", set(given))
         _set(record, "__pydantic_extra__", None)
         _set(record, "__pydantic_private__", None)
         return record
