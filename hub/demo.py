@@ -31,6 +31,26 @@ def sample_rows(rows: list, limit: int) -> list:
     return [r for i, r in enumerate(rows) if i in keep]
 
 
+def pay_one(export: Path, preview: list) -> tuple[str, str] | None:
+    """Mark one invoice of today's plan paid in the export, as a customer paying between
+    the plan and the send would: the demo then shows the fresh-check dropping it."""
+    import csv
+
+    row = next((r for r in preview if r.channel == "email" and len(r.invoices) == 1), None)
+    if row is None:
+        return None
+    with export.open(newline="", encoding="utf-8") as f:
+        lines = list(csv.reader(f))
+    header = lines[0]
+    number, status, due = (header.index(c) for c in ("invoice_number", "status", "amount_due"))
+    for line in lines[1:]:
+        if line[number] == row.invoices[0]:
+            line[status], line[due] = "paid", "0"
+    with export.open("w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows(lines)
+    return row.customer, row.invoices[0]
+
+
 def prepare(root: Path, today: dt.date, *, reset: bool = False) -> bool:
     """Create the workspace files; True when they were new."""
     if reset and root.exists():
@@ -89,6 +109,11 @@ def run_demo(root: Path, *, reset: bool = False) -> dict:
                         console.print(f"… and {len(preview) - len(shown)} more, each kind of step "
                                       f"shown above; once sent, `relance history -w {root}` "
                                       "lists them all")
+                    payer = pay_one(root / "invoices.csv", preview)
+                    if payer:
+                        console.print(f"Meanwhile {payer[0]} pays invoice {payer[1]} (the export "
+                                      "now says so): the check just before sending will drop "
+                                      "that reminder.")
                 summary = await daily_cycle(ws, sync=False)
                 summary["sync"] = [{"connection": r.connection, "ok": r.ok, "invoices": r.invoices,
                                     "customers": r.customers, "problems": r.problems,

@@ -122,9 +122,11 @@ class FreshCheck:
                 else:
                     keep.append(inv)
             if w.dropped:
+                numbers = {inv.id: inv.number for inv in w.invoices}
                 with session(self.ws.engine) as s:
                     for inv_id, why in w.dropped.items():
-                        record_event(s, "suppressed", f"not reminded: {why}",
+                        record_event(s, "suppressed",
+                                     f"invoice {numbers.get(inv_id, inv_id)} not reminded: {why}",
                                      dispatch_id=w.dispatch.id, invoice_id=inv_id,
                                      customer_id=w.customer.id, data={"reason": why})
             w.invoices = keep

@@ -27,8 +27,9 @@ class StoreCollector:
             held = s.execute(select(Dispatch.hold_reason, func.count()).where(
                 Dispatch.status == "approved", Dispatch.hold_reason.is_not(None))
                 .group_by(Dispatch.hold_reason)).all()
-            suppressed = s.execute(select(Event.message, func.count()).where(
-                Event.kind == "suppressed").group_by(Event.message)).all()
+            reason = Event.data["reason"].as_string()  # json_extract / ->>, per dialect
+            suppressed = s.execute(select(reason, func.count()).where(
+                Event.kind == "suppressed").group_by(reason)).all()
         last = GaugeMetricFamily("relance_last_successful_sync_timestamp_seconds",
                                  "Unix time of the last successful sync", labels=["connection"])
         lag = GaugeMetricFamily("relance_sync_lag_seconds", "Seconds since the last successful sync",
@@ -56,8 +57,12 @@ class StoreCollector:
         yield holds
         sup = CounterMetricFamily("relance_suppressed", "Invoices not reminded at send time, by reason",
                                   labels=["reason"])
-        for message, n in suppressed:
-            sup.add_metric([message.removeprefix("not reminded: ").split(" until")[0]], n)
+        by_reason: dict[str, int] = {}
+        for why, n in suppressed:  # "promised until 2026-12-20" counts as "promised"
+            key = (why or "unknown").split(" until")[0]
+            by_reason[key] = by_reason.get(key, 0) + n
+        for why, n in sorted(by_reason.items()):
+            sup.add_metric([why], n)
         yield sup
         calls = CounterMetricFamily("relance_api_calls", "HTTP calls made by plugins", labels=["client"])
         throttled = CounterMetricFamily("relance_api_throttled", "HTTP 429 answers received",

@@ -67,6 +67,11 @@ def test_demo_twice_sends_once_and_says_so(tmp_path):
     assert plan["dispatches"] == []  # everything due today went out
     history = invoke("history", "-w", str(ws), "--kind", "sent", "--limit", "3")
     assert history.output.count("sent") >= 3
+    # the demo has a customer pay between plan and send: the reminder is dropped, and why
+    paid = first.output.split("Meanwhile ")[1].split(" pays invoice ")[1].split(" ")[0]
+    dropped = json.loads(invoke("history", "-w", str(ws), "--kind", "suppressed", "--json").stdout)
+    assert [e["message"] for e in dropped] == [f"invoice {paid} not reminded: paid"]
+    assert status["dispatches"]["cancelled"] == 1
 
 
 def test_plan_json_shows_who_gets_what_and_why(tmp_path, monkeypatch):

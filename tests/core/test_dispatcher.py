@@ -69,6 +69,17 @@ def test_invoice_paid_since_planning_is_not_reminded(make_ws):
         reasons = sorted(s.execute(select(Event.data).where(Event.kind == "suppressed")).scalars(),
                          key=str)
     assert [r["reason"] for r in reasons] == ["disputed", "paid"]
+    with session(ws.engine) as s:
+        messages = sorted(s.execute(select(Event.message).where(Event.kind == "suppressed")).scalars())
+    assert messages == ["invoice INV-1 not reminded: paid", "invoice INV-2 not reminded: disputed"]
+    # and /metrics counts them by reason, not by invoice
+    from types import SimpleNamespace
+
+    from hub.metrics import render
+    runtime = SimpleNamespace(ws=ws, job_seconds={}, alert=False, is_leader=True)
+    text = render(runtime).decode()
+    assert 'relance_suppressed_total{reason="paid"} 1.0' in text
+    assert 'relance_suppressed_total{reason="disputed"} 1.0' in text
 
 
 def test_changed_amount_is_rendered_as_it_is_now(make_ws):
