@@ -12,15 +12,13 @@ import asyncio
 import contextvars
 import datetime as dt
 import logging
-import sys
-import threading
 from collections.abc import Callable
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from sqlalchemy import select, update
 
 from hub import store
+from hub.bulkmode import bulk_mode
 from hub.contracts import (
     CustomerRecord,
     InvoiceRecord,
@@ -177,7 +175,7 @@ async def _pump(ws: Workspace, connector, cursor: dict, conn_id: int, generation
     pending: asyncio.Future | None = None
     loop = asyncio.get_running_loop()
     try:
-        with prompt_handoffs():
+        with bulk_mode():
             async for page in connector.sync(cursor):
                 # prepared while the previous page is still being written
                 prepared = prepare_page(ws, conn_id, generation, page, report)
@@ -198,40 +196,6 @@ async def _pump(ws: Workspace, connector, cursor: dict, conn_id: int, generation
     finally:
         if pending is not None:  # the connector failed: let the page in flight land first
             await asyncio.gather(pending, return_exceptions=True)
-
-
-class _Handoffs:
-    """The process-wide GIL switch interval, lowered while at least one sync runs."""
-
-    def __init__(self):
-        self.lock, self.running, self.saved = threading.Lock(), 0, 0.005
-
-    @contextmanager
-    def prompt(self, interval: float):
-        with self.lock:
-            if self.running == 0:
-                self.saved = sys.getswitchinterval()
-                sys.setswitchinterval(min(interval, self.saved))
-            self.running += 1
-        try:
-            yield
-        finally:
-            with self.lock:
-                self.running -= 1
-                if self.running == 0:
-                    sys.setswitchinterval(self.saved)
-
-
-_HANDOFFS = _Handoffs()
-
-
-def prompt_handoffs(interval: float = 0.0002):
-    """While pages are parsed in one thread and written in another, hand the GIL over
-    within `interval` instead of CPython's default 5 ms. The writer makes a dozen short
-    calls per page that each release the GIL (SQLite runs without it); with the parser
-    holding it, each waited up to 5 ms to get it back — a 100k-row import spent a third
-    of its time in those waits. Process-wide, so counted: restored by the last sync."""
-    return _HANDOFFS.prompt(interval)
 
 
 def _fail(ws: Workspace, conn_id: int, report: SyncReport, exc: Exception, *, state: str,

@@ -163,18 +163,22 @@ def test_float_money_is_refused_at_the_boundary():
                       total=Decimal("0.1"), amount_due=0.1, due_date=TODAY)
 
 
-def test_a_sync_hands_the_gil_over_promptly_then_restores_the_interval():
+def test_a_sync_tunes_the_interpreter_then_restores_it():
+    import gc
     import sys
 
-    from hub.sync import prompt_handoffs
+    from hub.bulkmode import bulk_mode
 
-    before = sys.getswitchinterval()
-    with prompt_handoffs():
-        assert sys.getswitchinterval() <= 0.0002
-        with prompt_handoffs():  # two syncs at once: the first to end must not restore it
+    interval, threshold = sys.getswitchinterval(), gc.get_threshold()
+    with bulk_mode():
+        assert sys.getswitchinterval() <= 0.0002 and gc.get_threshold()[0] >= 50_000
+        assert gc.get_freeze_count() > 0  # what existed before is out of the collector's walk
+        with bulk_mode():  # two syncs at once: the first to end must not restore anything
             pass
-        assert sys.getswitchinterval() <= 0.0002
-    assert sys.getswitchinterval() == before
-    with pytest.raises(RuntimeError), prompt_handoffs():
+        assert sys.getswitchinterval() <= 0.0002 and gc.get_freeze_count() > 0
+    assert (sys.getswitchinterval(), gc.get_threshold(), gc.get_freeze_count()) == (
+        interval, threshold, 0)
+    with pytest.raises(RuntimeError), bulk_mode():
         raise RuntimeError("connector failed")
-    assert sys.getswitchinterval() == before
+    assert (sys.getswitchinterval(), gc.get_threshold(), gc.get_freeze_count()) == (
+        interval, threshold, 0)
