@@ -181,6 +181,7 @@ async def _pump(ws: Workspace, connector, cursor: dict, conn_id: int, generation
                 prepared = prepare_page(ws, conn_id, generation, page, report)
                 if pending is not None:
                     await pending
+                    bulk_mode.page_done()
                     if on_page:
                         on_page(report)
                 # submitted to the worker now (not at the loop's next turn): a connector

@@ -171,13 +171,30 @@ def test_a_sync_tunes_the_interpreter_then_restores_it():
 
     interval, threshold = sys.getswitchinterval(), gc.get_threshold()
     with bulk_mode():
-        assert sys.getswitchinterval() <= 0.0002 and gc.get_threshold()[0] >= 50_000
+        assert sys.getswitchinterval() <= 0.0002 and gc.get_threshold()[0] >= 10_000
         assert gc.get_freeze_count() > 0  # what existed before is out of the collector's walk
         with bulk_mode():  # two syncs at once: the first to end must not restore anything
             pass
         assert sys.getswitchinterval() <= 0.0002 and gc.get_freeze_count() > 0
     assert (sys.getswitchinterval(), gc.get_threshold(), gc.get_freeze_count()) == (
         interval, threshold, 0)
+    with bulk_mode():  # every few pages a full collection clears the sync's garbage
+        class Cycle:
+            pass
+        before = gc.get_count()
+        for _ in range(50):
+            a, b = Cycle(), Cycle()
+            a.other, b.other = b, a
+        del a, b  # 50 unreachable pairs
+        collected = []
+        gc.callbacks.append(lambda phase, info: collected.append(info) if phase == "stop" else None)
+        try:
+            for _ in range(8):
+                bulk_mode.page_done()
+        finally:
+            gc.callbacks.pop()
+        assert any(info["generation"] == 2 and info["collected"] >= 100 for info in collected), (
+            before, collected)
     with pytest.raises(RuntimeError), bulk_mode():
         raise RuntimeError("connector failed")
     assert (sys.getswitchinterval(), gc.get_threshold(), gc.get_freeze_count()) == (
