@@ -191,8 +191,11 @@ def _sqlite_rows_per_statement(bound: int, fixed: int) -> int:
 
 @functools.cache
 def _sqlite_max_variables() -> int:
-    with sqlite3.connect(":memory:") as probe:
+    probe = sqlite3.connect(":memory:")
+    try:  # the limit the linked SQLite was built with (32,766 since 3.32, 999 before)
         return probe.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+    finally:
+        probe.close()
 
 
 def _chunk_sizes(total: int, full: int) -> list[int]:
