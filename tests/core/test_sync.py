@@ -199,3 +199,24 @@ def test_a_sync_tunes_the_interpreter_then_restores_it():
         raise RuntimeError("connector failed")
     assert (sys.getswitchinterval(), gc.get_threshold(), gc.get_freeze_count()) == (
         interval, threshold, 0)
+
+
+def test_a_page_larger_than_one_sqlite_statement_is_written_whole(make_ws):
+    """4,501 invoices: full statements of SQLite's parameter limit, then power-of-two ones."""
+    from hub.bulk import _chunk_sizes
+
+    assert _chunk_sizes(4501, 2047) == [2047, 2047, 256, 128, 16, 4, 2, 1]
+    assert _chunk_sizes(3, 2047) == [2, 1] and _chunk_sizes(0, 10) == []
+    ws = make_ws(BASE_CONFIG.replace("    plugin: memory\n",
+                                     "    plugin: memory\n    settings: {page_size: 5000}\n", 1))
+    records = [customer(f"C{n}") for n in range(50)]
+    records += [invoice(str(n), f"C{n % 50}", TODAY, amount=f"{n}.{n % 100:02d}")
+                for n in range(1, 4502)]
+    memory_plugins.LEDGERS["default"][:] = records
+    [report] = asyncio.run(sync_all(ws))
+    assert report.ok and report.invoices == 4501 and report.pages == 1  # one page, 8 statements
+    with session(ws.engine) as s:
+        rows = {i.external_id: i for i in s.execute(select(Invoice)).scalars()}
+        customers = {c.id: c.external_id for c in s.execute(select(Customer)).scalars()}
+    assert len(rows) == 4501 and rows["4321"].amount_due == Decimal("4321.21")
+    assert all(customers[i.customer_id] == f"C{int(i.external_id) % 50}" for i in rows.values())
