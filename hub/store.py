@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from hub.bulk import Converters, Lookup, Statement, Upsert, dialect_of, execute
 from hub.contracts import CustomerRecord, InvoiceRecord, PaymentRecord, Tombstone
-from hub.models import Invoice, Payment, utcnow
+from hub.models import MONEY_SCALE, Invoice, Payment, utcnow
 
 CHUNK = 400
 
@@ -79,6 +79,13 @@ class Batch:
 
     statements: list[Statement] = field(default_factory=list)
     count: int = 0
+    problems: list[str] = field(default_factory=list)  # records left out, and why
+
+
+def _unstorable(what: str, exc: Exception) -> str:
+    """A record the store cannot keep as it is (e.g. 5 decimal places): named, skipped."""
+    return (f"{what}: {exc}; the store keeps amounts to {MONEY_SCALE} decimal places: "
+            "correct the amount in the ledger (this record was not imported)")
 
 
 def write(session: Session, batch: Batch) -> int:
@@ -120,32 +127,42 @@ def prepare_invoices(dialect: str, connection_id: int, records: Sequence[Invoice
     placeholders = _PLACEHOLDERS.statements(dialect, [(e, e, now) for e in referred], fixed={
         "connection_id": connection_id, "placeholder": True, "on_hold": False})
     money, date, instant = to.money, to.date, to.instant
-    rows = []
+    rows, problems = [], []
     append = rows.append
     for r in records:  # the hot loop of every sync: fields read from the record's dict
         d = r.__dict__
         amount_due, total = d["amount_due"], d["total"]
-        due = money(amount_due)  # an unpaid invoice's total is often the same Decimal
+        try:
+            due = money(amount_due)  # an unpaid invoice's total is often the same Decimal
+            total_units = due if total is amount_due else money(total)
+        except (ValueError, TypeError) as exc:
+            problems.append(_unstorable(f"invoice {d['number']} (id {d['external_id']})", exc))
+            continue
         append((
             d["external_id"], d["customer_external_id"], d["kind"], d["number"], d["currency"],
-            due if total is amount_due else money(total), due, date(d["issue_date"]),
+            total_units, due, date(d["issue_date"]),
             date(d["due_date"]), d["status"], d["disputed"], date(d["promised_until"]),
             d["reference"], d["online_url"], instant(d["updated_at"]), now,
             now if d["status"] == "paid" else None))
     invoices = _INVOICES.statements(dialect, rows, fixed={
         "connection_id": connection_id, "seen_generation": generation,
         "on_payment_plan": False, "in_collection": False, "dunning_level": -1})
-    return Batch(placeholders + invoices, len(records))
+    return Batch(placeholders + invoices, len(rows), problems)
 
 
 def prepare_payments(dialect: str, connection_id: int, records: Sequence[PaymentRecord]) -> Batch:
     to = Converters(dialect)
-    rows = [(
-        r.external_id, r.invoice_external_id, r.customer_external_id,
-        to.money(r.amount), r.currency, to.date(r.date), r.void,
-    ) for r in {r.external_id: r for r in records}.values()]
+    rows, problems = [], []
+    for r in {r.external_id: r for r in records}.values():
+        try:
+            amount = to.money(r.amount)
+        except (ValueError, TypeError) as exc:
+            problems.append(_unstorable(f"payment {r.external_id}", exc))
+            continue
+        rows.append((r.external_id, r.invoice_external_id, r.customer_external_id, amount,
+                     r.currency, to.date(r.date), r.void))
     return Batch(_PAYMENTS.statements(dialect, rows, fixed={"connection_id": connection_id}),
-                 len(rows))
+                 len(rows), problems)
 
 
 def upsert_customers(session: Session, connection_id: int, records: Sequence[CustomerRecord],

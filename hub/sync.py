@@ -104,7 +104,9 @@ def commit_page(ws: Workspace, conn_id: int, generation: int, prepared: Prepared
         invoices = store.write(s, prepared.invoices)
         payments = store.write(s, prepared.payments)
         closed = store.apply_tombstones(s, conn_id, prepared.tombstones)
-        problems = [f"{p.place}: {p.reason}" for p in prepared.problems]
+        problems = [f"{p.place}: {p.reason}" for p in prepared.problems] + [
+            f"connection {report.connection}: {text}"
+            for batch in (prepared.invoices, prepared.payments) for text in batch.problems]
         for text in problems:
             record_event(s, "record_problem", text, level="warning", connection_id=conn_id)
         if page.complete_snapshot:

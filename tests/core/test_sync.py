@@ -220,3 +220,24 @@ def test_a_page_larger_than_one_sqlite_statement_is_written_whole(make_ws):
         customers = {c.id: c.external_id for c in s.execute(select(Customer)).scalars()}
     assert len(rows) == 4501 and rows["4321"].amount_due == Decimal("4321.21")
     assert all(customers[i.customer_id] == f"C{int(i.external_id) % 50}" for i in rows.values())
+
+
+def test_an_amount_finer_than_the_store_keeps_skips_only_that_record(make_ws):
+    from hub.contracts import PaymentRecord
+
+    ws = make_ws()
+    memory_plugins.LEDGERS["default"][:] = [
+        customer("C1"), invoice("1", "C1", TODAY, amount="12.34567"),
+        invoice("2", "C1", TODAY, amount="10.0001"),
+        PaymentRecord(external_id="P1", invoice_external_id="2", customer_external_id="C1",
+                      amount=Decimal("0.00001"), currency="EUR", date=TODAY)]
+    [report] = asyncio.run(sync_all(ws))
+    assert report.ok and report.invoices == 1 and report.payments == 0
+    assert any("invoice INV-1 (id 1): 12.34567 has more than 4 decimal places" in p
+               and p.startswith("connection ledger:") for p in report.problems)
+    assert any("payment P1: 0.00001 has more than 4 decimal places" in p for p in report.problems)
+    with session(ws.engine) as s:
+        [kept] = s.execute(select(Invoice)).scalars().all()
+        events = s.execute(select(Event.message).where(Event.kind == "record_problem")).scalars().all()
+    assert kept.external_id == "2" and kept.amount_due == Decimal("10.0001")
+    assert len(events) == 2
