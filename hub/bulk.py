@@ -72,6 +72,15 @@ def dialect_of(bind: Session | Connection) -> str:
 Statement = tuple[str, object]  # SQL text and its DBAPI parameters
 
 
+def literal(value: object) -> str:
+    """An SQL literal for one of our own constants (ids, flags), never for ledger data."""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int):
+        return str(int(value))
+    raise TypeError(f"not a constant literal: {value!r}")
+
+
 @dataclass(frozen=True)
 class Lookup:
     """A column holding the `id` of the `table` row whose `key` is the value bound for the
@@ -111,14 +120,11 @@ class Upsert:
             sets = [f"{c} = {update.get(c, f'excluded.{c}')}" for c in columns
                     if c not in keys and c not in keep]
             self.conflict = f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET " + ", ".join(sets)
-        self.text = functools.lru_cache(maxsize=32)(self._text)
+        self.sqlite_text = functools.lru_cache(maxsize=32)(self._sqlite_text)
+        self.pg_text = functools.lru_cache(maxsize=32)(self._pg_text)
 
-    def _text(self, dialect: str, fixed: tuple[str, ...], rows: int) -> str:
-        """`fixed`: the names of the fixed columns, bound first (?1, ?2, …) on SQLite."""
-        head = f"INSERT INTO {self.table} ({', '.join(self.columns)})"
-        if dialect != "sqlite":
-            return f"{head} VALUES ({', '.join(self._pg_expr(c, fixed) for c in self.columns)}) " \
-                   f"{self.conflict}".replace("?", "%s")
+    def _sqlite_text(self, fixed: tuple[str, ...], rows: int) -> str:
+        """`fixed`: the names of the fixed columns, bound once, first (?1, ?2, …)."""
         number = {name: i for i, name in enumerate(fixed, 1)}
         bound = [c for c in self.columns if c not in number]
         exprs, joins = [], []
@@ -135,16 +141,26 @@ class Upsert:
                 exprs.append(f"v.column{bound.index(c) + 1}")
         row = f"({', '.join('?' * len(bound))})"
         # `WHERE true` resolves the parsing ambiguity SQLite documents for upserts
-        return (f"{head} SELECT {', '.join(exprs)} FROM (VALUES {', '.join([row] * rows)}) AS v "
-                f"{' '.join(joins)} WHERE true {self.conflict}")
+        return (f"INSERT INTO {self.table} ({', '.join(self.columns)}) SELECT {', '.join(exprs)} "
+                f"FROM (VALUES {', '.join([row] * rows)}) AS v {' '.join(joins)} WHERE true "
+                f"{self.conflict}")
 
-    def _pg_expr(self, column: str, fixed: tuple[str, ...]) -> str:
-        if column in fixed:
-            return "?"
-        if column in self.lookups:
-            lk = self.lookups[column]
-            return f"(SELECT id FROM {lk.table} WHERE {lk.key} = ? AND {lk.scope} = ?)"
-        return "?"
+    def _pg_text(self, fixed: tuple[tuple[str, object], ...]) -> str:
+        """One row's statement, the fixed values written in (they are our own ints and
+        flags), so each row binds only its own values."""
+        consts = {name: literal(value) for name, value in fixed}
+        exprs = []
+        for c in self.columns:
+            if c in consts:
+                exprs.append(consts[c])
+            elif c in self.lookups:
+                lk = self.lookups[c]
+                exprs.append(f"(SELECT id FROM {lk.table} WHERE {lk.key} = %s "
+                             f"AND {lk.scope} = {consts[lk.scope]})")
+            else:
+                exprs.append("%s")
+        return (f"INSERT INTO {self.table} ({', '.join(self.columns)}) VALUES ({', '.join(exprs)}) "
+                f"{self.conflict}")
 
     def statements(self, dialect: str, rows: Sequence[tuple],
                    fixed: Mapping[str, object] = {}) -> list[Statement]:
@@ -153,32 +169,17 @@ class Upsert:
         and run them in another."""
         if not rows:
             return []
-        names = tuple(fixed)
         if dialect != "sqlite":
-            text = self.text(dialect, names, 1)
-            values = [fixed.get(c) for c in self.columns]
-            params = [self._pg_row(row, values, names) for row in rows]
-            return [(text, params)]
-        consts = list(fixed.values())
+            return [(self.pg_text(tuple(fixed.items())), list(rows))]
+        names, consts = tuple(fixed), tuple(fixed.values())
+        per_statement = _sqlite_rows_per_statement(len(self.columns) - len(names), len(names))
         out, start = [], 0
-        for size in _chunk_sizes(len(rows), _sqlite_rows_per_statement(
-                len(self.columns) - len(names), len(names))):
+        for size in _chunk_sizes(len(rows), per_statement):
             part = rows[start:start + size]
             start += size
-            out.append((self.text(dialect, names, size),  # a tuple: one statement
+            out.append((self.sqlite_text(names, size),  # a tuple: one statement
                         (*consts, *chain.from_iterable(part))))
         return out
-
-    def _pg_row(self, row: tuple, values: list, names: tuple[str, ...]) -> tuple:
-        it, out = iter(row), []
-        for c, v in zip(self.columns, values, strict=True):
-            if c in names:
-                out.append(v)
-            else:
-                out.append(next(it))
-                if c in self.lookups:
-                    out.append(values[self.columns.index(self.lookups[c].scope)])
-        return tuple(out)
 
     def run(self, session: Session, rows: Sequence[tuple], fixed: Mapping[str, object] = {}) -> None:
         for statement in self.statements(dialect_of(session), rows, fixed):
@@ -211,3 +212,11 @@ def _chunk_sizes(total: int, full: int) -> list[int]:
 
 def execute(session: Session, statement: Statement) -> None:
     session.connection().exec_driver_sql(*statement)
+
+
+def sql(connection: Connection, text: str, params: Sequence | list[Sequence] = ()):
+    """Run `text` written with `?` placeholders on any of our dialects: `params` a tuple
+    for one statement, a list of tuples for an executemany."""
+    if connection.dialect.paramstyle != "qmark":
+        text = text.replace("?", "%s")
+    return connection.exec_driver_sql(text, params)

@@ -15,9 +15,9 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Engine
 
-from hub.bulk import Converters
+from hub.bulk import Converters, sql
 from hub.db import writing
 
 
@@ -36,12 +36,9 @@ class SentRow:
     writebacks: list[int] = field(default_factory=list)  # invoice ids
 
 
-def sql(connection: Connection, text: str, params: Sequence | list[Sequence] = ()):
-    """Run `text` written with `?` placeholders on any of our dialects: `params` a tuple
-    for one statement, a list of tuples for an executemany."""
-    if connection.dialect.paramstyle != "qmark":
-        text = text.replace("?", "%s")
-    return connection.exec_driver_sql(text, params)
+# the only invoice flags a channel's result may set (KeyError on anything else)
+_FLAG_UPDATES = {flag: f"UPDATE invoice SET {flag} = TRUE WHERE id = ?"
+                 for flag in ("in_collection", "on_payment_plan")}
 
 
 def _marks(n: int) -> str:
@@ -89,8 +86,7 @@ def record_sent(engine: Engine, rows: Iterable[SentRow], now: dt.datetime) -> se
                    "VALUES (?, ?, ?, ?, 'open', ?)", tasks)
         for r in rows:
             for invoice_id, column in r.flags:
-                assert column in ("in_collection", "on_payment_plan")
-                sql(c, f"UPDATE invoice SET {column} = TRUE WHERE id = ?", (invoice_id,))
+                sql(c, _FLAG_UPDATES[column], (invoice_id,))
         writebacks = [(r.dispatch_id, i, at) for r in rows for i in r.writebacks]
         if writebacks:
             sql(c, "INSERT INTO writeback (dispatch_id, invoice_id, status, attempts, "

@@ -27,6 +27,7 @@ from hub.hookspecs import hookimpl
 LEDGERS: dict[str, list] = defaultdict(list)
 SENT: dict[str, list[Message]] = defaultdict(list)
 FAIL: dict[str, list[str]] = defaultdict(list)  # queue of failure kinds per channel name
+RESULT_EXTRAS: dict[str, dict] = {}  # channel name -> extra SendResult fields
 REFRESHED: list[Sequence[str]] = []
 NOTES: list = []
 NOTE_FAILURES: list[str] = []
@@ -85,7 +86,8 @@ class CaptureChannel(Channel):
             if kind == "permanent":
                 raise PermanentError("mailbox does not exist")
         SENT[self.context.name].append(message)
-        return SendResult(provider_ref=f"cap-{message.dispatch_id}")
+        return SendResult(provider_ref=f"cap-{message.dispatch_id}",
+                          **RESULT_EXTRAS.get(self.context.name, {}))
 
 
 class IdempotentCaptureChannel(CaptureChannel):
@@ -105,6 +107,7 @@ class Plugin:
 
 
 def reset() -> None:
+    RESULT_EXTRAS.clear()
     LEDGERS.clear()
     SENT.clear()
     FAIL.clear()

@@ -172,6 +172,30 @@ def test_sends_claimed_and_recorded_together_are_each_claimed_and_audited_once(m
     assert len(claimed) == 1 and claimed[0][0] == 1  # each claimed once, by this worker
 
 
+def test_what_a_send_returns_is_recorded_with_it(make_ws):
+    """A channel's follow-up task and invoice flags land in the send's own transaction;
+    a flag the hub does not let channels set is ignored."""
+    from hub.contracts import FollowUp
+    from hub.models import Invoice, Task
+
+    ws = make_ws()
+    setup(ws, customer("C1"), invoice("1", "C1", TODAY - D(days=3)),
+          customer("C2"), invoice("2", "C2", TODAY - D(days=3)))
+    memory_plugins.RESULT_EXTRAS["email"] = {
+        "invoice_updates": {"1": "in_collection", "2": "paid"}, "artifacts": ("bundle.zip",),
+        "follow_up": FollowUp(title="Call the customer", script="Ask about the invoice")}
+    assert send(ws).sent == 2
+    with session(ws.engine) as s:
+        flags = {i.external_id: (i.in_collection, i.status) for i in s.execute(select(Invoice)).scalars()}
+        tasks = s.execute(select(Task)).scalars().all()
+        events = s.execute(select(Event).where(Event.kind == "sent")).scalars().all()
+    assert flags == {"1": (True, "open"), "2": (False, "open")}
+    assert sorted(t.dispatch_id for t in tasks) == sorted(e.dispatch_id for e in events)
+    assert all(t.title == "Call the customer" and t.status == "open" for t in tasks)
+    assert all(e.data["artifacts"] == ["bundle.zip"] and e.data["provider_ref"].startswith("cap-")
+               for e in events)
+
+
 def test_template_error_skips_only_that_dispatch(make_ws, tmp_path):
     broken = tmp_path / "templates" / "en"
     broken.mkdir(parents=True)
