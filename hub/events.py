@@ -19,6 +19,13 @@ def record_event(session: Session, kind: str, message: str, *, level: str = "inf
     session.add(Event(at=utcnow(), kind=kind, level=level, message=message,
                       connection_id=connection_id, customer_id=customer_id,
                       invoice_id=invoice_id, dispatch_id=dispatch_id, data=data or {}))
+    log_event(kind, message, level=level, connection_id=connection_id, invoice_id=invoice_id,
+              dispatch_id=dispatch_id)
+
+
+def log_event(kind: str, message: str, *, level: str = "info", connection_id: int | None = None,
+              invoice_id: int | None = None, dispatch_id: int | None = None) -> None:
+    """The log line of an event (for events written by plain SQL, see `hub.outbox`)."""
     log.log(logging.WARNING if level in ("warning", "error") else logging.INFO,
             "%s %s", kind, message,
             extra={"event": kind, "dispatch_id": dispatch_id, "invoice_id": invoice_id,

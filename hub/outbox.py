@@ -19,6 +19,7 @@ from sqlalchemy import Engine
 
 from hub.bulk import Converters, sql
 from hub.db import writing
+from hub.events import log_event
 
 
 @dataclass
@@ -91,4 +92,6 @@ def record_sent(engine: Engine, rows: Iterable[SentRow], now: dt.datetime) -> se
         if writebacks:
             sql(c, "INSERT INTO writeback (dispatch_id, invoice_id, status, attempts, "
                    "next_attempt_at) VALUES (?, ?, 'pending', 0, ?)", writebacks)
+    for r in rows:  # the same log line `record_event` writes, once committed
+        log_event("sent", r.event_message, dispatch_id=r.dispatch_id)
     return {r.dispatch_id for r in rows}

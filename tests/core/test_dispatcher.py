@@ -43,10 +43,13 @@ def states(ws):
         return dict(s.execute(select(Dispatch.status, func.count()).group_by(Dispatch.status)).all())
 
 
-def test_sends_once_and_running_twice_sends_nothing(make_ws):
+def test_sends_once_and_running_twice_sends_nothing(make_ws, caplog):
     ws = make_ws()
     setup(ws, customer("C1"), invoice("1", "C1", TODAY - D(days=3), amount="1234.56"))
-    report = send(ws)
+    with caplog.at_level("INFO", logger="relance.events"):
+        report = send(ws)
+    [line] = [r for r in caplog.records if getattr(r, "event", None) == "sent"]
+    assert line.dispatch_id == 1 and "via email" in line.getMessage()  # a line to grep
     assert report.sent == 1 and len(SENT["email"]) == 1
     msg = SENT["email"][0]
     assert msg.invoices[0].amount_due == Decimal("1234.56")
