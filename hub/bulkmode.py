@@ -58,7 +58,6 @@ class _BulkMode:
                     gc.set_threshold(*self.saved_threshold)
                     sys.setswitchinterval(self.saved_interval)
 
-
     def page_done(self) -> None:
         """Every few pages, collect: with the older objects frozen this is quick, and it
         keeps the garbage of a long sync (sessions, responses) from piling up."""

@@ -62,7 +62,7 @@ class SendReport:
 def transition(dispatch_id: int, frm: str | Iterable[str], to: str, s, **values: Any) -> bool:
     """Compare-and-set. True when this caller moved the row."""
     states = [frm] if isinstance(frm, str) else list(frm)
-    # Core, not ORM: no in-session object to synchronise, and it is on every send's path
+    # Core, not ORM: there is no in-session object to synchronise
     res = s.connection().execute(
         update(Dispatch).where(Dispatch.id == dispatch_id, Dispatch.status.in_(states))
         .values(status=to, updated_at=utcnow(), **values))
