@@ -125,8 +125,10 @@ class FreshCheck:
                 numbers = {inv.id: inv.number for inv in w.invoices}
                 with session(self.ws.engine) as s:
                     for inv_id, why in w.dropped.items():
+                        # `reason` is the kind (a metric label); the message says until when
                         record_event(s, "suppressed",
                                      f"invoice {numbers.get(inv_id, inv_id)} not reminded: {why}",
                                      dispatch_id=w.dispatch.id, invoice_id=inv_id,
-                                     customer_id=w.customer.id, data={"reason": why})
+                                     customer_id=w.customer.id,
+                                     data={"reason": why.split(" until ")[0], "detail": why})
             w.invoices = keep

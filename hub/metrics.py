@@ -57,12 +57,8 @@ class StoreCollector:
         yield holds
         sup = CounterMetricFamily("relance_suppressed", "Invoices not reminded at send time, by reason",
                                   labels=["reason"])
-        by_reason: dict[str, int] = {}
-        for why, n in suppressed:  # "promised until 2026-12-20" counts as "promised"
-            key = (why or "unknown").split(" until")[0]
-            by_reason[key] = by_reason.get(key, 0) + n
-        for why, n in sorted(by_reason.items()):
-            sup.add_metric([why], n)
+        for why, n in suppressed:
+            sup.add_metric([why or "unknown"], n)
         yield sup
         calls = CounterMetricFamily("relance_api_calls", "HTTP calls made by plugins", labels=["client"])
         throttled = CounterMetricFamily("relance_api_throttled", "HTTP 429 answers received",

@@ -85,6 +85,25 @@ def test_invoice_paid_since_planning_is_not_reminded(make_ws):
     assert 'relance_suppressed_total{reason="disputed"} 1.0' in text
 
 
+def test_a_promise_is_suppressed_under_one_metric_label_whatever_its_date(make_ws):
+    from types import SimpleNamespace
+
+    from hub.metrics import render
+
+    ws = make_ws()
+    setup(ws, customer("C1"), invoice("1", "C1", TODAY - D(days=3)),
+          customer("C2"), invoice("2", "C2", TODAY - D(days=3)))
+    LEDGER["default"][1] = invoice("1", "C1", TODAY - D(days=3), promised_until=TODAY + D(days=5))
+    LEDGER["default"][3] = invoice("2", "C2", TODAY - D(days=3), promised_until=TODAY + D(days=9))
+    assert send(ws).cancelled == 2
+    with session(ws.engine) as s:
+        data = s.execute(select(Event.data).where(Event.kind == "suppressed")).scalars().all()
+    assert sorted(d["detail"] for d in data) == [
+        f"promised until {(TODAY + D(days=n)).isoformat()}" for n in (5, 9)]
+    text = render(SimpleNamespace(ws=ws, job_seconds={}, alert=False, is_leader=True)).decode()
+    assert 'relance_suppressed_total{reason="promised"} 2.0' in text
+
+
 def test_changed_amount_is_rendered_as_it_is_now(make_ws):
     ws = make_ws()
     setup(ws, customer("C1"), invoice("1", "C1", TODAY - D(days=3), amount="500.00"))
