@@ -6,6 +6,7 @@ head, so an upgrade of Relance is an upgrade of the schema, never a `create_all`
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,6 +17,8 @@ from alembic.config import Config as AlembicConfig
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlmodel import Session, create_engine
+
+from hub.errors import ConfigError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -31,10 +34,23 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.close()
 
 
+SQLITE_MINIMUM = (3, 35)  # upserts (3.24) and RETURNING (3.35), used by the store and outbox
+
+
+def check_sqlite(version: tuple[int, ...] = sqlite3.sqlite_version_info) -> None:
+    if version < SQLITE_MINIMUM:
+        raise ConfigError(
+            f"this Python links SQLite {'.'.join(map(str, version))}; Relance needs "
+            f"{'.'.join(map(str, SQLITE_MINIMUM))} or newer. Use a Python built against a "
+            "newer SQLite, or set `database.url` to a PostgreSQL database",
+            key="database.url")
+
+
 def make_engine(url: str) -> Engine:
     """An engine tuned for the backend: WAL + busy timeout on SQLite, pooling on PG."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
+        check_sqlite()
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
