@@ -40,27 +40,54 @@ class Record(BaseModel):
         every value to its field's type (a large CSV import spends half its time
         validating otherwise). Unset fields take their defaults. A wrong type here is a
         bug; the conformance kit re-validates every record a connector yields."""
-        known = _TRUSTED.get(cls)
-        if known is None:
-            known = _TRUSTED[cls] = (set(cls.model_fields), {
-                name: f.get_default(call_default_factory=True)
-                for name, f in cls.model_fields.items() if not f.is_required()})
-        fields, defaults = known
-        given = values
-        values = defaults.copy()
-        values.update(given)
-        if values.keys() != fields:  # one comparison catches unknown and missing fields
-            raise TypeError(f"{cls.__name__}.trusted(): unknown {sorted(values.keys() - fields)}, "
-                            f"missing {sorted(fields - values.keys())}")
-        record = object.__new__(cls)
-        _set(record, "__dict__", values)
-        _set(record, "__pydantic_fields_set__", set(given))
-        _set(record, "__pydantic_extra__", None)
-        _set(record, "__pydantic_private__", None)
-        return record
+        return cls.maker(*values)(*values.values())
+
+    @classmethod
+    def maker(cls, *names: str) -> Callable[..., Self]:
+        """`trusted` for a loop that builds many records from the same fields: the
+        returned function takes their values positionally, in the order of `names`. The
+        names are checked here, once; each call then costs about a third of `trusted`."""
+        key = (cls, names)
+        make = _MAKERS.get(key)
+        if make is None:
+            make = _MAKERS[key] = _record_maker(cls, names)
+        return make
 
 
-_TRUSTED: dict[type, tuple] = {}
+def _record_maker(cls: type[Record], names: tuple[str, ...]) -> Callable[..., Record]:
+    fields = cls.model_fields
+    unknown = [n for n in names if n not in fields]
+    missing = [n for n, f in fields.items() if f.is_required() and n not in names]
+    if unknown or missing or len(set(names)) != len(names):
+        raise TypeError(f"{cls.__name__}.trusted(): unknown {sorted(unknown)}, missing "
+                        f"{sorted(missing)}" + (", a field given twice"
+                                                if len(set(names)) != len(names) else ""))
+    # Generated like dataclasses' __init__: a dict display with constant keys is built
+    # several times faster than dict(zip(names, values)). The names are the model's own
+    # field names (identifiers without a leading underscore, so they cannot shadow the
+    # helpers, which have one), checked above; defaults are passed in, never written in.
+    scope: dict[str, Any] = {"_cls": cls, "_new": object.__new__, "_set": _set,
+                             "_given": set(names)}
+    entries = [f"{n!r}: {n}" for n in names]
+    for i, (n, f) in enumerate((n, f) for n, f in fields.items() if n not in names):
+        if f.default_factory is None:
+            scope[f"_default_{i}"] = f.default
+            entries.append(f"{n!r}: _default_{i}")
+        else:  # a mutable default (a dict, a list) is new for every record
+            scope[f"_factory_{i}"] = f.default_factory
+            entries.append(f"{n!r}: _factory_{i}()")
+    source = (f"def make({', '.join(names)}):\n"
+              f"    _record = _new(_cls)\n"
+              f"    _set(_record, '__dict__', {{{', '.join(entries)}}})\n"
+              f"    _set(_record, '__pydantic_fields_set__', _given.copy())\n"
+              f"    _set(_record, '__pydantic_extra__', None)\n"
+              f"    _set(_record, '__pydantic_private__', None)\n"
+              f"    return _record\n")
+    exec(source, scope)  # our own field names only, checked above
+    return scope["make"]
+
+
+_MAKERS: dict[tuple, Callable[..., Record]] = {}
 _set = object.__setattr__
 
 

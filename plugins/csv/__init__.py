@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import itertools
 import json
 from collections.abc import AsyncIterator, Iterator, Sequence
 from decimal import Decimal
@@ -54,7 +55,7 @@ class CsvSettings(PluginSettings):
     default_currency: str = "EUR"
     complete_export: bool = False
     status_values: dict[str, str] = Field(default_factory=dict)
-    page_size: int = 5000
+    page_size: int = Field(5000, description="rows per page (one transaction each)")
 
 
 class CsvConnector(Connector):
@@ -110,15 +111,9 @@ class CsvConnector(Connector):
                        complete_snapshot=self.settings.complete_export)
 
     async def _pages(self, path: Path) -> AsyncIterator[SyncPage]:
-        batch: list = []
-        for item in self.read(path):
-            batch.append(item)
-            if len(batch) >= self.settings.page_size:
-                yield SyncPage(records=tuple(batch))
-                batch = []
-                await asyncio.sleep(0)
-        if batch:
-            yield SyncPage(records=tuple(batch))
+        for items in self.read_pages(path, self.settings.page_size):
+            yield SyncPage.trusted(records=tuple(items))  # records built by `trusted`
+            await asyncio.sleep(0)
 
     async def refresh(self, external_ids: Sequence[str]) -> list[InvoiceRecord]:
         wanted = set(external_ids)
@@ -131,30 +126,33 @@ class CsvConnector(Connector):
 
     # ------------------------------------------------------------------ rows
     def read(self, path: Path) -> Iterator:
+        for items in self.read_pages(path, self.settings.page_size):
+            yield from items
+
+    def read_pages(self, path: Path, rows_per_page: int) -> Iterator[list]:
+        """The records and problems of the file, a page of rows at a time."""
         rows = xlsx_rows(path) if path.suffix.lower() in (".xlsx", ".xlsm") else \
             csv_rows(path, self.settings.encoding, self.settings.delimiter)
         columns = {**DEFAULT_COLUMNS, **self.settings.columns}
-        reader: RowReader | None = None
-        for line, row in rows:
-            if reader is None:
-                names = {(c or "").strip().lower().lstrip("\ufeff"): i for i, c in enumerate(row)}
-                header = {field: names[h.strip().lower()] for field, h in columns.items()
-                          if h and h.strip().lower() in names}
-                missing = [f for f in REQUIRED if f not in header]
-                if missing:
-                    yield RecordProblem(place=f"{path.name}:{line}", reason=(
-                        "missing column(s) " + ", ".join(f"{columns[f]!r}" for f in missing)
-                        + f"; found {', '.join(repr(c) for c in row)}. Map them under "
-                        f"`columns:` (e.g. columns: {{{missing[0]}: \"Your header\"}})"))
-                    return
-                reader = RowReader(self.settings, header, width=len(row))
-                continue
-            try:
-                yield from reader.records(row)
-            except ValueError as exc:
-                field, _, reason = str(exc).partition("|")
-                yield RecordProblem(place=f"{path.name}:{line}:{columns.get(field, field)}",
-                                    reason=reason or field)
+        for line, row in rows:  # the header
+            names = {(c or "").strip().lower().lstrip("\ufeff"): i for i, c in enumerate(row)}
+            header = {field: names[h.strip().lower()] for field, h in columns.items()
+                      if h and h.strip().lower() in names}
+            missing = [f for f in REQUIRED if f not in header]
+            if missing:
+                yield [RecordProblem(place=f"{path.name}:{line}", reason=(
+                    "missing column(s) " + ", ".join(f"{columns[f]!r}" for f in missing)
+                    + f"; found {', '.join(repr(c) for c in row)}. Map them under "
+                    f"`columns:` (e.g. columns: {{{missing[0]}: \"Your header\"}})"))]
+                return
+            reader = RowReader(self.settings, header, width=len(row), place=lambda line, field:
+                               f"{path.name}:{line}:{columns.get(field, field)}")
+            break
+        else:
+            return  # an empty file
+        while page := list(itertools.islice(rows, rows_per_page)):
+            lines, cells = zip(*page, strict=True)
+            yield reader.page(lines, cells)
 
     async def check(self) -> list[str]:
         if not self.files():

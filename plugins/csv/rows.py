@@ -1,15 +1,17 @@
-"""One export row → records, with the column layout resolved once per file.
+"""Export rows → records, with the column layout resolved once per file.
 
-A large export is mostly this loop, so the per-row work is kept to C-level steps: one
-`itemgetter` pulls every mapped cell, amounts and dates take a fast path for the plain
-forms (`1234,56`, `24/11/2026`) and fall back to the forgiving parsers otherwise.
+A page of rows is first read column by column (`columns`: the per-cell work in C); a
+page where a cell is wrong or unusual is read row by row, which names the file:line
+and column of each problem while the other rows import.
 """
 
 from __future__ import annotations
 
 import operator
+from collections.abc import Callable, Sequence
 
-from hub.contracts import Address, CustomerRecord, InvoiceRecord
+from hub.contracts import Address, CustomerRecord, InvoiceRecord, RecordProblem
+from plugins.csv import columns
 from plugins.csv.parsing import parse_date, parse_decimal
 
 # Order of the cells `RowReader` extracts; a field the file lacks reads as "".
@@ -18,6 +20,10 @@ FIELDS = ("number", "customer_name", "customer_id", "currency", "amount_due", "t
 CUSTOMER_FIELDS = ("customer_code", "email", "phone", "mobile", "language", "segment", "tags",
                    "address_line1", "address_line2", "city", "postcode", "country")
 NO_ADDRESS = Address()
+# the fields a row sets, in the order `make_invoice` takes them
+INVOICE_FIELDS = ("external_id", "customer_external_id", "number", "currency", "total",
+                  "amount_due", "issue_date", "due_date", "status", "disputed", "promised_until")
+make_invoice = InvoiceRecord.maker(*INVOICE_FIELDS)
 TRUE = {"1", "true", "yes", "y", "oui", "x", "disputed", "litige"}
 DEFAULT_STATUS = {"paid": "paid", "payée": "paid", "payee": "paid", "settled": "paid",
                   "void": "void", "voided": "void", "cancelled": "void", "annulée": "void",
@@ -27,8 +33,9 @@ DEFAULT_STATUS = {"paid": "paid", "payée": "paid", "payee": "paid", "settled": 
 class RowReader:
     """Records from the rows of one file whose header has been mapped to `header`."""
 
-    def __init__(self, settings, header: dict[str, int], width: int):
-        self.width = width
+    def __init__(self, settings, header: dict[str, int], width: int, *,
+                 place: Callable[[int, str], str] = lambda line, field: f"{line}:{field}"):
+        self.width, self.header, self.place = width, header, place
         # a missing column points at the blank cell appended to every row
         self.cells = operator.itemgetter(*(header.get(f, width) for f in FIELDS))
         self.customer_cells = operator.itemgetter(*(header.get(f, width) for f in CUSTOMER_FIELDS))
@@ -38,6 +45,91 @@ class RowReader:
         self.status_map = {**DEFAULT_STATUS,
                            **{k.lower(): v for k, v in settings.status_values.items()}}
         self.seen: set[str] = set()
+        self.known_dates: dict = {}
+
+    def page(self, lines: Sequence[int], rows: Sequence[list[str]]) -> list:
+        """The records (and problems) of consecutive rows; `lines` their line numbers."""
+        fast = self._columns(rows)
+        if fast is not None:
+            return fast
+        items: list = []
+        for line, row in zip(lines, rows, strict=True):
+            try:
+                items += self.records(row)
+            except ValueError as exc:
+                field, _, reason = str(exc).partition("|")
+                items.append(RecordProblem(place=self.place(line, field), reason=reason or field))
+        return items
+
+    def _columns(self, rows: Sequence[list[str]]) -> list | None:
+        """The page read column by column, or None if a row needs the row-by-row reader
+        (a wrong cell, a blank line, a row of another width)."""
+        n = len(rows)
+        if not n or set(map(len, rows)) != {self.width}:
+            return None
+        table = [tuple(map(str.strip, col)) for col in zip(*rows, strict=True)]
+        blank = ("",) * n
+
+        def col(field: str) -> tuple[str, ...]:
+            i = self.header.get(field)
+            return blank if i is None else table[i]
+
+        numbers, names, cust_ids = col("number"), col("customer_name"), col("customer_id")
+        if "" in numbers or "" in names:
+            return None
+        if "" in cust_ids:
+            cust_ids = tuple(c or name for c, name in zip(cust_ids, names, strict=True))
+        due_texts, total_texts = col("amount_due"), col("total")
+        dues = columns.amounts(due_texts, self.decimal)
+        currencies = columns.mapped(col("currency"), self._currency)
+        due_dates = columns.dates(col("due_date"), self.formats, self.known_dates,
+                                  optional=False)
+        issues = columns.dates(col("issue_date"), self.formats, self.known_dates,
+                               optional=True)
+        promised = columns.dates(col("promised_until"), self.formats, self.known_dates,
+                                 optional=True)
+        statuses = columns.mapped(col("status"), self._status)
+        if None in (dues, currencies, due_dates, issues, promised, statuses):
+            return None
+        totals = self._totals(total_texts, due_texts, dues)
+        if totals is None:
+            return None
+        disputed = columns.mapped(col("disputed"), lambda t: t.lower() in TRUE)
+        ids = col("invoice_id")
+        external_ids = numbers if ids is blank else tuple(
+            i or number for i, number in zip(ids, numbers, strict=True))
+        items: list = self._new_customers(cust_ids, names, rows)
+        items += map(make_invoice, external_ids, cust_ids, numbers, currencies, totals, dues,
+                     issues, due_dates, statuses, disputed, promised)
+        return items
+
+    def _totals(self, texts, due_texts, dues) -> list | None:
+        """An invoice's total is usually the text of its amount due: the same Decimal."""
+        if texts == due_texts:
+            return dues
+        differ = [i for i, (t, d) in enumerate(zip(texts, due_texts, strict=True)) if t and t != d]
+        parsed = columns.amounts([texts[i] for i in differ], self.decimal)
+        if parsed is None:
+            return None
+        totals = list(dues)
+        for i, value in zip(differ, parsed, strict=True):
+            totals[i] = value
+        return totals
+
+    def _new_customers(self, cust_ids, names, rows) -> list[CustomerRecord]:
+        """A customer from the first row that names it (as the row-by-row reader does)."""
+        first = dict(zip(reversed(cust_ids), range(len(cust_ids) - 1, -1, -1), strict=True))
+        rows_of_new = sorted(i for c, i in first.items() if c not in self.seen)
+        self.seen.update(first)
+        return [self._customer(cust_ids[i], names[i], rows[i] + [""]) for i in rows_of_new]
+
+    def _currency(self, text: str) -> str | None:
+        code = text.upper() or self.default_currency
+        return code if len(code) == 3 and code.isalpha() else None
+
+    def _status(self, text: str) -> str | None:
+        status = self.status_map.get(text.lower(), "open")
+        return status if status in ("open", "paid", "void") else None
 
     def _amount(self, field: str, text: str):
         try:
@@ -83,11 +175,8 @@ class RowReader:
         if status not in ("open", "paid", "void"):
             raise ValueError(f"status|status_values maps to {status!r}; use open, paid or void")
         # every value is parsed and checked above: no second validation pass
-        invoice = InvoiceRecord.trusted(
-            external_id=invoice_id or number, customer_external_id=cust_id, number=number,
-            currency=currency, total=total, amount_due=amount_due, issue_date=issue,
-            due_date=due, status=status, disputed=disputed.lower() in TRUE,
-            promised_until=promised)
+        invoice = make_invoice(invoice_id or number, cust_id, number, currency, total,
+                               amount_due, issue, due, status, disputed.lower() in TRUE, promised)
         if cust_id in self.seen:
             return (invoice,)
         self.seen.add(cust_id)
