@@ -61,6 +61,8 @@ class Converters:
         """`bind`: where the values go, or the name of its dialect."""
         sqlite = (bind if isinstance(bind, str) else dialect_of(bind)) == "sqlite"
         self.money = money_units
+        # SQLite stores a boolean as 0/1, and sqlite3 binds a bool through its slow adapter path
+        self.flag = int if sqlite else _same
         self.date = _sqlite_date if sqlite else _same
         self.instant = _sqlite_instant if sqlite else _same
 
@@ -104,7 +106,10 @@ class Upsert:
     FROM (VALUES (…), (…), …)`), so a page is a handful of `sqlite3_step`s run without
     the GIL while the connector parses the next page — binding row by row would hand the
     GIL back and forth for every row. Statement sizes are a full chunk or a power of two,
-    so SQLite's statement cache holds a few shapes, not one per page. PostgreSQL: one
+    so SQLite's statement cache holds a few shapes, not one per page. A column that is
+    NULL in every row of a statement is written `NULL` rather than bound: Python's sqlite3
+    binds a None through its adapter lookup, which cost the writer thread half its GIL
+    time on a CSV import (ledgers leave many columns empty). PostgreSQL: one
     `executemany` (psycopg pipelines it).
     """
 
@@ -120,17 +125,20 @@ class Upsert:
             sets = [f"{c} = {update.get(c, f'excluded.{c}')}" for c in columns
                     if c not in keys and c not in keep]
             self.conflict = f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET " + ", ".join(sets)
-        self.sqlite_text = functools.lru_cache(maxsize=32)(self._sqlite_text)
+        self.sqlite_text = functools.lru_cache(maxsize=64)(self._sqlite_text)
         self.pg_text = functools.lru_cache(maxsize=32)(self._pg_text)
 
-    def _sqlite_text(self, fixed: tuple[str, ...], rows: int) -> str:
-        """`fixed`: the names of the fixed columns, bound once, first (?1, ?2, …)."""
+    def _sqlite_text(self, fixed: tuple[str, ...], rows: int, nulls: frozenset[str]) -> str:
+        """`fixed`: the names of the fixed columns, bound once, first (?1, ?2, …);
+        `nulls`: columns NULL in every row, written in."""
         number = {name: i for i, name in enumerate(fixed, 1)}
-        bound = [c for c in self.columns if c not in number]
+        bound = [c for c in self.columns if c not in number and c not in nulls]
         exprs, joins = [], []
         for c in self.columns:
             if c in number:
                 exprs.append(f"?{number[c]}")
+            elif c in nulls:
+                exprs.append("NULL")
             elif c in self.lookups:
                 lk, alias = self.lookups[c], f"lookup_{c}"
                 exprs.append(f"{alias}.id")
@@ -172,13 +180,22 @@ class Upsert:
         if dialect != "sqlite":
             return [(self.pg_text(tuple(fixed.items())), list(rows))]
         names, consts = tuple(fixed), tuple(fixed.values())
-        per_statement = _sqlite_rows_per_statement(len(self.columns) - len(names), len(names))
+        bound = [c for c in self.columns if c not in fixed]
+        per_statement = _sqlite_rows_per_statement(len(bound), len(names))
         out, start = [], 0
         for size in _chunk_sizes(len(rows), per_statement):
             part = rows[start:start + size]
             start += size
-            out.append((self.sqlite_text(names, size),  # a tuple: one statement
-                        (*consts, *chain.from_iterable(part))))
+            columns = list(zip(*part, strict=True))
+            nulls = [i for i, values in enumerate(columns) if values.count(None) == size]
+            if len(nulls) == len(columns):
+                nulls = nulls[1:]  # VALUES needs a column
+            if nulls:
+                for i in reversed(nulls):
+                    del columns[i]
+                part = list(zip(*columns, strict=True))
+            out.append((self.sqlite_text(names, size, frozenset(bound[i] for i in nulls)),
+                        (*consts, *chain.from_iterable(part))))  # a tuple: one statement
         return out
 
     def run(self, session: Session, rows: Sequence[tuple], fixed: Mapping[str, object] = {}) -> None:

@@ -126,7 +126,7 @@ def prepare_invoices(dialect: str, connection_id: int, records: Sequence[Invoice
         known |= referred
     placeholders = _PLACEHOLDERS.statements(dialect, [(e, e, now) for e in referred], fixed={
         "connection_id": connection_id, "placeholder": True, "on_hold": False})
-    money, date, instant = to.money, to.date, to.instant
+    money, date, instant, flag = to.money, to.date, to.instant, to.flag
     rows, problems = [], []
     append = rows.append
     for r in records:  # the hot loop of every sync: fields read from the record's dict
@@ -141,7 +141,7 @@ def prepare_invoices(dialect: str, connection_id: int, records: Sequence[Invoice
         append((
             d["external_id"], d["customer_external_id"], d["kind"], d["number"], d["currency"],
             total_units, due, date(d["issue_date"]),
-            date(d["due_date"]), d["status"], d["disputed"], date(d["promised_until"]),
+            date(d["due_date"]), d["status"], flag(d["disputed"]), date(d["promised_until"]),
             d["reference"], d["online_url"], instant(d["updated_at"]), now,
             now if d["status"] == "paid" else None))
     invoices = _INVOICES.statements(dialect, rows, fixed={
@@ -160,7 +160,7 @@ def prepare_payments(dialect: str, connection_id: int, records: Sequence[Payment
             problems.append(_unstorable(f"payment {r.external_id}", exc))
             continue
         rows.append((r.external_id, r.invoice_external_id, r.customer_external_id, amount,
-                     r.currency, to.date(r.date), r.void))
+                     r.currency, to.date(r.date), to.flag(r.void)))
     return Batch(_PAYMENTS.statements(dialect, rows, fixed={"connection_id": connection_id}),
                  len(rows), problems)
 

@@ -31,3 +31,17 @@ def test_trusted_refuses_unknown_and_missing_fields_by_name():
 def test_trusted_records_are_independent():
     a, b = InvoiceRecord.trusted(**FIELDS), InvoiceRecord.trusted(**FIELDS)
     assert a.__dict__ is not b.__dict__ and a.model_fields_set is not b.model_fields_set
+
+
+def test_a_maker_checks_its_field_names_once_and_builds_equal_records():
+    make = InvoiceRecord.maker(*FIELDS)
+    assert make is InvoiceRecord.maker(*FIELDS)  # generated once per class and field order
+    assert make(*FIELDS.values()) == InvoiceRecord(**FIELDS)
+    with pytest.raises(TypeError, match=r"unknown \['amount'\]"):
+        InvoiceRecord.maker("amount", *FIELDS)
+    with pytest.raises(TypeError, match="given twice"):
+        InvoiceRecord.maker("number", *FIELDS)
+    a, b = (CustomerRecord.maker("external_id", "name")("C1", "Acme") for _ in range(2))
+    assert a.address == Address() and a.model_fields_set == {"external_id", "name"}
+    assert a.model_copy(update={"email": "x@y.z"}).model_fields_set == {"external_id", "name", "email"}
+    assert b.model_fields_set == {"external_id", "name"}  # the copy changed only its own set

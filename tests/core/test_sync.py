@@ -241,3 +241,24 @@ def test_an_amount_finer_than_the_store_keeps_skips_only_that_record(make_ws):
         events = s.execute(select(Event.message).where(Event.kind == "record_problem")).scalars().all()
     assert kept.external_id == "2" and kept.amount_due == Decimal("10.0001")
     assert len(events) == 2
+
+
+def test_a_column_empty_in_every_row_is_written_null_and_clears_the_stored_value():
+    """Such a column is written as `NULL` in the statement (binding None is slow in
+    sqlite3); an upsert still clears what the ledger cleared."""
+    import sqlite3
+
+    from hub.bulk import Upsert
+
+    upsert = Upsert("t", ("k", "a", "b"), ("k",))
+    [(text, params)] = upsert.statements("sqlite", [("x", None, 1), ("y", None, None)])
+    assert "NULL" in text and params == ("x", 1, "y", None)  # `b` is bound: not empty everywhere
+    db = sqlite3.connect(":memory:")
+    db.execute("CREATE TABLE t (k TEXT PRIMARY KEY, a TEXT, b INTEGER)")
+    db.execute("INSERT INTO t VALUES ('x', 'old', 5)")
+    db.execute(text, params)
+    assert db.execute("SELECT * FROM t ORDER BY k").fetchall() == [("x", None, 1), ("y", None, None)]
+    [(text, params)] = upsert.statements("sqlite", [("z", None, None)])
+    assert params == ("z",)  # only the key is left to bind
+    db.execute(text, params)
+    assert db.execute("SELECT * FROM t WHERE k = 'z'").fetchall() == [("z", None, None)]

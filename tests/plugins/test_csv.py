@@ -142,3 +142,68 @@ def test_sample_generator_feeds_the_connector(tmp_path):
     assert len(of(records, CustomerRecord)) <= 40
     assert {i.currency for i in invoices} >= {"EUR", "GBP", "JPY"}
     assert any(i.status == "paid" for i in invoices) and any(i.disputed for i in invoices)
+
+
+def _varied_export(path: Path, rows: int, decimal: str) -> None:
+    """Rows as ledgers write them: separators, blanks, statuses, ids, repeated customers."""
+    import random
+
+    rng = random.Random(7)
+    lines = ["invoice_id;invoice_number;customer_id;customer_name;email;city;currency;total;"
+             "amount_due;issue_date;due_date;status;disputed;promised_until"]
+    for n in range(rows):
+        cents = rng.randint(1, 12_345_678)
+        due = f"{cents // 100:,}.{cents % 100:02d}"
+        if decimal == ",":
+            due = due.replace(",", " ").replace(".", ",")
+        total = rng.choice([due, due, "", f"{cents // 100 + 1}{decimal}00"])
+        c = rng.randrange(60)
+        lines.append(";".join([
+            rng.choice(["", f"ID{n}"]), f"F-{n}", rng.choice([f"C{c}", ""]), f"Client {c}",
+            rng.choice(["", f"c{c}@example.com"]), rng.choice(["", "Lyon"]),
+            rng.choice(["EUR", "eur", "", "GBP"]), total, due,
+            rng.choice(["", "03/10/2026", "2026-10-04"]), rng.choice(["24/11/2026", "2026-12-01"]),
+            rng.choice(["", "", "Payée", "void", "open"]), rng.choice(["", "", "oui", "no"]),
+            rng.choice(["", "", "15/12/2026"])]))
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+@pytest.mark.parametrize("decimal", [",", "."])
+def test_pages_read_column_wise_equal_the_row_by_row_reading(tmp_path, monkeypatch, decimal):
+    from plugins.csv.rows import RowReader
+
+    _varied_export(tmp_path / "invoices.csv", 700, decimal)
+    conn = connector(tmp_path, page_size=300)
+    pages, fast = collect(conn)
+    # 700 rows in pages of 300 rows, whatever the reader's inner chunks
+    assert [len(of(p.records, InvoiceRecord)) for p in pages if p.records] == [300, 300, 100]
+    monkeypatch.setattr(RowReader, "_columns", lambda self, rows: None)
+    _, slow = collect(connector(tmp_path, page_size=300))
+    def key(r):
+        return type(r).__name__, r.external_id
+
+    # the same records (a chunk's new customers come first, each before its invoices)
+    assert sorted(fast, key=key) == sorted(slow, key=key) and not of(fast, RecordProblem)
+    position = {key(r): n for n, r in enumerate(fast)}
+    assert all(position["CustomerRecord", i.customer_external_id] < position[key(i)]
+               for i in of(fast, InvoiceRecord))
+    invoices = of(fast, InvoiceRecord)
+    # a customer once, from its first row: "C7" by id and "Client 7" by name are two
+    assert len(invoices) == 700 and len(of(fast, CustomerRecord)) == len(
+        {i.customer_external_id for i in invoices}) == 120
+    assert {i.status for i in invoices} == {"open", "paid", "void"}
+    assert any(i.disputed for i in invoices) and any(i.total != i.amount_due for i in invoices)
+    assert any(i.external_id.startswith("ID") for i in invoices)
+
+
+def test_a_bad_cell_among_good_rows_is_named_and_its_neighbours_import(tmp_path):
+    _varied_export(tmp_path / "invoices.csv", 300, ",")
+    lines = (tmp_path / "invoices.csv").read_text().splitlines()
+    cells = lines[150].split(";")
+    cells[8] = "douze"  # amount_due of line 151
+    lines[150] = ";".join(cells)
+    (tmp_path / "invoices.csv").write_text("\n".join(lines) + "\n")
+    _, records = collect(connector(tmp_path))
+    [problem] = of(records, RecordProblem)
+    assert problem.place == "invoices.csv:151:amount_due" and "'douze'" in problem.reason
+    assert len(of(records, InvoiceRecord)) == 299
