@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import operator
 import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from itertools import chain
+from itertools import chain, repeat
 
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
@@ -54,6 +55,31 @@ def _same(value):
     return value
 
 
+def money_column(values: Sequence) -> list[int] | None:
+    """`money_units` of every value, run in C; None if one is not a Decimal the store
+    can keep (the caller then converts value by value, naming the one that is wrong)."""
+    if not set(map(type, values)) <= {Decimal}:
+        return None
+    try:
+        scaled = list(map(Decimal.scaleb, values, repeat(MONEY_SCALE)))
+        units = list(map(int, scaled))
+    except (ValueError, OverflowError):  # NaN, Infinity
+        return None
+    return units if all(map(operator.eq, units, scaled)) else None
+
+
+def _each_distinct(convert):
+    """`convert` for a column, run once per distinct value (a page has few dates)."""
+    def column(values: Sequence) -> list:
+        table = {value: convert(value) for value in set(values)}
+        return list(map(table.__getitem__, values))
+    return column
+
+
+def _ints(values: Sequence) -> list:
+    return list(map(int, values))
+
+
 class Converters:
     """Python values → what the driver should bind for the dialect of `session`."""
 
@@ -63,6 +89,11 @@ class Converters:
         self.money = money_units
         # SQLite stores a boolean as 0/1, and sqlite3 binds a bool through its slow adapter path
         self.flag = int if sqlite else _same
+        # the same, for a column of values at once
+        self.money_column = money_column
+        self.date_column = _each_distinct(_sqlite_date) if sqlite else list
+        self.instant_column = _each_distinct(_sqlite_instant) if sqlite else list
+        self.flag_column = _ints if sqlite else list
         self.date = _sqlite_date if sqlite else _same
         self.instant = _sqlite_instant if sqlite else _same
 

@@ -8,8 +8,10 @@ on the phone, a hand-off to an agency) are never overwritten by a ledger record.
 from __future__ import annotations
 
 import datetime as dt
+import operator
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
 
 from sqlalchemy import update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -126,28 +128,58 @@ def prepare_invoices(dialect: str, connection_id: int, records: Sequence[Invoice
         known |= referred
     placeholders = _PLACEHOLDERS.statements(dialect, [(e, e, now) for e in referred], fixed={
         "connection_id": connection_id, "placeholder": True, "on_hold": False})
-    money, date, instant, flag = to.money, to.date, to.instant, to.flag
-    rows, problems = [], []
-    append = rows.append
-    for r in records:  # the hot loop of every sync: fields read from the record's dict
-        d = r.__dict__
-        amount_due, total = d["amount_due"], d["total"]
-        try:
-            due = money(amount_due)  # an unpaid invoice's total is often the same Decimal
-            total_units = due if total is amount_due else money(total)
-        except (ValueError, TypeError) as exc:
-            problems.append(_unstorable(f"invoice {d['number']} (id {d['external_id']})", exc))
-            continue
-        append((
-            d["external_id"], d["customer_external_id"], d["kind"], d["number"], d["currency"],
-            total_units, due, date(d["issue_date"]),
-            date(d["due_date"]), d["status"], flag(d["disputed"]), date(d["promised_until"]),
-            d["reference"], d["online_url"], instant(d["updated_at"]), now,
-            now if d["status"] == "paid" else None))
+    rows = _invoice_rows(records, to, now)
+    problems = []
+    if rows is None:  # an amount the store cannot keep: value by value, to name it
+        rows, problems = _invoice_rows_one_by_one(records, to, now)
     invoices = _INVOICES.statements(dialect, rows, fixed={
         "connection_id": connection_id, "seen_generation": generation,
         "on_payment_plan": False, "in_collection": False, "dunning_level": -1})
     return Batch(placeholders + invoices, len(rows), problems)
+
+
+_INVOICE_FIELDS = operator.itemgetter(
+    "external_id", "customer_external_id", "kind", "number", "currency", "total", "amount_due",
+    "issue_date", "due_date", "status", "disputed", "promised_until", "reference", "online_url",
+    "updated_at")
+
+
+def _invoice_rows(records: Sequence[InvoiceRecord], to: Converters,
+                  now: object) -> list[tuple] | None:
+    """The rows of `_INVOICES`, converted a column at a time (the per-value work runs
+    in C: a third of the time of a loop over records); None if an amount is unstorable."""
+    (ids, customers, kinds, numbers, currencies, totals, dues, issued, due_dates, statuses,
+     disputed, promised, references, urls, updated) = zip(
+        *map(_INVOICE_FIELDS, map(vars, records)), strict=True)
+    due_units = to.money_column(dues)
+    # an unpaid invoice's total is usually the same Decimal as its amount due
+    total_units = due_units if totals == dues else to.money_column(totals)
+    if due_units is None or total_units is None:
+        return None
+    paid_at = list(map({"paid": now}.get, statuses))
+    return list(zip(ids, customers, kinds, numbers, currencies, total_units, due_units,
+                    to.date_column(issued), to.date_column(due_dates), statuses,
+                    to.flag_column(disputed), to.date_column(promised), references, urls,
+                    to.instant_column(updated), repeat(now, len(ids)), paid_at, strict=True))
+
+
+def _invoice_rows_one_by_one(records: Sequence[InvoiceRecord], to: Converters,
+                             now: object) -> tuple[list[tuple], list[str]]:
+    money, date, instant, flag = to.money, to.date, to.instant, to.flag
+    rows, problems = [], []
+    for r in records:
+        d = r.__dict__
+        try:
+            due, total = money(d["amount_due"]), money(d["total"])
+        except (ValueError, TypeError) as exc:
+            problems.append(_unstorable(f"invoice {d['number']} (id {d['external_id']})", exc))
+            continue
+        rows.append((
+            d["external_id"], d["customer_external_id"], d["kind"], d["number"], d["currency"],
+            total, due, date(d["issue_date"]), date(d["due_date"]), d["status"],
+            flag(d["disputed"]), date(d["promised_until"]), d["reference"], d["online_url"],
+            instant(d["updated_at"]), now, now if d["status"] == "paid" else None))
+    return rows, problems
 
 
 def prepare_payments(dialect: str, connection_id: int, records: Sequence[PaymentRecord]) -> Batch:

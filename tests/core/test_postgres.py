@@ -57,6 +57,7 @@ def test_store_upserts_on_postgresql(make_ws, pg_url):
     assert all(r.ok for r in asyncio.run(sync_all(ws)))
     ledger[:] = [customer("C9", name="Nine"), invoice("1", "C9", TODAY, amount="2.50"),
                  invoice("2", "C1", TODAY, amount="5.00", disputed=False),
+                 invoice("3", "C1", TODAY, amount="0.00", status="paid", issue_date=TODAY),
                  PaymentRecord(external_id="P1", invoice_external_id="1",
                                customer_external_id="C9", amount=Decimal("9.8456"),
                                currency="EUR", date=TODAY)]
@@ -69,4 +70,6 @@ def test_store_upserts_on_postgresql(make_ws, pg_url):
     assert invs["1"].customer_id == custs["C9"].id and invs["2"].customer_id == custs["C1"].id
     assert invs["1"].amount_due == Decimal("2.50") and invs["1"].total == Decimal("2.50")
     assert invs["2"].disputed  # a dispute stays until a person clears it
+    assert invs["3"].paid_at is not None and invs["2"].paid_at is None
+    assert invs["3"].issue_date == TODAY and invs["2"].issue_date is None
     assert pay.amount == Decimal("9.8456") and pay.invoice_external_id == "1"

@@ -262,3 +262,27 @@ def test_a_column_empty_in_every_row_is_written_null_and_clears_the_stored_value
     assert params == ("z",)  # only the key is left to bind
     db.execute(text, params)
     assert db.execute("SELECT * FROM t WHERE k = 'z'").fetchall() == [("z", None, None)]
+
+
+def test_paid_at_is_the_first_sync_that_saw_the_invoice_paid(make_ws):
+    ws = make_ws()
+    LEDGER["default"] += [customer("C1"), invoice("1", "C1", TODAY, amount="0.00", status="paid",
+                                                  total=Decimal("80.00")),
+                          invoice("2", "C1", TODAY, amount="30.00", issue_date=TODAY)]
+    run(ws)
+    with session(ws.engine) as s:
+        first = {i.external_id: i for i in s.execute(select(Invoice)).scalars()}
+    paid_at = first["1"].paid_at
+    assert paid_at is not None and first["2"].paid_at is None
+    assert first["1"].total == Decimal("80.00") and first["1"].amount_due == 0
+    assert first["2"].issue_date == TODAY and first["1"].issue_date is None
+    run(ws, full=True)  # seen paid again: the first time stands
+    LEDGER["default"][2] = invoice("2", "C1", TODAY, amount="0.00", status="paid")
+    run(ws, full=True)
+    with session(ws.engine) as s:
+        again = {i.external_id: i for i in s.execute(select(Invoice)).scalars()}
+    assert again["1"].paid_at == paid_at and again["2"].paid_at > paid_at
+    LEDGER["default"][1] = invoice("1", "C1", TODAY, amount="80.00")  # the payment was reversed
+    run(ws, full=True)
+    with session(ws.engine) as s:
+        assert s.execute(select(Invoice.paid_at).where(Invoice.external_id == "1")).scalar() is None
