@@ -24,6 +24,8 @@ NO_ADDRESS = Address()
 INVOICE_FIELDS = ("external_id", "customer_external_id", "number", "currency", "total",
                   "amount_due", "issue_date", "due_date", "status", "disputed", "promised_until")
 make_invoice = InvoiceRecord.maker(*INVOICE_FIELDS)
+make_customer = CustomerRecord.maker("external_id", "name", "code", "email", "phone", "mobile",
+                                     "language", "segment", "tags", "address")
 TRUE = {"1", "true", "yes", "y", "oui", "x", "disputed", "litige"}
 DEFAULT_STATUS = {"paid": "paid", "payée": "paid", "payee": "paid", "settled": "paid",
                   "void": "void", "voided": "void", "cancelled": "void", "annulée": "void",
@@ -189,9 +191,8 @@ class RowReader:
             Address.trusted(line1=line1 or None, line2=line2 or None, city=city or None,
                             postcode=postcode or None, country=country.upper() or None)
         # every value is a str or None as read: no validation pass (see InvoiceRecord)
-        return CustomerRecord.trusted(
-            external_id=cust_id, name=name, code=code or None, email=email or None,
-            phone=phone or None, mobile=mobile or None, language=language or None,
-            segment=segment or None,
-            tags=tuple(t.strip() for t in tags.replace(";", ",").split(",") if t.strip()),
-            address=address)
+        return make_customer(
+            cust_id, name, code or None, email or None, phone or None, mobile or None,
+            language or None, segment or None,
+            tuple(t.strip() for t in tags.replace(";", ",").split(",") if t.strip()) if tags
+            else (), address)
