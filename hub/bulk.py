@@ -16,7 +16,7 @@ import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from itertools import chain, repeat
+from itertools import repeat
 
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
@@ -208,25 +208,33 @@ class Upsert:
         and run them in another."""
         if not rows:
             return []
+        return self.column_statements(dialect, list(zip(*rows, strict=True)), fixed)
+
+    def column_statements(self, dialect: str, columns: Sequence[Sequence],
+                          fixed: Mapping[str, object] = {}) -> list[Statement]:
+        """`statements` for rows given as columns, as a page prepared column-wise has them."""
+        count = len(columns[0]) if columns else 0
+        if not count:
+            return []
         if dialect != "sqlite":
-            return [(self.pg_text(tuple(fixed.items())), list(rows))]
+            return [(self.pg_text(tuple(fixed.items())), list(zip(*columns, strict=True)))]
         names, consts = tuple(fixed), tuple(fixed.values())
         bound = [c for c in self.columns if c not in fixed]
         per_statement = _sqlite_rows_per_statement(len(bound), len(names))
         out, start = [], 0
-        for size in _chunk_sizes(len(rows), per_statement):
-            part = rows[start:start + size]
+        for size in _chunk_sizes(count, per_statement):
+            part = [values[start:start + size] for values in columns]
             start += size
-            columns = list(zip(*part, strict=True))
-            nulls = [i for i, values in enumerate(columns) if values.count(None) == size]
-            if len(nulls) == len(columns):
+            nulls = [i for i, values in enumerate(part) if values.count(None) == size]
+            if len(nulls) == len(part):
                 nulls = nulls[1:]  # VALUES needs a column
-            if nulls:
-                for i in reversed(nulls):
-                    del columns[i]
-                part = list(zip(*columns, strict=True))
+            kept = [values for i, values in enumerate(part) if i not in nulls]
+            # row-major parameters, each column written into its stride (no row tuples)
+            params = [*consts, *repeat(None, size * len(kept))]
+            for i, values in enumerate(kept):
+                params[len(consts) + i::len(kept)] = values
             out.append((self.sqlite_text(names, size, frozenset(bound[i] for i in nulls)),
-                        (*consts, *chain.from_iterable(part))))  # a tuple: one statement
+                        tuple(params)))  # a tuple: one statement
         return out
 
     def run(self, session: Session, rows: Sequence[tuple], fixed: Mapping[str, object] = {}) -> None:

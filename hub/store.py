@@ -11,7 +11,6 @@ import datetime as dt
 import operator
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from itertools import repeat
 
 from sqlalchemy import update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -128,14 +127,14 @@ def prepare_invoices(dialect: str, connection_id: int, records: Sequence[Invoice
         known |= referred
     placeholders = _PLACEHOLDERS.statements(dialect, [(e, e, now) for e in referred], fixed={
         "connection_id": connection_id, "placeholder": True, "on_hold": False})
-    rows = _invoice_rows(records, to, now)
-    problems = []
-    if rows is None:  # an amount the store cannot keep: value by value, to name it
+    columns, problems = _invoice_columns(records, to, now), []
+    if columns is None:  # an amount the store cannot keep: value by value, to name it
         rows, problems = _invoice_rows_one_by_one(records, to, now)
-    invoices = _INVOICES.statements(dialect, rows, fixed={
+        columns = list(zip(*rows, strict=True))
+    invoices = _INVOICES.column_statements(dialect, columns, fixed={
         "connection_id": connection_id, "seen_generation": generation,
         "on_payment_plan": False, "in_collection": False, "dunning_level": -1})
-    return Batch(placeholders + invoices, len(rows), problems)
+    return Batch(placeholders + invoices, len(records) - len(problems), problems)
 
 
 _INVOICE_FIELDS = operator.itemgetter(
@@ -144,10 +143,10 @@ _INVOICE_FIELDS = operator.itemgetter(
     "updated_at")
 
 
-def _invoice_rows(records: Sequence[InvoiceRecord], to: Converters,
-                  now: object) -> list[tuple] | None:
-    """The rows of `_INVOICES`, converted a column at a time (the per-value work runs
-    in C: a third of the time of a loop over records); None if an amount is unstorable."""
+def _invoice_columns(records: Sequence[InvoiceRecord], to: Converters,
+                     now: object) -> list[Sequence] | None:
+    """The columns of `_INVOICES`, each converted at once (the per-value work runs in C:
+    a third of the time of a loop over records); None if an amount is unstorable."""
     (ids, customers, kinds, numbers, currencies, totals, dues, issued, due_dates, statuses,
      disputed, promised, references, urls, updated) = zip(
         *map(_INVOICE_FIELDS, map(vars, records)), strict=True)
@@ -157,10 +156,10 @@ def _invoice_rows(records: Sequence[InvoiceRecord], to: Converters,
     if due_units is None or total_units is None:
         return None
     paid_at = list(map({"paid": now}.get, statuses))
-    return list(zip(ids, customers, kinds, numbers, currencies, total_units, due_units,
-                    to.date_column(issued), to.date_column(due_dates), statuses,
-                    to.flag_column(disputed), to.date_column(promised), references, urls,
-                    to.instant_column(updated), repeat(now, len(ids)), paid_at, strict=True))
+    return [ids, customers, kinds, numbers, currencies, total_units, due_units,
+            to.date_column(issued), to.date_column(due_dates), statuses,
+            to.flag_column(disputed), to.date_column(promised), references, urls,
+            to.instant_column(updated), [now] * len(ids), paid_at]
 
 
 def _invoice_rows_one_by_one(records: Sequence[InvoiceRecord], to: Converters,
