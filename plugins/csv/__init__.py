@@ -66,6 +66,10 @@ class CsvConnector(Connector):
     supports_incremental = True
     supports_refresh = True
 
+    def __init__(self, settings, context):
+        super().__init__(settings, context)
+        self._indexes: dict[Path, tuple[tuple, dict[str, InvoiceRecord]]] = {}
+
     # ------------------------------------------------------------------ files
     def files(self) -> list[Path]:
         root = Path(self.settings.path)
@@ -117,13 +121,24 @@ class CsvConnector(Connector):
             await asyncio.sleep(0)
 
     async def refresh(self, external_ids: Sequence[str]) -> list[InvoiceRecord]:
-        wanted = set(external_ids)
-
         def scan() -> list[InvoiceRecord]:  # file I/O off the event loop
-            return [item for path in self.files() for item in self.read(path)
-                    if isinstance(item, InvoiceRecord) and item.external_id in wanted]
+            return [index[i] for path in self.files()
+                    for index in (self._invoices_of(path),) for i in external_ids if i in index]
 
         return await asyncio.to_thread(scan)
+
+    def _invoices_of(self, path: Path) -> dict[str, InvoiceRecord]:
+        """The file's invoices by id, read again only when the file changes: the hub
+        asks for a hundred ids at a time, and re-reading a 100,000-row export for each
+        hundred made a send of 2,000 reminders parse it 20 times."""
+        st = path.stat()
+        version = (st.st_mtime_ns, st.st_size, st.st_ino)
+        known = self._indexes.get(path)
+        if known is None or known[0] != version:
+            known = self._indexes[path] = (version, {
+                item.external_id: item for item in self.read(path)
+                if isinstance(item, InvoiceRecord)})
+        return known[1]
 
     # ------------------------------------------------------------------ rows
     def read(self, path: Path) -> Iterator:

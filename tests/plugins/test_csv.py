@@ -207,3 +207,24 @@ def test_a_bad_cell_among_good_rows_is_named_and_its_neighbours_import(tmp_path)
     [problem] = of(records, RecordProblem)
     assert problem.place == "invoices.csv:151:amount_due" and "'douze'" in problem.reason
     assert len(of(records, InvoiceRecord)) == 299
+
+
+def test_refresh_reads_an_unchanged_export_once(tmp_path, monkeypatch):
+    import os
+
+    (tmp_path / "invoices.csv").write_text(
+        HEADER + "".join(f"F-{n};A;;EUR;{n};2026-11-24;\n" for n in range(1, 301)))
+    conn = connector(tmp_path)
+    reads = []
+    original = CsvConnector.read
+    monkeypatch.setattr(CsvConnector, "read", lambda self, path: reads.append(path) or
+                        original(self, path))
+    for batch in (["F-1", "F-2"], ["F-300", "missing"], ["F-150"]):  # as the hub asks: in batches
+        found = asyncio.run(conn.refresh(batch))
+        assert [i.external_id for i in found] == [b for b in batch if b != "missing"]
+    assert len(reads) == 1
+    path = tmp_path / "invoices.csv"
+    path.write_text(HEADER + "F-150;A;;EUR;0;2026-11-24;paid\n")
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 1_000_000))
+    [inv] = asyncio.run(conn.refresh(["F-150"]))
+    assert inv.status == "paid" and len(reads) == 2
