@@ -21,10 +21,10 @@ from urllib.parse import parse_qs, urlparse
 
 import httpx
 from authlib.integrations.base_client.errors import OAuthError
-from authlib.integrations.httpx_client import AsyncOAuth2Client
 from authlib.oauth2.rfc6749.errors import OAuth2Error
 from sqlalchemy import select, update
 
+from hub._authlib import AsyncOAuth2Client
 from hub.contracts import OAuthSpec, TokenProvider, TokenStore
 from hub.db import session
 from hub.errors import AuthError, ConfigError, RetriableError

@@ -135,3 +135,13 @@ def test_interactive_flow_with_a_real_loopback_callback():
     assert form["code"] == ["C0DE"] and "code_verifier" in form
     assert token["refresh_token"] == "R1" and token["realmId"] == "9130"
     assert json.dumps(token)
+
+
+def test_the_oauth_client_imports_without_a_warning_on_stderr():
+    """`relance connect` output stays clean whatever Authlib thinks of httpx."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", "import hub.auth"], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0 and done.stderr == ""
