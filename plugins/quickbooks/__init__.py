@@ -85,8 +85,17 @@ class QuickBooksConnector(Connector):
 
     def __init__(self, settings, context):
         super().__init__(settings, context)
-        self._limiter = AsyncLimiter(480, 60)  # under the documented 500 requests/minute/realm
-        self._concurrent = asyncio.Semaphore(10)  # the documented concurrent-request limit
+        self._limits_loop: asyncio.AbstractEventLoop | None = None
+
+    def _limits(self) -> tuple[asyncio.Semaphore, AsyncLimiter]:
+        """The documented limits, made for the running event loop: the CLI runs a sync and
+        then a send in two loops with one connector, and neither may be shared across loops."""
+        loop = asyncio.get_running_loop()
+        if self._limits_loop is not loop:
+            self._limits_loop = loop
+            self._concurrent = asyncio.Semaphore(10)  # the documented concurrent-request limit
+            self._limiter = AsyncLimiter(480, 60)  # under the documented 500 requests/min/realm
+        return self._concurrent, self._limiter
 
     # ------------------------------------------------------------------ wire
     def _base(self) -> str:
@@ -101,8 +110,9 @@ class QuickBooksConnector(Connector):
         params = {**(params or {}), "minorversion": str(self.settings.minorversion)}
         for attempt in (1, 2):
             token = await self.context.oauth.access_token()
-            async with self._concurrent:
-                await self._limiter.acquire()
+            concurrent, limiter = self._limits()
+            async with concurrent:
+                await limiter.acquire()
                 r = await self.http.request(method, self._base() + path, params=params, json=body,
                                             headers={"Authorization": f"Bearer {token}", "Accept": accept})
             if r.status_code == 401 and attempt == 1:
