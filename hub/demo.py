@@ -15,6 +15,9 @@ from pathlib import Path
 from hub.cli.common import console, err_console
 
 STARTER = Path(__file__).parent / "starter" / "demo.yaml"
+# Left in the workspace: `relance doctor` then knows its SMTP server is the demo's own,
+# which runs only while `relance demo` does.
+MARKER = ".relance-demo"
 
 
 DEMO_PLAN_ROWS = 12
@@ -59,6 +62,8 @@ def prepare(root: Path, today: dt.date, *, reset: bool = False) -> bool:
     fresh = not (root / "relance.yaml").exists()
     if fresh:
         (root / "relance.yaml").write_text(STARTER.read_text(encoding="utf-8"), encoding="utf-8")
+        (root / MARKER).write_text("made by `relance demo`: its SMTP server runs only during "
+                                   "the demo\n", encoding="utf-8")
     if not (root / "invoices.csv").exists():
         from plugins.csv.sample import write_sample
 

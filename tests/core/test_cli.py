@@ -72,6 +72,11 @@ def test_demo_twice_sends_once_and_says_so(tmp_path):
     dropped = json.loads(invoke("history", "-w", str(ws), "--kind", "suppressed", "--json").stdout)
     assert [e["message"] for e in dropped] == [f"invoice {paid} not reminded: paid"]
     assert status["dispatches"]["cancelled"] == 1
+    # doctor after the demo: the demo's SMTP server is down, as expected, and said so
+    checks = json.loads(invoke("doctor", "-w", str(ws), "--json").stdout)
+    [smtp] = [c for c in checks if c["area"] == "channel email"]
+    assert smtp["level"] == "warn" and "runs only while `relance demo` runs" in smtp["message"]
+    assert not [c for c in checks if c["level"] == "error"], checks
 
 
 def test_plan_json_shows_who_gets_what_and_why(tmp_path, monkeypatch):
