@@ -15,24 +15,29 @@ import re
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 
-from plugins.csv.parsing import parse_date, parse_decimal
+from plugins.csv.parsing import GROUPED, parse_date, parse_decimal
 
 SEP = "\x1f"  # the ASCII unit separator: cannot be part of a plain amount
 _NUMBER = {"auto": r"-?\d+(?:[.,]\d+)?", ".": r"-?\d+(?:\.\d+)?", ",": r"-?\d+(?:,\d+)?"}
 # a whole column of plain amounts (what `parse_decimal` reads with its first regex)
 _PLAIN_COLUMN = {mode: re.compile(f"{n}(?:{SEP}{n})*") for mode, n in _NUMBER.items()}
+# a cell `parse_decimal` may read as thousands (1,234), depending on its currency
+_GROUPED_CELL = re.compile(f"(?:^|{SEP}){GROUPED}(?:{SEP}|$)")
 
 
-def amounts(cells: Sequence[str], mode: str) -> list[Decimal] | None:
-    """Every cell as a Decimal, or None if one is empty or not an amount."""
+def amounts(cells: Sequence[str], mode: str, places: Sequence[int]) -> list[Decimal] | None:
+    """Every cell as a Decimal, or None if one is empty or not an amount. `places`: the
+    decimals of each cell's currency."""
     joined = SEP.join(cells)
-    if _PLAIN_COLUMN[mode].fullmatch(joined):
+    if _PLAIN_COLUMN[mode].fullmatch(joined) and not (
+            mode == "auto" and _GROUPED_CELL.search(joined)):
         if "," in joined:  # a plain amount with a comma has a decimal comma
             joined = joined.replace(",", ".")
         return list(map(Decimal, joined.split(SEP)))
     # thousands separators, currency signs, parentheses: each cell on its own
     try:
-        return [parse_decimal(c, mode) if c else _empty() for c in cells]
+        return [parse_decimal(c, mode, places=p) if c else _empty()
+                for c, p in zip(cells, places, strict=True)]
     except ValueError:
         return None
 

@@ -17,6 +17,9 @@ from pathlib import Path
 DEFAULT_DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%d.%m.%Y", "%d-%m-%Y", "%Y/%m/%d")
 _SPACES = re.compile(r"[\s\u00a0\u202f']")
 _PLAIN = re.compile(r"-?\d+(?:([.,])\d+)?")  # 1234 / 1234.56 / -1234,56: most exports
+# 1,234 / 1.234: a thousands separator, or three decimals? (see `parse_decimal`)
+GROUPED = r"-?[1-9]\d{0,2}[.,]\d{3}"
+_GROUPED = re.compile(GROUPED)
 
 
 def detect_encoding(sample: bytes, configured: str = "auto") -> str:
@@ -50,10 +53,17 @@ def open_text(path: Path, encoding: str = "auto") -> tuple[io.TextIOWrapper, str
     return path.open("r", encoding=enc, newline=""), enc
 
 
-def parse_decimal(text: str, mode: str = "auto") -> Decimal:
-    """`1234.56`, `1 234,56`, `1.234,56`, `1,234.56`, `(12.00)`, `-12`, `12 €` → Decimal."""
+def parse_decimal(text: str, mode: str = "auto", *, places: int = 2) -> Decimal:
+    """`1234.56`, `1 234,56`, `1.234,56`, `1,234.56`, `(12.00)`, `-12`, `12 €` → Decimal.
+
+    `mode` "auto" guesses the decimal separator. `1,234` and `1.234` are read as 1234
+    unless the currency has three decimals (`places`: 3 for KWD, BHD, …): an export
+    writes amounts with their currency's decimals, so ¥1,234 and €1.500 are thousands.
+    A separator that occurs twice (`1,234,567`) separates thousands."""
     plain = _PLAIN.fullmatch(text)
     if plain and (mode == "auto" or plain[1] in (None, mode)):
+        if mode == "auto" and plain[1] and places != 3 and _GROUPED.fullmatch(text):
+            return Decimal(text.replace(plain[1], ""))
         return Decimal(text.replace(",", ".") if plain[1] == "," else text)
     raw = text
     s = _SPACES.sub("", text.strip())
@@ -66,10 +76,14 @@ def parse_decimal(text: str, mode: str = "auto") -> Decimal:
         s = s.replace(".", "").replace(",", ".")
     elif mode == ".":
         s = s.replace(",", "")
-    else:
-        # the last separator is the decimal one: 1.234,56 / 1234,56 vs 1,234.56
+    elif "," in s and "." in s:
+        # the last separator is the decimal one: 1.234,56 vs 1,234.56
         decimal_comma = s.rfind(",") > s.rfind(".")
         s = s.replace(".", "").replace(",", ".") if decimal_comma else s.replace(",", "")
+    else:
+        sep = "," if "," in s else "."
+        grouped = s.count(sep) > 1 or (places != 3 and _GROUPED.fullmatch(s))
+        s = s.replace(sep, "") if grouped else s.replace(",", ".")  # 1,234,567 / €1.500
     try:
         value = Decimal(s)
     except InvalidOperation:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import operator
 from collections.abc import Callable, Sequence
 
+from babel.numbers import get_currency_precision
+
 from hub.contracts import Address, CustomerRecord, InvoiceRecord, RecordProblem
 from plugins.csv import columns
 from plugins.csv.parsing import parse_date, parse_decimal
@@ -48,6 +50,7 @@ class RowReader:
                            **{k.lower(): v for k, v in settings.status_values.items()}}
         self.seen: set[str] = set()
         self.known_dates: dict = {}
+        self.known_places: dict[str, int] = {}
 
     def page(self, lines: Sequence[int], rows: Sequence[list[str]]) -> list:
         """The records (and problems) of consecutive rows; `lines` their line numbers."""
@@ -82,8 +85,11 @@ class RowReader:
         if "" in cust_ids:
             cust_ids = tuple(c or name for c, name in zip(cust_ids, names, strict=True))
         due_texts, total_texts = col("amount_due"), col("total")
-        dues = columns.amounts(due_texts, self.decimal)
         currencies = columns.mapped(col("currency"), self._currency)
+        if currencies is None:
+            return None
+        places = list(map(self._places, currencies))
+        dues = columns.amounts(due_texts, self.decimal, places)
         due_dates = columns.dates(col("due_date"), self.formats, self.known_dates,
                                   optional=False)
         issues = columns.dates(col("issue_date"), self.formats, self.known_dates,
@@ -91,9 +97,9 @@ class RowReader:
         promised = columns.dates(col("promised_until"), self.formats, self.known_dates,
                                  optional=True)
         statuses = columns.mapped(col("status"), self._status)
-        if None in (dues, currencies, due_dates, issues, promised, statuses):
+        if None in (dues, due_dates, issues, promised, statuses):
             return None
-        totals = self._totals(total_texts, due_texts, dues)
+        totals = self._totals(total_texts, due_texts, dues, places)
         if totals is None:
             return None
         disputed = columns.mapped(col("disputed"), lambda t: t.lower() in TRUE)
@@ -105,12 +111,13 @@ class RowReader:
                      issues, due_dates, statuses, disputed, promised)
         return items
 
-    def _totals(self, texts, due_texts, dues) -> list | None:
+    def _totals(self, texts, due_texts, dues, places) -> list | None:
         """An invoice's total is usually the text of its amount due: the same Decimal."""
         if texts == due_texts:
             return dues
         differ = [i for i, (t, d) in enumerate(zip(texts, due_texts, strict=True)) if t and t != d]
-        parsed = columns.amounts([texts[i] for i in differ], self.decimal)
+        parsed = columns.amounts([texts[i] for i in differ], self.decimal,
+                                 [places[i] for i in differ])
         if parsed is None:
             return None
         totals = list(dues)
@@ -133,9 +140,16 @@ class RowReader:
         status = self.status_map.get(text.lower(), "open")
         return status if status in ("open", "paid", "void") else None
 
-    def _amount(self, field: str, text: str):
+    def _places(self, currency: str) -> int:
+        """The currency's decimals (2 for one Babel does not know)."""
+        places = self.known_places.get(currency)
+        if places is None:
+            places = self.known_places[currency] = get_currency_precision(currency)
+        return places
+
+    def _amount(self, field: str, text: str, currency: str):
         try:
-            return parse_decimal(text, self.decimal)
+            return parse_decimal(text, self.decimal, places=self._places(currency))
         except ValueError as exc:
             raise ValueError(f"{field}|{exc}") from None
 
@@ -165,9 +179,9 @@ class RowReader:
             raise ValueError(f"currency|{currency!r} is not an ISO 4217 currency code")
         if not amount_due:
             raise ValueError("amount_due|amount_due is empty")
-        due_text, amount_due = amount_due, self._amount("amount_due", amount_due)
+        due_text, amount_due = amount_due, self._amount("amount_due", amount_due, currency)
         # an unpaid invoice's total is usually the same text: parsed once
-        total = amount_due if not total or total == due_text else self._amount("total", total)
+        total = amount_due if not total or total == due_text else self._amount("total", total, currency)
         if not due:
             raise ValueError("due_date|due_date is empty")
         due = self._date("due_date", due)

@@ -42,6 +42,28 @@ def test_amount_formats_are_exact_decimals(text, expected):
     assert parse_decimal(text) == Decimal(expected)
 
 
+@pytest.mark.parametrize("text,places,expected", [
+    ("1,234", 0, "1234"), ("1.500", 2, "1500"), ("-12,345", 2, "-12345"), ("¥1,234", 0, "1234"),
+    ("1,234,567", 2, "1234567"), ("1.234.567", 0, "1234567"), ("1,234", 3, "1.234"),
+    ("0,125", 2, "0.125"), ("1234,567", 2, "1234.567"), ("12,50", 2, "12.50"),
+])
+def test_a_lone_separator_before_three_digits_is_a_thousands_one_unless_the_currency_has_three_decimals(
+        text, places, expected):
+    assert parse_decimal(text, places=places) == Decimal(expected)
+
+
+def test_thousands_in_yen_and_three_decimal_dinars_in_one_export(tmp_path):
+    (tmp_path / "invoices.csv").write_text(
+        "invoice_number,customer_name,currency,amount_due,total,due_date\n"
+        "J-1,Tanaka,JPY,\"1,234\",\"2,500\",2026-11-24\n"
+        "K-1,Al Sabah,KWD,\"1,234\",\"1,234\",2026-11-24\n"
+        "E-1,Dupont,EUR,\"1,500\",\"1,500.50\",2026-11-24\n", encoding="utf-8")
+    inv = {i.number: i for i in of(collect(connector(tmp_path))[1], InvoiceRecord)}
+    assert (inv["J-1"].amount_due, inv["J-1"].total) == (Decimal(1234), Decimal(2500))
+    assert inv["K-1"].amount_due == Decimal("1.234")
+    assert (inv["E-1"].amount_due, inv["E-1"].total) == (Decimal(1500), Decimal("1500.50"))
+
+
 def test_semicolon_decimal_comma_cp1252(tmp_path):
     (tmp_path / "invoices.csv").write_bytes(
         (HEADER + "F-1;Société Générale Équipement;a@b.fr;EUR;1 234,56;24/11/2026;\n"
@@ -153,15 +175,18 @@ def _varied_export(path: Path, rows: int, decimal: str) -> None:
              "amount_due;issue_date;due_date;status;disputed;promised_until"]
     for n in range(rows):
         cents = rng.randint(1, 12_345_678)
+        currency = rng.choice(["EUR", "eur", "", "GBP", "JPY"])
         due = f"{cents // 100:,}.{cents % 100:02d}"
-        if decimal == ",":
+        if currency == "JPY":  # no decimals: 1,234 is a thousand and more
+            due = f"{cents:,}" if decimal == "." else f"{cents:,}".replace(",", ".")
+        elif decimal == ",":
             due = due.replace(",", " ").replace(".", ",")
         total = rng.choice([due, due, "", f"{cents // 100 + 1}{decimal}00"])
         c = rng.randrange(60)
         lines.append(";".join([
             rng.choice(["", f"ID{n}"]), f"F-{n}", rng.choice([f"C{c}", ""]), f"Client {c}",
             rng.choice(["", f"c{c}@example.com"]), rng.choice(["", "Lyon"]),
-            rng.choice(["EUR", "eur", "", "GBP"]), total, due,
+            currency, total, due,
             rng.choice(["", "03/10/2026", "2026-10-04"]), rng.choice(["24/11/2026", "2026-12-01"]),
             rng.choice(["", "", "Payée", "void", "open"]), rng.choice(["", "", "oui", "no"]),
             rng.choice(["", "", "15/12/2026"])]))
@@ -194,6 +219,8 @@ def test_pages_read_column_wise_equal_the_row_by_row_reading(tmp_path, monkeypat
     assert {i.status for i in invoices} == {"open", "paid", "void"}
     assert any(i.disputed for i in invoices) and any(i.total != i.amount_due for i in invoices)
     assert any(i.external_id.startswith("ID") for i in invoices)
+    yen = [i for i in invoices if i.currency == "JPY" and i.amount_due >= 1000]
+    assert yen and all(i.amount_due == i.amount_due.to_integral_value() for i in yen)
 
 
 def test_a_bad_cell_among_good_rows_is_named_and_its_neighbours_import(tmp_path):
