@@ -36,3 +36,14 @@ def test_every_hook_is_documented_with_its_version_and_in_the_guide():
 def test_readme_starts_with_the_two_commands():
     head = (ROOT / "README.md").read_text().splitlines()[:6]
     assert any("make demo" in line for line in head) and any("make test" in line for line in head)
+
+
+def test_every_relative_link_in_the_docs_leads_to_a_file():
+    import re
+
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+    broken = [f"{page.relative_to(ROOT)} → {target}" for page in pages
+              for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", page.read_text())
+              if not target.startswith(("http://", "https://", "mailto:"))
+              and not (page.parent / target).exists()]
+    assert len(pages) > 10 and not broken, broken
