@@ -255,3 +255,20 @@ def test_refresh_reads_an_unchanged_export_once(tmp_path, monkeypatch):
     os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 1_000_000))
     [inv] = asyncio.run(conn.refresh(["F-150"]))
     assert inv.status == "paid" and len(reads) == 2
+
+
+def test_the_refresh_index_is_let_go_once_the_sends_are_over(tmp_path, monkeypatch):
+    import plugins.csv as csv_plugin
+
+    monkeypatch.setattr(csv_plugin, "KEEP_INDEX_SECONDS", 0.05)
+    (tmp_path / "invoices.csv").write_text(HEADER + "F-1;A;;EUR;10;2026-11-24;\n")
+    conn = connector(tmp_path)
+
+    async def go():
+        await conn.refresh(["F-1"])
+        held = len(conn._indexes)
+        await asyncio.sleep(0.2)
+        return held, len(conn._indexes)
+
+    assert asyncio.run(go()) == (1, 0)  # a service does not keep a big export in memory
+
