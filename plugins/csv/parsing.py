@@ -115,7 +115,11 @@ def cell_text(value) -> str:
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, float):
-        return repr(value) if value != int(value) else str(int(value))
+        if value == int(value):
+            return str(int(value))
+        text = repr(value)
+        # a number, not text: 12.345 must not read as twelve thousand (see parse_decimal)
+        return text + "0" if _GROUPED.fullmatch(text) else text
     return str(value)
 
 

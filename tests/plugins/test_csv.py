@@ -126,11 +126,13 @@ def test_folder_xlsx_and_unchanged_files_are_skipped(tmp_path):
     wb = Workbook()
     wb.active.append(["invoice_number", "customer_name", "currency", "amount_due", "due_date"])
     wb.active.append(["X-1", "B", "CHF", 99.95, dt.datetime(2026, 12, 3)])
+    wb.active.append(["X-2", "B", "EUR", 12.345, dt.datetime(2026, 12, 3)])  # a number: 12.345
     wb.save(folder / "b.xlsx")
     conn = connector(tmp_path, path="exports")
     pages, records = collect(conn)
     inv = {i.number: i for i in of(records, InvoiceRecord)}
     assert inv["X-1"].amount_due == Decimal("99.95") and inv["X-1"].due_date == dt.date(2026, 12, 3)
+    assert inv["X-2"].amount_due == Decimal("12.345")
     cursor = {k: v for p in pages for k, v in p.cursor.items()}
     assert of(collect(conn, cursor)[1], InvoiceRecord) == []  # nothing changed
     (folder / "a.csv").write_text(HEADER + "F-1;A;;EUR;5;2026-11-24;\n")
