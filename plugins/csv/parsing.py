@@ -15,6 +15,8 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 DEFAULT_DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%d.%m.%Y", "%d-%m-%Y", "%Y/%m/%d")
+MONTH_FIRST_FORMATS = ("%Y-%m-%d", "%m/%d/%Y", "%m.%d.%Y", "%m-%d-%Y", "%Y/%m/%d")
+_NUMERIC_DATE = re.compile(r"\s*(\d{1,2})[/.-](\d{1,2})[/.-]\d{4}\s*")
 _SPACES = re.compile(r"[\s\u00a0\u202f']")
 _PLAIN = re.compile(r"-?\d+(?:([.,])\d+)?")  # 1234 / 1234.56 / -1234,56: most exports
 # 1,234 / 1.234: a thousands separator, or three decimals? (see `parse_decimal`)
@@ -104,6 +106,19 @@ def parse_date(text: str, formats: tuple[str, ...]) -> dt.date:
             continue
     shown = ", ".join(dt.date(2026, 11, 24).strftime(f) for f in formats)
     raise ValueError(f"{value!r} is not a date (expected e.g. {shown}; set `date_formats`)")
+
+
+def month_first(cells) -> bool:
+    """Whether the numeric dates among `cells` are written month first (11/24/2026): some
+    has a second number above 12 and none a first one. 03/04/2026 alone says nothing,
+    and reads day first."""
+    day_first = month_first = False
+    for text in cells:
+        m = _NUMERIC_DATE.fullmatch(text)
+        if m:
+            day_first |= int(m[1]) > 12
+            month_first |= int(m[2]) > 12
+    return month_first and not day_first
 
 
 def cell_text(value) -> str:

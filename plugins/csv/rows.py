@@ -38,13 +38,14 @@ class RowReader:
     """Records from the rows of one file whose header has been mapped to `header`."""
 
     def __init__(self, settings, header: dict[str, int], width: int, *,
-                 place: Callable[[int, str], str] = lambda line, field: f"{line}:{field}"):
+                 place: Callable[[int, str], str] = lambda line, field: f"{line}:{field}",
+                 date_formats: Sequence[str] | None = None):
         self.width, self.header, self.place = width, header, place
         # a missing column points at the blank cell appended to every row
         self.cells = operator.itemgetter(*(header.get(f, width) for f in FIELDS))
         self.customer_cells = operator.itemgetter(*(header.get(f, width) for f in CUSTOMER_FIELDS))
         self.decimal = settings.decimal
-        self.formats = tuple(settings.date_formats)
+        self.formats = tuple(date_formats or settings.date_formats)
         self.default_currency = settings.default_currency.upper()
         self.status_map = {**DEFAULT_STATUS,
                            **{k.lower(): v for k, v in settings.status_values.items()}}

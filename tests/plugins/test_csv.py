@@ -274,3 +274,28 @@ def test_the_refresh_index_is_let_go_once_the_sends_are_over(tmp_path, monkeypat
 
     assert asyncio.run(go()) == (1, 0)  # a service does not keep a big export in memory
 
+
+
+@pytest.mark.parametrize("dates,expected", [
+    # a US export: 11/24 shows the month comes first, so 03/04 is March 4
+    (["03/04/2026", "11/24/2026"], [dt.date(2026, 3, 4), dt.date(2026, 11, 24)]),
+    # a European one: 24/11 shows the day comes first
+    (["03/04/2026", "24/11/2026"], [dt.date(2026, 4, 3), dt.date(2026, 11, 24)]),
+    # nothing tells: day first, as documented
+    (["03/04/2026", "05/06/2026"], [dt.date(2026, 4, 3), dt.date(2026, 6, 5)]),
+])
+def test_day_or_month_first_is_read_from_the_files_own_dates(tmp_path, dates, expected):
+    (tmp_path / "invoices.csv").write_text(HEADER + "".join(
+        f"F-{n};A;;USD;10;{d};\n" for n, d in enumerate(dates)))
+    _, records = collect(connector(tmp_path))
+    assert not of(records, RecordProblem)
+    assert [i.due_date for i in of(records, InvoiceRecord)] == expected
+
+
+def test_configured_date_formats_are_not_second_guessed(tmp_path):
+    (tmp_path / "invoices.csv").write_text(HEADER + "F-1;A;;USD;10;03/04/2026;\n"
+                                           "F-2;A;;USD;10;11/24/2026;\n")
+    _, records = collect(connector(tmp_path, date_formats=["%d/%m/%Y"]))
+    [inv] = of(records, InvoiceRecord)
+    [problem] = of(records, RecordProblem)
+    assert inv.due_date == dt.date(2026, 4, 3) and problem.place == "invoices.csv:3:due_date"
