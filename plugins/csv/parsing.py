@@ -70,8 +70,11 @@ def parse_decimal(text: str, mode: str = "auto", *, places: int = 2) -> Decimal:
     raw = text
     s = _SPACES.sub("", text.strip())
     s = re.sub(r"^(?:[€$£¥]|[A-Z]{3})|(?:[€$£¥]|[A-Z]{3})$", "", s)  # "12 €", "EUR 12"
+    s = s.replace("\u2212", "-")  # the typographic minus sign
     negative = s.startswith("(") and s.endswith(")")
     s = s.strip("()")
+    if len(s) > 1 and s.endswith("-") and s[0] != "-":  # 12,50- (SAP and other ERPs)
+        s, negative = s[:-1], not negative
     if not s:
         raise ValueError("empty amount")
     if mode == ",":

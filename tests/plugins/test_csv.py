@@ -37,6 +37,7 @@ def of(records, kind):
 @pytest.mark.parametrize("text,expected", [
     ("1234.56", "1234.56"), ("1 234,56", "1234.56"), ("1.234,56", "1234.56"),
     ("1,234.56", "1234.56"), ("1\u202f234,56 €", "1234.56"), ("(12.00)", "-12.00"), ("0,1", "0.1"),
+    ("12,50-", "-12.50"), ("1.234,56-", "-1234.56"), ("\u221212.00", "-12.00"),
 ])
 def test_amount_formats_are_exact_decimals(text, expected):
     assert parse_decimal(text) == Decimal(expected)
