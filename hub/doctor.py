@@ -127,6 +127,7 @@ async def _connectivity(ws) -> list[Check]:
         demo_smtp = kind == "channel" and ws.plugin_name("channel", name) == "email" and \
             (ws.root / DEMO_MARKER).exists()
         for p in problems:
+            p = p.removeprefix(f"{kind} {name}: ")  # the area already says it
             level = "warn" if p.lower().startswith(("warning", "note")) else "error"
             if demo_smtp:  # expected: the demo's own server is down between demos
                 level, p = "warn", f"{p} — expected in the demo workspace: its SMTP server " \
