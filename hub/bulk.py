@@ -55,17 +55,19 @@ def _same(value):
     return value
 
 
-def money_column(values: Sequence) -> list[int] | None:
-    """`money_units` of every value, run in C; None if one is not a Decimal the store
-    can keep (the caller then converts value by value, naming the one that is wrong)."""
-    if not set(map(type, values)) <= {Decimal}:
-        return None
-    try:
-        scaled = list(map(Decimal.scaleb, values, repeat(MONEY_SCALE)))
-        units = list(map(int, scaled))
-    except (ValueError, OverflowError):  # NaN, Infinity
-        return None
-    return units if all(map(operator.eq, units, scaled)) else None
+def money_column(values: Sequence) -> list[int]:
+    """`money_units` of every value: in C for a column of storable Decimals, else value by
+    value, which raises `money_units`' error for the first one the store cannot keep."""
+    if set(map(type, values)) <= {Decimal}:
+        try:
+            scaled = list(map(Decimal.scaleb, values, repeat(MONEY_SCALE)))
+            units = list(map(int, scaled))
+        except (ValueError, OverflowError):  # NaN, Infinity: said below
+            pass
+        else:
+            if all(map(operator.eq, units, scaled)):
+                return units
+    return list(map(money_units, values))
 
 
 def _each_distinct(convert):
