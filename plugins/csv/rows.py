@@ -175,9 +175,10 @@ class RowReader:
         if not name:
             raise ValueError("customer_name|customer_name is empty")
         cust_id = cust_id or name
-        currency = currency.upper() or self.default_currency
-        if len(currency) != 3 or not currency.isalpha():
-            raise ValueError(f"currency|{currency!r} is not an ISO 4217 currency code")
+        code = self._currency(currency)
+        if code is None:
+            raise ValueError(f"currency|{currency.upper()!r} is not an ISO 4217 currency code")
+        currency = code
         if not amount_due:
             raise ValueError("amount_due|amount_due is empty")
         due_text, amount_due = amount_due, self._amount("amount_due", amount_due, currency)
@@ -188,9 +189,11 @@ class RowReader:
         due = self._date("due_date", due)
         issue = self._date("issue_date", issue) if issue else None
         promised = self._date("promised_until", promised) if promised else None
-        status = self.status_map.get(status.lower(), "open")
-        if status not in ("open", "paid", "void"):
-            raise ValueError(f"status|status_values maps to {status!r}; use open, paid or void")
+        mapped = self._status(status)
+        if mapped is None:
+            raise ValueError(f"status|status_values maps {status!r} to "
+                             f"{self.status_map[status.lower()]!r}; use open, paid or void")
+        status = mapped
         # every value is parsed and checked above: no second validation pass
         invoice = make_invoice(invoice_id or number, cust_id, number, currency, total,
                                amount_due, issue, due, status, disputed.lower() in TRUE, promised)

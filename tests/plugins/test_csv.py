@@ -300,3 +300,13 @@ def test_configured_date_formats_are_not_second_guessed(tmp_path):
     [inv] = of(records, InvoiceRecord)
     [problem] = of(records, RecordProblem)
     assert inv.due_date == dt.date(2026, 4, 3) and problem.place == "invoices.csv:3:due_date"
+
+
+def test_a_status_mapped_to_no_known_state_is_named_with_its_fix(tmp_path):
+    (tmp_path / "invoices.csv").write_text(HEADER + "F-1;A;;EUR;10;2026-11-24;Soldée\n"
+                                           "F-2;A;;EUR;10;2026-11-24;\n")
+    _, records = collect(connector(tmp_path, status_values={"Soldée": "settled"}))
+    [problem] = of(records, RecordProblem)
+    assert problem.place == "invoices.csv:2:status"
+    assert "'Soldée' to 'settled'" in problem.reason and "use open, paid or void" in problem.reason
+    assert [i.number for i in of(records, InvoiceRecord)] == ["F-2"]
