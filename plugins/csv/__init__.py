@@ -13,7 +13,6 @@ import asyncio
 import hashlib
 import itertools
 import json
-import time
 from collections.abc import AsyncIterator, Iterator, Sequence
 from decimal import Decimal
 from pathlib import Path
@@ -77,8 +76,8 @@ class CsvConnector(Connector):
 
     def __init__(self, settings, context):
         super().__init__(settings, context)
-        self._indexes: dict[Path, tuple[tuple, dict[str, InvoiceRecord]]] = {}
-        self._last_refresh = 0.0
+        self._indexes: dict[Path, tuple[str, dict[str, InvoiceRecord]]] = {}
+        self._forget: asyncio.TimerHandle | None = None
 
     # ------------------------------------------------------------------ files
     def files(self) -> list[Path]:
@@ -137,23 +136,21 @@ class CsvConnector(Connector):
 
         found = await asyncio.to_thread(scan)
         # the index serves one send run (refreshes come seconds apart), not a service's day
-        self._last_refresh = time.monotonic()
-        asyncio.get_running_loop().call_later(KEEP_INDEX_SECONDS, self._forget_if_idle)
+        if self._forget is not None:
+            self._forget.cancel()
+        self._forget = asyncio.get_running_loop().call_later(KEEP_INDEX_SECONDS,
+                                                             self._indexes.clear)
         return found
-
-    def _forget_if_idle(self) -> None:
-        if time.monotonic() - self._last_refresh >= KEEP_INDEX_SECONDS * 0.99:
-            self._indexes.clear()
 
     async def aclose(self) -> None:
         self._indexes.clear()
 
     def _invoices_of(self, path: Path) -> dict[str, InvoiceRecord]:
-        """The file's invoices by id, read again only when the file changes: the hub
+        """The file's invoices by id, parsed again only when its content changes: the hub
         asks for a hundred ids at a time, and re-reading a 100,000-row export for each
-        hundred made a send of 2,000 reminders parse it 20 times."""
-        st = path.stat()
-        version = (st.st_mtime_ns, st.st_size, st.st_ino)
+        hundred made a send of 2,000 reminders parse it 20 times. The content hash (not the
+        modification time) decides, so an export rewritten in place is never missed."""
+        version = self.fingerprint(path)
         known = self._indexes.get(path)
         if known is None or known[0] != version:
             known = self._indexes[path] = (version, {

@@ -258,6 +258,12 @@ def test_refresh_reads_an_unchanged_export_once(tmp_path, monkeypatch):
     os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 1_000_000))
     [inv] = asyncio.run(conn.refresh(["F-150"]))
     assert inv.status == "paid" and len(reads) == 2
+    # rewritten in place: same size, same modification time, the customer paid
+    stamp = path.stat().st_mtime_ns
+    path.write_text(HEADER + "F-150;A;;EUR;0;2026-11-24;void\n")
+    os.utime(path, ns=(stamp, stamp))
+    [inv] = asyncio.run(conn.refresh(["F-150"]))
+    assert inv.status == "void" and len(reads) == 3
 
 
 def test_the_refresh_index_is_let_go_once_the_sends_are_over(tmp_path, monkeypatch):
