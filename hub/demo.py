@@ -15,9 +15,19 @@ from pathlib import Path
 from hub.cli.common import console, err_console
 
 STARTER = Path(__file__).parent / "starter" / "demo.yaml"
-# Left in the workspace: `relance doctor` then knows its SMTP server is the demo's own,
-# which runs only while `relance demo` does.
+# Left in the workspace: the channels whose servers the demo itself runs, and only while
+# it runs (its SMTP server). `relance doctor` expects them to be unreachable in between.
 MARKER = ".relance-demo"
+DEMO_SERVED = ("email",)
+
+
+def demo_served_channels(root: Path) -> set[str]:
+    """The channels of `root` served by `relance demo` itself (none outside a demo)."""
+    marker = root / MARKER
+    if not marker.exists():
+        return set()
+    return {line.strip() for line in marker.read_text(encoding="utf-8").splitlines()
+            if line.strip() and not line.startswith("#")}
 
 
 DEMO_PLAN_ROWS = 12
@@ -62,8 +72,9 @@ def prepare(root: Path, today: dt.date, *, reset: bool = False) -> bool:
     fresh = not (root / "relance.yaml").exists()
     if fresh:
         (root / "relance.yaml").write_text(STARTER.read_text(encoding="utf-8"), encoding="utf-8")
-        (root / MARKER).write_text("made by `relance demo`: its SMTP server runs only during "
-                                   "the demo\n", encoding="utf-8")
+        (root / MARKER).write_text(
+            "# made by `relance demo`: these channels' servers run only during the demo\n"
+            + "".join(f"{name}\n" for name in DEMO_SERVED), encoding="utf-8")
     if not (root / "invoices.csv").exists():
         from plugins.csv.sample import write_sample
 

@@ -114,8 +114,9 @@ def _connections(ws) -> list[Check]:
 
 
 async def _connectivity(ws) -> list[Check]:
-    from hub.demo import MARKER as DEMO_MARKER
+    from hub.demo import demo_served_channels
 
+    served = demo_served_channels(ws.root)
     out = []
     jobs = [("connection", n, ws.connector) for n in ws.config.connections] + \
            [("channel", n, ws.channel) for n in ws.config.channels]
@@ -124,13 +125,12 @@ async def _connectivity(ws) -> list[Check]:
             problems = await asyncio.wait_for(get(name).check(), timeout=20)
         except Exception as exc:
             problems = [f"{type(exc).__name__}: {exc}"]
-        demo_smtp = kind == "channel" and ws.plugin_name("channel", name) == "email" and \
-            (ws.root / DEMO_MARKER).exists()
+        by_demo = kind == "channel" and name in served
         for p in problems:
             p = p.removeprefix(f"{kind} {name}: ")  # the area already says it
             level = "warn" if p.lower().startswith(("warning", "note")) else "error"
-            if demo_smtp:  # expected: the demo's own server is down between demos
-                level, p = "warn", f"{p} — expected in the demo workspace: its SMTP server " \
+            if by_demo:  # expected: the demo's own server is down between demos
+                level, p = "warn", f"{p} — expected in the demo workspace: its server " \
                     "runs only while `relance demo` runs"
             out.append(Check(f"{kind} {name}", level, p))
         if not problems:
