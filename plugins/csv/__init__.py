@@ -182,15 +182,7 @@ class CsvConnector(Connector):
             break
         else:
             return  # an empty file
-        formats = self.settings.date_formats
-        if tuple(formats) == DEFAULT_DATE_FORMATS:  # not chosen: the file's dates tell
-            ahead = list(itertools.islice(rows, SNIFF_ROWS))
-            rows = itertools.chain(ahead, rows)
-            dated = [header[f] for f in ("due_date", "issue_date", "promised_until") if f in header]
-            if month_first(r[i] for _, r in ahead for i in dated if i < len(r)):
-                formats = MONTH_FIRST_FORMATS
-                self.log.info("%s: dates read month first (as in 11/24/2026), as the file's "
-                              "own dates show; set `date_formats` to choose", path.name)
+        formats, rows = self._date_formats(path, rows, header)
         reader = RowReader(self.settings, header, width=len(row), date_formats=formats,
                            place=lambda line, field: f"{path.name}:{line}:{columns.get(field, field)}")
         # Rows are read a cache-sized chunk at a time and pooled into pages: a whole page
@@ -205,6 +197,19 @@ class CsvConnector(Connector):
                 yield page
             if left:
                 return
+
+    def _date_formats(self, path: Path, rows: Iterator, header: dict[str, int]):
+        """The configured date formats; if none were chosen, day or month first as the
+        file's first rows show. Returns them with `rows`, unconsumed."""
+        if tuple(self.settings.date_formats) != DEFAULT_DATE_FORMATS:
+            return self.settings.date_formats, rows
+        ahead = list(itertools.islice(rows, SNIFF_ROWS))
+        dated = [header[f] for f in ("due_date", "issue_date", "promised_until") if f in header]
+        if not month_first(r[i] for _, r in ahead for i in dated if i < len(r)):
+            return DEFAULT_DATE_FORMATS, itertools.chain(ahead, rows)
+        self.log.info("%s: dates read month first (as in 11/24/2026), as the file's own dates "
+                      "show; set `date_formats` to choose", path.name)
+        return MONTH_FIRST_FORMATS, itertools.chain(ahead, rows)
 
     async def check(self) -> list[str]:
         if not self.files():
