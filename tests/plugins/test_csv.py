@@ -291,12 +291,16 @@ def test_the_refresh_index_is_let_go_once_the_sends_are_over(tmp_path, monkeypat
     # nothing tells: day first, as documented
     (["03/04/2026", "05/06/2026"], [dt.date(2026, 4, 3), dt.date(2026, 6, 5)]),
 ])
-def test_day_or_month_first_is_read_from_the_files_own_dates(tmp_path, dates, expected):
+def test_day_or_month_first_is_read_from_the_files_own_dates(tmp_path, caplog, dates, expected):
     (tmp_path / "invoices.csv").write_text(HEADER + "".join(
         f"F-{n};A;;USD;10;{d};\n" for n, d in enumerate(dates)))
-    _, records = collect(connector(tmp_path))
+    with caplog.at_level("INFO"):
+        _, records = collect(connector(tmp_path))
     assert not of(records, RecordProblem)
     assert [i.due_date for i in of(records, InvoiceRecord)] == expected
+    # the choice is said when it departs from the documented default
+    said = "invoices.csv: dates read month first" in caplog.text
+    assert said == (expected[0].month == 3)
 
 
 def test_configured_date_formats_are_not_second_guessed(tmp_path):
