@@ -13,10 +13,10 @@ a 100,000-row CSV import:
 While a sync runs, the switch interval is 0.2 ms, the objects that existed before the
 sync are frozen out of collections (`gc.freeze`), young collections are rarer (every
 50,000 allocations rather than 700: 10,000 still cost a 100,000-row CSV import 10 % of
-its time), and every few pages the sync runs a full collection itself. That collection is quick now, because
-it walks only what the sync holds, and it keeps a long sync's cyclic garbage (sessions,
-responses) from piling up: peak memory stays flat (measured: a 200,000-invoice Xero sync
-peaks at the same 182 MB as before). These settings are process-wide, so syncs that
+its time), and every few pages the sync runs a full collection itself. That collection
+is quick now, because it walks only what the sync holds, and it keeps a long sync's
+cyclic garbage (sessions, responses) from piling up: peak memory stays flat (measured: a
+200,000-invoice Xero sync peaks at 183 MB, as before). These settings are process-wide, so syncs that
 overlap share them, and the last one to finish restores the previous values.
 """
 
