@@ -20,7 +20,7 @@ def connect(connection: str = typer.Argument(..., help="a name under `connection
             port: int = typer.Option(8765, "--port", help="loopback port of the OAuth callback"),
             tenant: str = typer.Option(None, "--tenant", help="organisation id, non-interactive")):
     """Connect a ledger: the OAuth2 consent (or client credentials), or an API-key check."""
-    from hub.auth import DbTokenStore, authorize_interactively
+    from hub.workspace.auth import DbTokenStore, authorize_interactively
 
     ws = run_guarded(lambda: open_workspace(workspace))
     if connection not in ws.config.connections:
@@ -47,7 +47,7 @@ def connect(connection: str = typer.Argument(..., help="a name under `connection
     store = DbTokenStore(ws.engine, connection, ws.box, plugin=cls.name)
     spec = cls.oauth_for(settings)
     if spec.grant == "client_credentials":
-        from hub.auth import OAuth2TokenProvider
+        from hub.workspace.auth import OAuth2TokenProvider
 
         run_guarded(lambda: asyncio.run(OAuth2TokenProvider(spec, settings, store).access_token()))
     else:

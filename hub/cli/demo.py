@@ -15,6 +15,6 @@ def demo(workspace: Path = typer.Option(Path("demo-workspace"), "--workspace", "
                                         help="where the demo keeps its files"),
          reset: bool = typer.Option(False, "--reset", help="start from a fresh workspace")):
     """Run Relance end to end on ~200 sample invoices: sync, plan, send, report."""
-    from hub.demo import run_demo
+    from hub.demo.run import run_demo
 
     run_demo(workspace, reset=reset)

@@ -32,7 +32,7 @@ def register(app: typer.Typer) -> None:
 
 
 async def _sync(ws, names, full):
-    from hub.sync import sync_connection
+    from hub.sync.engine import sync_connection
 
     reports = []
     for name in names or list(ws.config.connections):
@@ -112,7 +112,7 @@ def plan(workspace: Path = WorkspaceOpt, as_json: bool = JsonOpt,
          date: str = typer.Option(None, "--date", help="plan as of this day (YYYY-MM-DD)"),
          scenario: list[str] = typer.Option(None, "--scenario", help="only these scenarios")):
     """Preview today's reminders: who gets what, through which channel, and why (changes nothing)."""
-    from hub.planner import plan as do_plan
+    from hub.plan.planner import plan as do_plan
 
     ws = run_guarded(lambda: open_workspace(workspace))
     report = run_guarded(lambda: do_plan(ws, today=_parse_date(date), dry_run=True,
@@ -145,7 +145,7 @@ def run(workspace: Path = WorkspaceOpt, as_json: bool = JsonOpt,
 
 
 async def _cycle(ws, do_sync: bool, limit: int | None, quiet: bool = False) -> dict:
-    from hub.cycle import daily_cycle
+    from hub.serve.cycle import daily_cycle
 
     if quiet or not is_tty():
         return await daily_cycle(ws, sync=do_sync, limit=limit)
@@ -158,7 +158,7 @@ def approve(ids: list[int] = typer.Argument(None, help="dispatch ids to approve"
             all_: bool = typer.Option(False, "--all", help="approve every planned dispatch"),
             workspace: Path = WorkspaceOpt):
     """Approve planned dispatches (when `require_approval: true`)."""
-    from hub.approvals import approve as do_approve
+    from hub.send.approvals import approve as do_approve
 
     if not ids and not all_:
         raise fail("give dispatch ids or --all (see them with `relance status` or `relance plan`)")
@@ -173,7 +173,7 @@ def resolve(dispatch_id: int = typer.Argument(...),
             cancel: bool = typer.Option(False, "--cancel", help="drop it"),
             workspace: Path = WorkspaceOpt):
     """Settle an `uncertain` dispatch (a crash or timeout mid-send) after checking the channel."""
-    from hub.approvals import resolve as do_resolve
+    from hub.send.approvals import resolve as do_resolve
 
     choice = [k for k, v in (("sent", sent), ("resend", resend), ("cancel", cancel)) if v]
     if len(choice) != 1:

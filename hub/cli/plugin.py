@@ -17,7 +17,7 @@ def new(name: str = typer.Argument(..., help="plugin name, e.g. mailgun or penny
         directory: Path = typer.Option(Path("."), "--dir", help="where to create relance-NAME/")):
     """Create relance-NAME/: pyproject with the entry point, stubs, conformance tests, README."""
     from hub.errors import PermanentError
-    from hub.scaffold import new_plugin
+    from hub.testing.scaffold import new_plugin
 
     try:
         root = new_plugin(name, kind, directory)

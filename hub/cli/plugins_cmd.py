@@ -14,7 +14,7 @@ def register(app: typer.Typer) -> None:
 
 def describe(info) -> dict:
     try:
-        from hub.plugin_info import describe_plugin
+        from hub.contracts.info import describe_plugin
 
         return describe_plugin(info)
     except ImportError:
@@ -27,7 +27,7 @@ def describe(info) -> dict:
 def plugins(verbose: bool = typer.Option(False, "--verbose", "-V", help="capabilities and settings"),
             as_json: bool = JsonOpt):
     """List installed plugins (built-in ones come through the same entry points)."""
-    from hub.plugins import discover
+    from hub.contracts.manager import discover
 
     reg = discover()
     rows = [describe(i) for i in sorted(reg.all(), key=lambda i: (i.kind, i.name))]

@@ -22,7 +22,7 @@ def register(app: typer.Typer) -> None:
 
 def status(workspace: Path = WorkspaceOpt, as_json: bool = JsonOpt):
     """Dispatch counts by state, holds, connections and their last sync."""
-    from hub.reports import status as get_status
+    from hub.reports.figures import status as get_status
 
     ws = run_guarded(lambda: open_workspace(workspace))
     data = get_status(ws)
@@ -45,7 +45,7 @@ def status(workspace: Path = WorkspaceOpt, as_json: bool = JsonOpt):
 
 
 def _today(ws, date: str | None) -> dt.date:
-    from hub.store import today_in
+    from hub.store.records import today_in
 
     return dt.date.fromisoformat(date) if date else today_in(ws.config.company.timezone)
 
@@ -55,8 +55,8 @@ def aging(workspace: Path = WorkspaceOpt, as_json: bool = JsonOpt,
           date: str = typer.Option(None, "--date", help="as of YYYY-MM-DD")):
     """Aged balance per currency: not due, 1–30, 31–60, 61–90, 90+ days."""
     from hub.money import fmt_number as fmt
-    from hub.reports import BUCKETS
-    from hub.reports import aging as get_aging
+    from hub.reports.figures import BUCKETS
+    from hub.reports.figures import aging as get_aging
 
     ws = run_guarded(lambda: open_workspace(workspace))
     today = _today(ws, date)
@@ -80,7 +80,7 @@ def print_aging(data, today, locale, fmt, buckets) -> None:
 def dso(workspace: Path = WorkspaceOpt, as_json: bool = JsonOpt,
         days: int = typer.Option(90, "--days", help="length of the sales period")):
     """Days sales outstanding per currency over the last N days."""
-    from hub.reports import dso as get_dso
+    from hub.reports.figures import dso as get_dso
 
     ws = run_guarded(lambda: open_workspace(workspace))
     today = _today(ws, None)
@@ -96,8 +96,8 @@ def history(workspace: Path = WorkspaceOpt, as_json: bool = JsonOpt,
             invoice: str = typer.Option(None, "--invoice", help="an invoice number"),
             limit: int = typer.Option(50, "--limit")):
     """The audit trail: everything sent, skipped, held or changed, and why."""
-    from hub.db import session
-    from hub.models import DispatchInvoice, Event, Invoice
+    from hub.store.db import session
+    from hub.store.models import DispatchInvoice, Event, Invoice
 
     ws = run_guarded(lambda: open_workspace(workspace))
     with session(ws.engine) as s:

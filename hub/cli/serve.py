@@ -21,8 +21,8 @@ def serve(workspace: Path = WorkspaceOpt,
     """Run Relance as a service: periodic sync, the daily cycle, webhooks, /metrics."""
     import uvicorn
 
-    from hub.scheduler import Runtime
-    from hub.service import create_app
+    from hub.serve.app import create_app
+    from hub.serve.scheduler import Runtime
 
     ws = run_guarded(lambda: open_workspace(workspace))
     cfg = ws.config.serve

@@ -10,7 +10,7 @@ import typer
 from hub.cli.common import JsonOpt, WorkspaceOpt, console, fail, print_json
 
 config_app = typer.Typer(help="Configuration helpers.", no_args_is_help=True)
-STARTER = Path(__file__).resolve().parent.parent / "starter" / "relance.yaml"
+STARTER = Path(__file__).resolve().parent.parent / "config" / "starter.yaml"
 
 
 def register(app: typer.Typer) -> None:
@@ -42,7 +42,7 @@ def schema():
 def doctor(workspace: Path = WorkspaceOpt, as_json: bool = JsonOpt,
            offline: bool = typer.Option(False, "--offline", help="skip connectivity checks")):
     """Check config, plugins, database, templates and connectivity; explain each problem."""
-    from hub.doctor import diagnose
+    from hub.cli.checks import diagnose
 
     checks = asyncio.run(diagnose(workspace, online=not offline))
     if as_json:

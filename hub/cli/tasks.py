@@ -17,9 +17,9 @@ app = typer.Typer(help="Phone-call tasks: list them, record outcomes.", no_args_
 def list_(workspace: Path = WorkspaceOpt, as_json: bool = JsonOpt,
           all_: bool = typer.Option(False, "--all", help="include done tasks")):
     """Open call tasks (with --all, done ones too)."""
-    from hub.db import session
-    from hub.models import Customer
-    from hub.tasks import list_tasks
+    from hub.feedback.call_tasks import list_tasks
+    from hub.store.db import session
+    from hub.store.models import Customer
 
     ws = run_guarded(lambda: open_workspace(workspace))
     with session(ws.engine) as s:
@@ -42,8 +42,8 @@ def list_(workspace: Path = WorkspaceOpt, as_json: bool = JsonOpt,
 @app.command("show")
 def show(task_id: int, workspace: Path = WorkspaceOpt):
     """The call script of one task."""
-    from hub.db import session
-    from hub.models import Task
+    from hub.store.db import session
+    from hub.store.models import Task
 
     ws = run_guarded(lambda: open_workspace(workspace))
     with session(ws.engine) as s:
@@ -60,9 +60,9 @@ def done(task_id: int,
          reason: str = typer.Option(None, "--reason", help="why the customer disputes"),
          workspace: Path = WorkspaceOpt):
     """Record the outcome of a call: it pauses, stops or closes the reminders."""
-    from hub.db import session
     from hub.errors import PermanentError
-    from hub.tasks import complete_task
+    from hub.feedback.call_tasks import complete_task
+    from hub.store.db import session
 
     try:
         date = dt.date.fromisoformat(until) if until else None

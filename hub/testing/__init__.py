@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 
 from hub.contracts import CompanyInfo, PluginContext, TokenProvider, TokenStore
-from hub.http import make_client
+from hub.workspace.http import make_client
 
 
 class MemoryTokenStore(TokenStore):

@@ -124,7 +124,7 @@ class PluginConformance:
         return None
 
     def test_declares_the_contract(self, relance_plugin):
-        from hub.plugins import api_compatible
+        from hub.contracts.manager import api_compatible
 
         cls = type(relance_plugin)
         assert isinstance(relance_plugin, self.base), \

@@ -26,7 +26,7 @@ def pytest_configure(config):
 
 
 def _no_wait_retry():
-    from hub.http import default_retry
+    from hub.workspace.http import default_retry
 
     retry = default_retry(backoff=0)
     retry.respect_retry_after_header = False
@@ -36,8 +36,8 @@ def _no_wait_retry():
 @pytest.fixture
 def make_relance_context(tmp_path, sample_company) -> Callable[..., PluginContext]:
     """`make_relance_context(name="test", **make_context_kwargs)` → a PluginContext."""
-    from hub.http import make_client
     from hub.testing import make_context
+    from hub.workspace.http import make_client
 
     def build(name: str = "test", **kwargs: Any) -> PluginContext:
         kwargs.setdefault("company", sample_company)

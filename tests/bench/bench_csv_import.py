@@ -42,7 +42,7 @@ def generate_csv(path: Path, rows: int = ROWS, customers: int = CUSTOMERS) -> Pa
 
 
 def run() -> dict[str, float]:
-    from hub.sync import sync_connection
+    from hub.sync.engine import sync_connection
     from hub.testing import make_context
     from hub.workspace import Workspace
     from plugins.csv import CsvConnector, CsvSettings

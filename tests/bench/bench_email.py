@@ -34,10 +34,10 @@ assign: [{scenario: standard}]
 
 
 def run() -> dict[str, float]:
-    from hub.demo_smtp import LocalSMTP
-    from hub.dispatcher import Dispatcher
-    from hub.planner import plan
-    from hub.sync import sync_all
+    from hub.demo.smtp import LocalSMTP
+    from hub.plan.planner import plan
+    from hub.send.dispatcher import Dispatcher
+    from hub.sync.engine import sync_all
     from hub.workspace import Workspace
 
     root = Path(tempfile.mkdtemp(prefix="relance-bench-email-"))
@@ -78,7 +78,7 @@ def run() -> dict[str, float]:
 def channel_only(root: Path) -> float:
     """SMTP alone (no store, no render): the ceiling the in-process server allows."""
     from hub.contracts import CompanyInfo, Message, Recipient
-    from hub.demo_smtp import LocalSMTP
+    from hub.demo.smtp import LocalSMTP
     from hub.testing import make_context
     from plugins.email import EmailChannel, EmailSettings
 

@@ -18,8 +18,8 @@ N, CUSTOMERS = int(os.environ.get("BENCH_N", 100_000)), int(os.environ.get("BENC
 
 
 def run() -> dict[str, float]:
-    from hub.demo_smtp import free_port
-    from hub.sync import sync_connection
+    from hub.demo.smtp import free_port
+    from hub.sync.engine import sync_connection
     from hub.workspace import Workspace
     from tests.fakes.odoo_server import FakeOdoo
 

@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from hub.models import MONEY_SCALE
+from hub.store.models import MONEY_SCALE
 from tests.bench._common import emit, peak_rss_mb
 
 N_INVOICES = 1_000_000
@@ -77,7 +77,7 @@ def populate(ws) -> None:
 
 
 def run() -> dict[str, float]:
-    from hub.planner import plan
+    from hub.plan.planner import plan
     from hub.workspace import Workspace
 
     root = Path(tempfile.mkdtemp(prefix="relance-bench-plan-"))

@@ -18,10 +18,10 @@ N = int(os.environ.get("BENCH_N", 100_000))
 
 
 def run() -> dict[str, float]:
-    from hub.auth import DbTokenStore
-    from hub.demo_smtp import free_port
-    from hub.sync import sync_connection
+    from hub.demo.smtp import free_port
+    from hub.sync.engine import sync_connection
     from hub.workspace import Workspace
+    from hub.workspace.auth import DbTokenStore
     from tests.fakes.quickbooks_server import FakeQuickBooks
 
     port = free_port()

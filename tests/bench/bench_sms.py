@@ -33,10 +33,10 @@ assign: [{{scenario: standard}}]
 
 
 def run() -> dict[str, float]:
-    from hub.demo_fakes import FakeProviders
-    from hub.dispatcher import Dispatcher
-    from hub.planner import plan
-    from hub.sync import sync_all
+    from hub.demo.fakes import FakeProviders
+    from hub.plan.planner import plan
+    from hub.send.dispatcher import Dispatcher
+    from hub.sync.engine import sync_all
     from hub.workspace import Workspace
 
     root = Path(tempfile.mkdtemp(prefix="relance-bench-sms-"))

@@ -18,8 +18,8 @@ N, CONTACTS = int(os.environ.get("BENCH_N", 100_000)), int(os.environ.get("BENCH
 
 
 def workspace(port: int, enforce: bool = True):
-    from hub.auth import DbTokenStore
     from hub.workspace import Workspace
+    from hub.workspace.auth import DbTokenStore
 
     root = Path(tempfile.mkdtemp(prefix="relance-bench-xero-"))
     (root / "relance.yaml").write_text(f"""
@@ -38,8 +38,8 @@ connections:
 
 
 def initial(limits: bool) -> tuple[float, int, int, object]:
-    from hub.demo_smtp import free_port
-    from hub.sync import sync_connection
+    from hub.demo.smtp import free_port
+    from hub.sync.engine import sync_connection
     from tests.fakes.xero_server import FakeXero
 
     port = free_port()
@@ -55,7 +55,7 @@ def initial(limits: bool) -> tuple[float, int, int, object]:
 
 
 def run() -> dict[str, float]:
-    from hub.sync import sync_connection
+    from hub.sync.engine import sync_connection
 
     free_s, calls, _, (fake, _) = initial(limits=False)
     fake.server.should_exit = True

@@ -16,13 +16,13 @@ import respx
 from pydantic import SecretStr
 from sqlalchemy import select
 
-from hub.auth import DbTokenStore, OAuth2TokenProvider, authorize_interactively
 from hub.contracts import OAuthSpec, PluginSettings
-from hub.db import make_engine, migrate, session
-from hub.demo_smtp import free_port
+from hub.demo.smtp import free_port
 from hub.errors import AuthError
-from hub.models import Connection
-from hub.secrets import SecretBox
+from hub.store.db import make_engine, migrate, session
+from hub.store.models import Connection
+from hub.workspace.auth import DbTokenStore, OAuth2TokenProvider, authorize_interactively
+from hub.workspace.secrets import SecretBox
 
 TOKEN_URL = "https://identity.example/connect/token"
 SPEC = OAuthSpec(authorize_url="https://login.example/authorize", token_url=TOKEN_URL,
@@ -142,6 +142,6 @@ def test_the_oauth_client_imports_without_a_warning_on_stderr():
     import subprocess
     import sys
 
-    done = subprocess.run([sys.executable, "-c", "import hub.auth"], capture_output=True,
+    done = subprocess.run([sys.executable, "-c", "import hub.workspace.auth"], capture_output=True,
                           text=True, timeout=60)
     assert done.returncode == 0 and done.stderr == ""

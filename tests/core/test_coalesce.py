@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from hub.coalesce import Coalescer
+from hub.send.coalesce import Coalescer
 
 
 def test_items_submitted_together_share_one_write_and_get_their_own_result():

@@ -8,9 +8,9 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import Column, Date, Integer, MetaData, String, Table, create_engine, insert, select
 
-from hub.conditions import compile_check, evaluate, to_sql
+from hub.config.conditions import compile_check, evaluate, to_sql
 from hub.errors import ConfigError
-from hub.models import Money
+from hub.store.models import Money
 
 TODAY = dt.date(2026, 11, 24)
 ROWS = [

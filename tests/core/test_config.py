@@ -104,8 +104,8 @@ def test_json_schema_lists_sections():
 
 
 def test_a_sqlite_too_old_for_the_store_is_refused_with_the_way_out():
-    from hub.db import check_sqlite
     from hub.errors import ConfigError
+    from hub.store.db import check_sqlite
 
     check_sqlite()  # the one this Python links
     with pytest.raises(ConfigError, match=r"database.url: .*SQLite 3\.31\.1.*3\.35 or newer.*PostgreSQL"):

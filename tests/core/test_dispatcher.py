@@ -10,11 +10,11 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from hub.db import session
-from hub.dispatcher import Dispatcher
-from hub.models import Dispatch, Event
-from hub.planner import plan
-from hub.sync import sync_all
+from hub.plan.planner import plan
+from hub.send.dispatcher import Dispatcher
+from hub.store.db import session
+from hub.store.models import Dispatch, Event
+from hub.sync.engine import sync_all
 from tests import memory_plugins
 from tests.conftest import BASE_CONFIG, customer, invoice
 
@@ -78,7 +78,7 @@ def test_invoice_paid_since_planning_is_not_reminded(make_ws):
     # and /metrics counts them by reason, not by invoice
     from types import SimpleNamespace
 
-    from hub.metrics import render
+    from hub.serve.metrics import render
     runtime = SimpleNamespace(ws=ws, job_seconds={}, alert=False, is_leader=True)
     text = render(runtime).decode()
     assert 'relance_suppressed_total{reason="paid"} 1.0' in text
@@ -88,7 +88,7 @@ def test_invoice_paid_since_planning_is_not_reminded(make_ws):
 def test_a_promise_is_suppressed_under_one_metric_label_whatever_its_date(make_ws):
     from types import SimpleNamespace
 
-    from hub.metrics import render
+    from hub.serve.metrics import render
 
     ws = make_ws()
     setup(ws, customer("C1"), invoice("1", "C1", TODAY - D(days=3)),
@@ -161,7 +161,7 @@ def test_crash_while_sending_becomes_uncertain_after_the_lease(make_ws):
 
 
 def test_a_send_that_cannot_be_recorded_is_reported_and_never_repeated(make_ws, monkeypatch):
-    from hub import outbox
+    from hub.send import outbox
 
     ws = make_ws()
     setup(ws, customer("C1"), invoice("1", "C1", TODAY - D(days=3)),
@@ -198,7 +198,7 @@ def test_what_a_send_returns_is_recorded_with_it(make_ws):
     """A channel's follow-up task and invoice flags land in the send's own transaction;
     a flag the hub does not let channels set is ignored."""
     from hub.contracts import FollowUp
-    from hub.models import Invoice, Task
+    from hub.store.models import Invoice, Task
 
     ws = make_ws()
     setup(ws, customer("C1"), invoice("1", "C1", TODAY - D(days=3)),
@@ -239,7 +239,7 @@ def test_stale_data_holds_the_send(make_ws):
     later = lambda: dt.datetime.now(dt.UTC) + D(hours=3)  # noqa: E731
     with session(ws.engine) as s:
         s.execute(Dispatch.__table__.update().values(not_before=None))
-    from hub.models import Connection
+    from hub.store.models import Connection
     with session(ws.engine) as s:
         s.execute(Connection.__table__.update().values(
             last_sync_ok_at=dt.datetime.now(dt.UTC) - D(hours=2)))
@@ -249,7 +249,7 @@ def test_stale_data_holds_the_send(make_ws):
 
 def test_quiet_hours_hold_until_the_window_opens(make_ws):
     from hub.config import QuietHours
-    from hub.quiet_hours import next_allowed
+    from hub.send.quiet_hours import next_allowed
 
     quiet = QuietHours(start="20:00", end="08:00", weekends=True)
     # Tuesday 22:00 in Paris (21:00 UTC in winter) → Wednesday 08:00 Paris = 07:00 UTC
@@ -304,7 +304,7 @@ def test_writeback_failure_never_blocks_or_repeats_the_send(make_ws):
 def test_quiet_hours_hold_an_sms_until_morning_in_the_recipients_zone(make_ws):
     from hub.contracts import Channel, PluginSettings, SendResult
     from hub.hookspecs import hookimpl
-    from hub.models import Dispatch as D_
+    from hub.store.models import Dispatch as D_
 
     class Pager(Channel):
         name = "pager"

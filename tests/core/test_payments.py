@@ -12,9 +12,9 @@ import pytest
 import respx
 from sqlalchemy import select
 
-from hub.db import session
-from hub.feedback import apply_payment
-from hub.models import Invoice, PaymentLinkRow
+from hub.feedback.apply import apply_payment
+from hub.store.db import session
+from hub.store.models import Invoice, PaymentLinkRow
 from tests import memory_plugins
 from tests.conftest import BASE_CONFIG, customer, invoice
 from tests.core.test_dispatcher import send, setup
@@ -50,7 +50,7 @@ def stripe_api():
 
 
 def test_link_created_reused_while_the_amount_holds_then_replaced(make_ws, stripe_api):
-    from hub.planner import plan
+    from hub.plan.planner import plan
 
     ws = make_ws(CONFIG)
     setup(ws, customer("C1"), invoice("1", "C1", TODAY - D(days=3), amount="250.00"))
@@ -72,8 +72,8 @@ def test_link_created_reused_while_the_amount_holds_then_replaced(make_ws, strip
     # a partial payment changes the amount: the old link is deactivated, a new one made
     from decimal import Decimal
 
-    from hub.compose import Work, payment_link
-    from hub.models import Customer, Dispatch
+    from hub.send.compose import Work, payment_link
+    from hub.store.models import Customer, Dispatch
 
     with session(ws.engine) as s:
         d = s.execute(select(Dispatch)).scalars().first()
@@ -101,7 +101,7 @@ def test_paid_webhook_marks_paid_and_stops_the_scenario(make_ws, stripe_api):
     asyncio.run(apply_payment(ws, event))
     with session(ws.engine) as s:
         assert s.execute(select(Invoice.status)).scalar_one() == "paid"
-    from hub.planner import plan
+    from hub.plan.planner import plan
 
     assert plan(ws, today=TODAY + D(days=30)).created == 0
     assert json.dumps([m.dispatch_id for m in memory_plugins.SENT["email"]]) == "[1]"
@@ -109,8 +109,8 @@ def test_paid_webhook_marks_paid_and_stops_the_scenario(make_ws, stripe_api):
 
 def test_delivery_events_update_the_dispatch_and_keep_the_tracking(make_ws):
     from hub.contracts import DeliveryUpdate
-    from hub.feedback import apply_delivery
-    from hub.models import Dispatch, Event
+    from hub.feedback.apply import apply_delivery
+    from hub.store.models import Dispatch, Event
 
     ws = make_ws()
     setup(ws, customer("C1"), invoice("1", "C1", TODAY - D(days=3)))

@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from hub.db import session
-from hub.models import Dispatch, DispatchInvoice, Invoice
-from hub.planner import plan
-from hub.sync import sync_all
+from hub.plan.planner import plan
+from hub.store.db import session
+from hub.store.models import Dispatch, DispatchInvoice, Invoice
+from hub.sync.engine import sync_all
 from tests import memory_plugins
 from tests.conftest import BASE_CONFIG, TODAY, customer, invoice
 

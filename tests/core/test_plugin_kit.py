@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from hub.contracts import API_VERSION
-from hub.demo_smtp import free_port
-from hub.plugins import discover
+from hub.contracts.manager import discover
+from hub.demo.smtp import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "docs" / "examples" / "relance-mailgun"
@@ -69,7 +69,7 @@ def test_scaffold_refuses_bad_names_and_existing_folders(tmp_path):
 
 
 def test_describe_plugin_shows_contract_capabilities_and_settings():
-    from hub.plugin_info import describe_plugin
+    from hub.contracts.info import describe_plugin
 
     reg = discover()
     lob = describe_plugin(reg.channels["letter_lob"])

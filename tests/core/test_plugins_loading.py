@@ -10,7 +10,7 @@ import types
 import pytest
 
 from hub.contracts import API_VERSION
-from hub.plugins import _distributions, api_compatible, discover
+from hub.contracts.manager import _distributions, api_compatible, discover
 
 MAJOR, MINOR = (int(x) for x in API_VERSION.split("."))
 

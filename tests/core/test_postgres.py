@@ -8,10 +8,10 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select
 
-from hub.db import session
-from hub.models import Dispatch, DispatchInvoice
-from hub.planner import plan
-from hub.sync import sync_all
+from hub.plan.planner import plan
+from hub.store.db import session
+from hub.store.models import Dispatch, DispatchInvoice
+from hub.sync.engine import sync_all
 from tests import memory_plugins
 from tests.conftest import BASE_CONFIG, TODAY, customer, invoice
 
@@ -48,7 +48,7 @@ def test_store_upserts_on_postgresql(make_ws, pg_url):
     from decimal import Decimal
 
     from hub.contracts import PaymentRecord
-    from hub.models import Customer, Invoice, Payment
+    from hub.store.models import Customer, Invoice, Payment
 
     ws = make_ws(database_url=pg_url)
     ledger = memory_plugins.LEDGERS["default"]

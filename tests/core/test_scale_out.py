@@ -52,8 +52,8 @@ scale: {{broker: "{broker}"}}
     due = dt.date.today() - dt.timedelta(days=5)
     memory_plugins.LEDGERS["default"] += [customer(f"C{i}") for i in range(120)]
     memory_plugins.LEDGERS["default"] += [invoice(str(i), f"C{i}", due) for i in range(120)]
-    from hub.planner import plan
-    from hub.sync import sync_all
+    from hub.plan.planner import plan
+    from hub.sync.engine import sync_all
 
     asyncio.run(sync_all(ws))
     assert plan(ws).created == 120
@@ -63,13 +63,13 @@ scale: {{broker: "{broker}"}}
            "RELANCE_DATABASE_URL": pg_url, "PYTHONPATH": str(ROOT),
            "RELANCE_PLUGINS": "tests.serve.fake_ledger,tests.memory_plugins_entry"}
     workers = [subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "hub.worker", "worker", "--concurrency", "1",
+        [sys.executable, "-m", "celery", "-A", "hub.serve.worker", "worker", "--concurrency", "1",
          "-Q", queue, "-n", f"w{i}@%h", "--without-gossip", "--without-mingle", "-l", "warning"],
         env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         for i in range(3)]
     try:
         os.environ.update({"RELANCE_BROKER": broker})
-        from hub.worker import app
+        from hub.serve.worker import app
 
         app.conf.broker_url = broker
         results = [app.send_task("relance.send", args=[str(tmp_path)], queue=queue)

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from hub.scenarios import BusinessCalendar, Offset, cutoff, parse_offset, step_date
+from hub.plan.scenarios import BusinessCalendar, Offset, cutoff, parse_offset, step_date
 
 
 @pytest.mark.parametrize("text,offset", [

@@ -12,11 +12,11 @@ import pytest
 from sqlalchemy import func, select
 
 from hub.contracts import Connector, Cursor, PluginSettings, RecordProblem, SyncPage
-from hub.db import session
 from hub.errors import AuthError
 from hub.hookspecs import hookimpl
-from hub.models import Connection, Customer, Event, Invoice
-from hub.sync import sync_all, sync_connection
+from hub.store.db import session
+from hub.store.models import Connection, Customer, Event, Invoice
+from hub.sync.engine import sync_all, sync_connection
 from tests import memory_plugins
 from tests.conftest import BASE_CONFIG, TODAY, customer, invoice
 
@@ -167,7 +167,7 @@ def test_a_sync_tunes_the_interpreter_then_restores_it():
     import gc
     import sys
 
-    from hub.bulkmode import bulk_mode
+    from hub.sync.bulkmode import bulk_mode
 
     interval, threshold = sys.getswitchinterval(), gc.get_threshold()
     with bulk_mode():
@@ -203,7 +203,7 @@ def test_a_sync_tunes_the_interpreter_then_restores_it():
 
 def test_a_page_larger_than_one_sqlite_statement_is_written_whole(make_ws):
     """4,501 invoices: full statements of SQLite's parameter limit, then power-of-two ones."""
-    from hub.bulk import _chunk_sizes
+    from hub.store.bulk import _chunk_sizes
 
     assert _chunk_sizes(4501, 2047) == [2047, 2047, 256, 128, 16, 4, 2, 1]
     assert _chunk_sizes(3, 2047) == [2, 1] and _chunk_sizes(0, 10) == []
@@ -248,7 +248,7 @@ def test_a_column_empty_in_every_row_is_written_null_and_clears_the_stored_value
     sqlite3); an upsert still clears what the ledger cleared."""
     import sqlite3
 
-    from hub.bulk import Upsert
+    from hub.store.bulk import Upsert
 
     upsert = Upsert("t", ("k", "a", "b"), ("k",))
     [(text, params)] = upsert.statements("sqlite", [("x", None, 1), ("y", None, None)])

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from hub.errors import TemplateError
-from hub.templates import Renderer
+from hub.send.templates import Renderer
 
-BUILTIN = Path(__file__).resolve().parents[2] / "hub" / "default_templates"
+BUILTIN = Path(__file__).resolve().parents[2] / "hub" / "send" / "default_templates"
 STEPS = ("courtesy", "first_reminder", "second_reminder", "formal_notice", "short_reminder",
          "call_script", "agency_file")
 

@@ -13,8 +13,8 @@ import pytest
 import respx
 from aiosmtpd.controller import Controller
 
-from hub.demo_smtp import free_port
-from hub.plugins import discover
+from hub.contracts.manager import discover
+from hub.demo.smtp import free_port
 from hub.testing.conformance import (
     ChannelConformance,
     ConnectorConformance,

@@ -158,7 +158,7 @@ def test_refresh_rereads_current_values(tmp_path):
 
 
 def test_sample_generator_feeds_the_connector(tmp_path):
-    from plugins.csv.sample import write_sample
+    from hub.demo.sample import write_sample
 
     write_sample(tmp_path / "invoices.csv", dt.date(2026, 11, 24))
     _, records = collect(connector(tmp_path))

@@ -12,7 +12,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from hub.contracts import Attachment, CompanyInfo, Message, Recipient
-from hub.demo_smtp import free_port
+from hub.demo.smtp import free_port
 from hub.errors import AuthError, PermanentError, RetriableError
 from hub.testing import make_context
 from plugins.email import EmailChannel, EmailSettings

@@ -16,10 +16,10 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 
 from hub.contracts import Attachment
-from hub.db import make_engine, migrate, session
 from hub.errors import PermanentError
-from hub.models import Connection, Customer, Dispatch, DispatchInvoice, Event, Invoice, Task
-from hub.tasks import complete_task
+from hub.feedback.call_tasks import complete_task
+from hub.store.db import make_engine, migrate, session
+from hub.store.models import Connection, Customer, Dispatch, DispatchInvoice, Event, Invoice, Task
 from hub.testing import make_context
 from hub.testing.conformance import sample_message
 from plugins.handoff import COLUMNS, HandoffChannel, HandoffSettings

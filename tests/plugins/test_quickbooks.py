@@ -137,7 +137,7 @@ def test_faults_are_clear_and_classified(fake, router):
 
 
 def test_token_refresh_with_rotation_saved_before_the_call(fake, router):
-    from hub.auth import OAuth2TokenProvider
+    from hub.workspace.auth import OAuth2TokenProvider
 
     store = MemoryTokenStore({"access_token": "old", "refresh_token": "R1", "expires_at": 0,
                               "realmId": "9130"})

@@ -13,11 +13,11 @@ import httpx
 import respx
 from typer.testing import CliRunner
 
-from hub.auth import DbTokenStore
 from hub.cli import app
-from hub.demo_smtp import free_port
+from hub.demo.smtp import free_port
 from hub.testing.openapi import OpenAPISpec
 from hub.workspace import Workspace
+from hub.workspace.auth import DbTokenStore
 from tests.conftest import SPECS
 
 IDENTITY = OpenAPISpec.load(SPECS / "xero" / "xero-identity.yaml")

@@ -7,7 +7,7 @@ import datetime as dt
 
 from starlette.testclient import TestClient
 
-from hub.scheduler import RUNTIMES, Runtime, _cycle, start_scheduler
+from hub.serve.scheduler import RUNTIMES, Runtime, _cycle, start_scheduler
 from tests import memory_plugins
 from tests.conftest import BASE_CONFIG, customer, invoice
 from tests.core.test_dispatcher import setup
@@ -27,7 +27,7 @@ def test_watchdog_alerts_when_a_cycle_sends_nothing(make_ws):
 
     asyncio.run(go())
     assert rt.alert and "none sent" in rt.alert and "1 failed" in rt.alert
-    from hub.service import create_app
+    from hub.serve.app import create_app
 
     with TestClient(create_app(rt)) as client:
         ready = client.get("/readyz")
@@ -57,7 +57,7 @@ def test_a_missed_cycle_runs_once_at_start_up(make_ws):
         store.update_job(job)
 
     async def second_start():
-        import hub.scheduler as s
+        import hub.serve.scheduler as s
 
         original = s.job_cycle
 
@@ -69,7 +69,7 @@ def test_a_missed_cycle_runs_once_at_start_up(make_ws):
         sched = s.build_scheduler(rt)
         s.job_cycle = counting
         try:
-            sched.start()  # the stored job refers to hub.scheduler:job_cycle, resolved now
+            sched.start()  # the stored job refers to hub.serve.scheduler:job_cycle, resolved now
             await asyncio.sleep(1.5)
             nxt = sched.get_job("cycle").next_run_time
         finally:

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from hub.demo_smtp import free_port
+from hub.demo.smtp import free_port
 from tests.serve.fake_ledger import LedgerServer, sign
 
 pytestmark = pytest.mark.slow

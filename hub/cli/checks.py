@@ -1,0 +1,139 @@
+"""`relance doctor`: every check an admin needs before trusting a run, each explained."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from pathlib import Path
+
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import select
+
+from hub.errors import ConfigError, RelanceError
+from hub.send.templates import renderer_for
+
+
+@dataclass
+class Check:
+    area: str
+    level: str  # ok | warn | error
+    message: str
+
+
+async def diagnose(root: Path, *, online: bool = True) -> list[Check]:
+    from hub.config import load
+    from hub.workspace import Workspace
+
+    out: list[Check] = []
+    try:
+        load(root / "relance.yaml")
+        out.append(Check("config", "ok", f"{root / 'relance.yaml'} is valid"))
+    except ConfigError as exc:
+        out += [Check("config", "error", line) for line in str(exc).splitlines()]
+        return out
+    try:
+        ws = Workspace.open(root, migrate_db=False)
+    except RelanceError as exc:
+        out += [Check("plugins", "error", line) for line in str(exc).splitlines()]
+        return out
+    for err in ws.registry.errors:
+        out.append(Check("plugins", "warn", err))
+    out.append(Check("plugins", "ok", f"{len(ws.registry.all())} plugins loaded"))
+    out += _database(ws)
+    out += _templates(ws)
+    out += _connections(ws)
+    if online:
+        out += await _connectivity(ws)
+    await ws.aclose()
+    return out
+
+
+def _database(ws) -> list[Check]:
+    from hub.store.db import alembic_config
+
+    try:
+        with ws.engine.connect() as conn:
+            current = MigrationContext.configure(conn).get_current_revision()
+        head = ScriptDirectory.from_config(alembic_config(ws.engine)).get_current_head()
+    except Exception as exc:
+        return [Check("database", "error", f"{ws.database_url}: cannot connect: {exc}")]
+    if current != head:
+        return [Check("database", "warn", f"schema at {current or 'empty'}, code expects {head}: "
+                      "any command migrates it (back up first)")]
+    return [Check("database", "ok", f"{ws.engine.url.render_as_string()} at schema {head}")]
+
+
+def _templates(ws) -> list[Check]:
+    out = [Check("templates", "error", p) for p in renderer_for(ws).check_all()]
+    languages = {ws.config.company.language}
+    try:
+        from hub.store.db import session
+        from hub.store.models import Customer
+
+        with session(ws.engine) as s:
+            languages |= {lang for lang in s.execute(select(Customer.language).distinct()).scalars()
+                          if lang}
+    except Exception:
+        pass
+    for sname, sc in ws.config.scenarios.items():
+        for i, step in enumerate(sc.steps):
+            for lang in sorted(languages):
+                try:
+                    renderer_for(ws).resolve(step.template, lang)
+                except RelanceError as exc:
+                    place = ws.loaded.place("scenarios", sname, "steps", i, "template")
+                    out.append(Check("templates", "error", f"{place}: {exc}"))
+    if not out:
+        out.append(Check("templates", "ok", f"every step template resolves for "
+                         f"{', '.join(sorted(languages))}"))
+    return out
+
+
+def _connections(ws) -> list[Check]:
+    from hub.store.db import session
+    from hub.store.models import Connection
+
+    out = []
+    try:
+        with session(ws.engine) as s:
+            rows = {c.name: c for c in s.execute(select(Connection)).scalars()}
+    except Exception:
+        rows = {}
+    for name in ws.config.connections:
+        c = rows.get(name)
+        if c is None:
+            out.append(Check(f"connection {name}", "warn", "never synced: run `relance sync`"))
+        elif c.state == "needs_reauth":
+            out.append(Check(f"connection {name}", "error",
+                             f"needs re-authorisation ({c.state_detail}): `relance connect {name}`"))
+        elif c.state != "ok":
+            out.append(Check(f"connection {name}", "warn", f"{c.state}: {c.state_detail}"))
+        else:
+            out.append(Check(f"connection {name}", "ok", f"last good sync {c.last_sync_ok_at}"))
+    return out
+
+
+async def _connectivity(ws) -> list[Check]:
+    from hub.demo.run import demo_served_channels
+
+    served = demo_served_channels(ws.root)
+    out = []
+    jobs = [("connection", n, ws.connector) for n in ws.config.connections] + \
+           [("channel", n, ws.channel) for n in ws.config.channels]
+    for kind, name, get in jobs:
+        try:
+            problems = await asyncio.wait_for(get(name).check(), timeout=20)
+        except Exception as exc:
+            problems = [f"{type(exc).__name__}: {exc}"]
+        by_demo = kind == "channel" and name in served
+        for p in problems:
+            p = p.removeprefix(f"{kind} {name}: ")  # the area already says it
+            level = "warn" if p.lower().startswith(("warning", "note")) else "error"
+            if by_demo:  # expected: the demo's own server is down between demos
+                level, p = "warn", f"{p} — expected in the demo workspace: its server " \
+                    "runs only while `relance demo` runs"
+            out.append(Check(f"{kind} {name}", level, p))
+        if not problems:
+            out.append(Check(f"{kind} {name}", "ok", "reachable"))
+    return out

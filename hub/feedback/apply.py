@@ -1,0 +1,99 @@
+"""What webhooks tell us, applied to the store: deliveries, payments, ledger changes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterable
+
+from sqlalchemy import select, update
+
+from hub.contracts import DeliveryUpdate, LedgerChanged, LedgerPayment, PaymentReceived
+from hub.store.db import session
+from hub.store.events import record_event
+from hub.store.models import Connection, Dispatch, DispatchInvoice, Invoice, PaymentLinkRow, utcnow
+from hub.workspace import Workspace
+
+log = logging.getLogger("relance.feedback")
+
+
+def apply_delivery(ws: Workspace, ev: DeliveryUpdate) -> bool:
+    with session(ws.engine) as s:
+        d = s.execute(select(Dispatch).where(Dispatch.provider_ref == ev.provider_ref)).scalars().first()
+        if d is None:
+            log.warning("delivery update for unknown provider reference %s", ev.provider_ref)
+            return False
+        values = {"delivery_status": ev.status, "updated_at": utcnow()}
+        if d.status == "uncertain":  # the provider has it: it was sent
+            values |= {"status": "sent", "sent_at": ev.at or utcnow()}
+        s.execute(update(Dispatch).where(Dispatch.id == d.id).values(**values))
+        level = "warning" if ev.status in ("failed", "undelivered", "returned") else "info"
+        record_event(s, "delivery", f"{d.channel}: {ev.status}" + (f" ({ev.detail})" if ev.detail else ""),
+                     level=level, dispatch_id=d.id, customer_id=d.customer_id,
+                     data={"status": ev.status, "tracking": dict(ev.tracking), "detail": ev.detail})
+    return True
+
+
+def _invoices_by_ref(s, refs: Iterable[str]) -> list[tuple[Invoice, str]]:
+    out = []
+    for ref in refs:
+        conn, _, ext = ref.partition(":")
+        row = s.execute(select(Invoice, Connection.name).join(
+            Connection, Connection.id == Invoice.connection_id).where(
+            Connection.name == conn, Invoice.external_id == ext)).first()
+        if row:
+            out.append((row[0], row[1]))
+    return out
+
+
+def _invoices_of_link(s, provider_ref: str) -> list[tuple[Invoice, str]]:
+    """The invoices a payment link was created for (the hub keeps that mapping)."""
+    link = s.execute(select(PaymentLinkRow).where(
+        PaymentLinkRow.provider_ref == provider_ref)).scalars().first()
+    if link is None:
+        return []
+    ids = [int(x) for x in link.invoice_key.split(",") if x]
+    return [(inv, name) for inv, name in s.execute(select(Invoice, Connection.name).join(
+        Connection, Connection.id == Invoice.connection_id).where(Invoice.id.in_(ids))).all()]
+
+
+async def apply_payment(ws: Workspace, ev: PaymentReceived) -> int:
+    """Mark the invoices paid now (the ledger confirms at the next sync), stop their
+    scenarios, and record the payment in the ledger where the connection asks for it."""
+    to_record = []
+    with session(ws.engine, immediate=True) as s:
+        found = _invoices_by_ref(s, ev.invoice_refs) if ev.invoice_refs else \
+            _invoices_of_link(s, ev.provider_ref)
+        for inv, conn in found:
+            s.execute(update(Invoice).where(Invoice.id == inv.id).values(
+                status="paid", paid_at=ev.at or utcnow()))
+            pending = s.execute(select(Dispatch.id).join(
+                DispatchInvoice, DispatchInvoice.dispatch_id == Dispatch.id).where(
+                DispatchInvoice.invoice_id == inv.id,
+                Dispatch.status.in_(("planned", "approved")))).scalars().all()
+            record_event(s, "payment", f"paid through {ev.provider_ref}: invoice {inv.number}",
+                         invoice_id=inv.id, customer_id=inv.customer_id,
+                         data={"pending_dispatches": pending, "amount": str(ev.amount),
+                               "currency": ev.currency})
+            cfg = ws.config.connections.get(conn)
+            if cfg and cfg.record_payments:
+                to_record.append((inv, conn))
+    for inv, conn in to_record:
+        if not ws.plugin_class("connector", conn).supports_payments_writeback:
+            continue
+        try:
+            ref = await ws.connector(conn).record_payment(LedgerPayment(
+                invoice_external_id=inv.external_id, amount=inv.amount_due,
+                currency=inv.currency, date=(ev.at or utcnow()).date() if ev.at else dt.date.today(),
+                reference=ev.provider_ref))
+            msg, level = f"payment recorded in {conn} as {ref}", "info"
+        except Exception as exc:
+            msg, level = f"could not record the payment in {conn}: {exc}", "error"
+        with session(ws.engine) as s:
+            record_event(s, "payment_writeback", msg, level=level, invoice_id=inv.id)
+    return len(to_record)
+
+
+def ledger_changed(ws: Workspace, connection: str, ev: LedgerChanged, trigger) -> None:
+    log.info("connection %s: ledger changed (%d ids): syncing now", connection, len(ev.external_ids))
+    trigger(f"sync:{connection}")

@@ -1,0 +1,283 @@
+"""Which step is due today: set-based SQL that turns open invoices into dispatches.
+
+Per scenario, one INSERT…SELECT computes for every eligible invoice the step to send
+(a CASE over the steps' cutoff dates and `when:` conditions, minus the steps already
+planned for it), one INSERT…SELECT groups those into dispatches (per invoice, or per
+customer when the scenario consolidates), one links invoices to dispatches under the
+unique (invoice, scenario, step) constraint. Planning twice creates nothing new.
+
+Catch-up after downtime (`catch_up:`): `latest` plans only the latest due step not yet
+sent; `all` plans the earliest missed step, one per cycle; `none` plans a step only if
+its date is within `catch_up_window` days of today.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    Date,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    and_,
+    case,
+    cast,
+    false,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    text,
+)
+from sqlalchemy.orm import Session
+
+from hub.config import ScenarioConfig
+from hub.config.conditions import to_sql
+from hub.plan.scenarios import BusinessCalendar, Step, cutoff, steps_of
+from hub.store.db import session
+from hub.store.models import Customer, Dispatch, DispatchInvoice, Event, Invoice, Money, utcnow
+from hub.store.records import today_in
+from hub.workspace import Workspace
+
+PLANNER_LOCK = 0x72656C616E6365  # "relance"
+_tmp = MetaData()
+CANDIDATE = Table(
+    "plan_candidate", _tmp,
+    Column("invoice_id", Integer, primary_key=True),
+    Column("customer_id", Integer),
+    Column("step_index", Integer),
+    Column("grp", Integer),
+    Column("currency", String),
+    Column("amount_due", Money()),
+    prefixes=["TEMPORARY"],
+)
+STEP = Table(
+    "plan_step", _tmp,
+    Column("step_index", Integer, primary_key=True),
+    Column("step", String), Column("channel", String), Column("template", String),
+    Column("cutoff", Date),
+    prefixes=["TEMPORARY"],
+)
+
+
+@dataclass
+class PlanReport:
+    today: dt.date
+    created: int = 0
+    linked: int = 0
+    by_step: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    dispatch_ids: list[int] = field(default_factory=list)
+    dry_run: bool = False
+
+
+def invoice_columns() -> dict:
+    inv, cust = Invoice.__table__.c, Customer.__table__.c
+    return {"amount_due": inv.amount_due, "total": inv.total, "currency": inv.currency,
+            "due_date": inv.due_date, "kind": inv.kind, "segment": cust.segment,
+            "tags": cust.tags, "country": cust.country, "language": cust.language,
+            "customer_code": cust.code, "customer_name": cust.name}
+
+
+def assign_scenarios(s: Session, ws: Workspace, today: dt.date) -> None:
+    """One UPDATE maps every customer to the first `assign` rule that matches."""
+    cols = invoice_columns()
+    whens = [(to_sql(r.when, "customer", cols, today) if r.when else literal(True), r.scenario)
+             for r in ws.config.assign]
+    target = case(*whens, else_=None) if whens else literal(None)
+    s.execute(Customer.__table__.update().values(scenario=target))
+
+
+def eligible(sc: ScenarioConfig, today: dt.date):
+    """Invariants first (open, owed, undisputed, not on hold), then the scenario's stops."""
+    inv, cust = Invoice.__table__.c, Customer.__table__.c
+    rules = [inv.status == "open", inv.kind == "invoice", inv.amount_due > Decimal(0),
+             inv.disputed == false(), cust.on_hold == false()]
+    if "promised" in sc.stop_when:
+        rules.append(or_(inv.promised_until.is_(None), inv.promised_until < today))
+    if "on_payment_plan" in sc.stop_when:
+        rules.append(inv.on_payment_plan == false())
+    if "in_collection" in sc.stop_when:
+        rules.append(inv.in_collection == false())
+    return and_(*rules)
+
+
+def _due_index(sc: ScenarioConfig, steps: list[Step], cutoffs: list[dt.date], planned, today):
+    """CASE over the steps (latest first, or earliest first for `catch_up: all`)."""
+    inv, cols = Invoice.__table__.c, invoice_columns()
+    ordered = steps if sc.catch_up == "all" else list(reversed(steps))
+    whens = []
+    for st in ordered:
+        cond = [inv.due_date <= cutoffs[st.index], planned < st.index]
+        if st.config.when:
+            cond.append(to_sql(st.config.when, "invoice", cols, today))
+        if sc.catch_up == "none":
+            cond.append(inv.due_date >= cutoffs[st.index] - dt.timedelta(days=sc.catch_up_window))
+        whens.append((and_(*cond), st.index))
+    return case(*whens, else_=None)
+
+
+def remap_step_indexes(s: Session, name: str, steps: list[Step]) -> None:
+    """Keep stored step positions in line with the config when steps were added or moved,
+    so "the highest step already planned" stays a cheap index seek on the daily path."""
+    d, di, inv = Dispatch.__table__, DispatchInvoice.__table__, Invoice.__table__
+    wanted = {st.key: st.index for st in steps}
+    stored = s.execute(select(d.c.step, d.c.step_index).where(d.c.scenario == name).distinct()).all()
+    moves = {index: wanted.get(key, min(index, len(steps) - 1)) for key, index in stored}
+    moves = {old: new for old, new in moves.items() if old != new}
+    if not moves:
+        return
+    for table in (d, di):  # one CASE per table, so chained moves (1→2, 2→3) cannot collide
+        s.execute(table.update().where(table.c.scenario == name, table.c.step_index.in_(moves))
+                  .values(step_index=case(moves, value=table.c.step_index)))
+    s.execute(inv.update().where(inv.c.dunning_scenario == name, inv.c.dunning_level.in_(moves))
+              .values(dunning_level=case(moves, value=inv.c.dunning_level)))
+
+
+def plan_scenario(s: Session, ws: Workspace, name: str, sc: ScenarioConfig, today: dt.date,
+                  cal: BusinessCalendar, report: PlanReport, share: float = 1.0) -> None:
+    steps = steps_of(sc)
+    if not steps:
+        return
+    remap_step_indexes(s, name, steps)
+    cutoffs = [cutoff(st.offset, today, cal) for st in steps]
+    s.execute(STEP.delete())
+    s.execute(CANDIDATE.delete())
+    s.execute(insert(STEP), [{"step_index": st.index, "step": st.key, "channel": st.config.channel,
+                              "template": st.config.template, "cutoff": cutoffs[st.index]}
+                             for st in steps])
+    inv, cust = Invoice.__table__.c, Customer.__table__.c
+    # The invoice's dunning level in this scenario (last step planned), read in the scan.
+    planned = case((inv.dunning_scenario == name, inv.dunning_level), else_=-1)
+    # A scenario followed by most customers is planned by one sequential pass over invoices
+    # (LEFT JOIN + coalesce keeps invoices as the outer loop); a small one starts from its
+    # customers and their invoices through the customer_id index.
+    wide = share >= 0.2
+    joined = (Invoice.__table__.outerjoin(Customer.__table__, cust.id == inv.customer_id) if wide
+              else Invoice.__table__.join(Customer.__table__, cust.id == inv.customer_id))
+    in_scenario = (func.coalesce(cust.scenario, "") == name) if wide else (cust.scenario == name)
+    idx = _due_index(sc, steps, cutoffs, planned, today).label("idx")
+    inner = (
+        select(inv.id, inv.customer_id, inv.currency, inv.amount_due, idx)
+        .select_from(joined)
+        .where(in_scenario, eligible(sc, today), inv.due_date <= max(cutoffs))
+        .subquery(f"due_{name}")
+    )
+    # Dispatch ids are assigned here (dense rank per group) so invoices link without a join.
+    # (`+ 0` keeps SQLite from walking invoices in customer_id index order to save a sort:
+    # random reads over the whole table cost far more than sorting the due rows.)
+    order = ((inner.c.customer_id + 0, inner.c.idx) if sc.consolidate == "per_customer"
+             else (inner.c.id + 0,))
+    grp = func.dense_rank().over(order_by=order)
+    s.execute(insert(CANDIDATE).from_select(
+        ["invoice_id", "customer_id", "step_index", "grp", "currency", "amount_due"],
+        select(inner.c.id, inner.c.customer_id, inner.c.idx, grp, inner.c.currency,
+               inner.c.amount_due).where(inner.c.idx.is_not(None))))
+    _materialise(s, ws, name, sc, today, report)
+
+
+def _materialise(s: Session, ws: Workspace, name: str, sc: ScenarioConfig, today: dt.date,
+                 report: PlanReport) -> None:
+    c, st, d = CANDIDATE.c, STEP.c, Dispatch.__table__
+    approval = sc.require_approval if sc.require_approval is not None else \
+        ws.config.dispatch.require_approval
+    now = utcnow()
+    ts = literal(now, type_=d.c.created_at.type)
+    base = s.execute(select(func.coalesce(func.max(d.c.id), 0))).scalar_one()
+    one_currency = func.min(c.currency) == func.max(c.currency)
+    if sc.consolidate == "per_customer":  # unique per run: a later run never joins a sent one
+        key = (literal(f"{name}:") + func.min(st.step) + literal(":c")
+               + cast(func.min(c.customer_id), String) + literal(f":{today.isoformat()}:{base}"))
+    else:
+        key = (literal(f"{name}:") + func.min(st.step) + literal(":i")
+               + cast(func.min(c.invoice_id), String))
+    grouped = (
+        select(literal(base) + c.grp, literal("rl-") + key, func.min(c.customer_id),
+               literal(name), func.min(st.step), func.min(c.step_index), func.min(st.channel),
+               func.min(st.template), literal("planned" if approval else "approved"),
+               literal(today),
+               case((one_currency, func.min(c.currency)), else_=literal("MIXED")),
+               case((one_currency, func.sum(c.amount_due)), else_=None),
+               func.count(), literal(0), ts, ts)
+        .select_from(CANDIDATE.join(STEP, st.step_index == c.step_index))
+        .group_by(c.grp)
+    )
+    cols = ["id", "idempotency_key", "customer_id", "scenario", "step", "step_index",
+            "channel", "template", "status", "planned_on", "currency", "amount",
+            "invoice_count", "attempts", "created_at", "updated_at"]
+    s.execute(insert(d).from_select(cols, grouped))
+    link = (select(literal(base) + c.grp, c.invoice_id, literal(name), st.step, c.step_index)
+            .select_from(CANDIDATE.join(STEP, st.step_index == c.step_index))
+            .order_by(c.invoice_id))  # appends in primary-key order
+    _insert_ignore(s, DispatchInvoice.__table__,
+                   ["dispatch_id", "invoice_id", "scenario", "step", "step_index"], link,
+                   ["invoice_id", "scenario", "step"])
+    inv = Invoice.__table__
+    level = select(c.step_index).where(c.invoice_id == inv.c.id).scalar_subquery()
+    s.execute(inv.update().where(inv.c.id.in_(select(c.invoice_id)))
+              .values(dunning_scenario=name, dunning_level=level))
+    if s.get_bind().dialect.name == "postgresql":
+        s.execute(text("SELECT setval(pg_get_serial_sequence('dispatch', 'id'), "
+                       "(SELECT COALESCE(MAX(id), 1) FROM dispatch))"))
+    for row in s.execute(select(d.c.step, d.c.channel, func.count()).where(d.c.id > base)
+                         .group_by(d.c.step, d.c.channel)):
+        report.by_step[(name, row[0], row[1])] = row[2]
+    message = (literal("planned ") + d.c.scenario + literal(" step ") + d.c.step
+               + literal(" via ") + d.c.channel + literal(" for ")
+               + cast(d.c.invoice_count, String) + literal(" invoice(s)"))
+    s.execute(insert(Event.__table__).from_select(
+        ["at", "kind", "level", "customer_id", "dispatch_id", "message", "data"],
+        select(ts, literal("planned"), literal("info"), d.c.customer_id, d.c.id, message,
+               literal({}, type_=JSON)).where(d.c.id > base)))
+    new_ids = list(s.execute(select(d.c.id).where(d.c.id > base).order_by(d.c.id)).scalars())
+    report.dispatch_ids += new_ids
+    report.created += len(new_ids)
+    report.linked += s.execute(select(func.count()).select_from(CANDIDATE)).scalar_one()
+
+
+def _insert_ignore(s: Session, table, cols, select_stmt, conflict):
+    from hub.store.records import _insert
+
+    stmt = _insert(s, table).from_select(cols, select_stmt).on_conflict_do_nothing(
+        index_elements=conflict)
+    return s.execute(stmt)
+
+
+def _prepare(s: Session) -> None:
+    if s.get_bind().dialect.name == "postgresql":
+        # one planner at a time across every host (released at commit)
+        s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": PLANNER_LOCK})
+    CANDIDATE.create(s.connection(), checkfirst=True)
+    STEP.create(s.connection(), checkfirst=True)
+
+
+def plan(ws: Workspace, *, today: dt.date | None = None, dry_run: bool = False,
+         scenarios: list[str] | None = None) -> PlanReport:
+    """Create today's dispatches (or, with `dry_run`, compute and roll them back)."""
+    today = today or today_in(ws.config.company.timezone)
+    cal = BusinessCalendar.for_company(ws.config.company)
+    report = PlanReport(today=today, dry_run=dry_run)
+    with session(ws.engine, immediate=True) as s:
+        _prepare(s)
+        assign_scenarios(s, ws, today)
+        counts = dict(s.execute(select(Customer.scenario, func.count()).group_by(
+            Customer.scenario)).all())
+        total = sum(counts.values()) or 1
+        for name, sc in ws.config.scenarios.items():
+            if scenarios and name not in scenarios:
+                continue
+            plan_scenario(s, ws, name, sc, today, cal, report, counts.get(name, 0) / total)
+        s.execute(CANDIDATE.delete())
+        s.execute(STEP.delete())
+        if dry_run:
+            from hub.send.preview import snapshot
+
+            report.preview = snapshot(s, ws, report.dispatch_ids)  # type: ignore[attr-defined]
+            s.rollback()
+    return report

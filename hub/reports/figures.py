@@ -1,0 +1,81 @@
+"""Numbers an accountant asks for: aged balance, DSO, and the state of the outbox."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import case, func, select
+
+from hub.store.db import session
+from hub.store.models import Connection, Dispatch, Invoice, Task
+from hub.workspace import Workspace
+
+BUCKETS = ("not_due", "1-30", "31-60", "61-90", "90+")
+
+
+def aging(ws: Workspace, today: dt.date) -> dict[str, dict[str, Decimal]]:
+    """Open amounts per currency and age bucket (one grouped query)."""
+    d = Invoice.due_date
+    bucket = case(
+        (d >= today, "not_due"),
+        (d >= today - dt.timedelta(days=30), "1-30"),
+        (d >= today - dt.timedelta(days=60), "31-60"),
+        (d >= today - dt.timedelta(days=90), "61-90"),
+        else_="90+")
+    out: dict[str, dict[str, Decimal]] = {}
+    with session(ws.engine) as s:
+        rows = s.execute(select(Invoice.currency, bucket.label("b"), Invoice.kind,
+                                func.sum(Invoice.amount_due))
+                         .where(Invoice.status == "open")
+                         .group_by(Invoice.currency, "b", Invoice.kind)).all()
+    for currency, b, kind, amount in rows:
+        row = out.setdefault(currency, {k: Decimal("0") for k in (*BUCKETS, "total")})
+        amount = -amount if kind == "credit_note" else amount
+        if kind == "credit_note":  # unapplied credit reduces the balance, unbucketed
+            row["total"] += amount
+            continue
+        row[b] += amount
+        row["total"] += amount
+    return dict(sorted(out.items()))
+
+
+def dso(ws: Workspace, today: dt.date, days: int = 90) -> dict[str, Decimal | None]:
+    """Days sales outstanding per currency: open receivables / sales of the period × days."""
+    start = today - dt.timedelta(days=days)
+    with session(ws.engine) as s:
+        open_rows = dict(s.execute(select(Invoice.currency, func.sum(Invoice.amount_due)).where(
+            Invoice.status == "open", Invoice.kind == "invoice").group_by(Invoice.currency)).all())
+        sales = dict(s.execute(select(Invoice.currency, func.sum(Invoice.total)).where(
+            Invoice.kind == "invoice", Invoice.issue_date >= start, Invoice.issue_date <= today)
+            .group_by(Invoice.currency)).all())
+    out: dict[str, Decimal | None] = {}
+    for cur in sorted(set(open_rows) | set(sales)):
+        sold = sales.get(cur) or Decimal(0)
+        out[cur] = ((open_rows.get(cur, Decimal(0)) / sold) * days).quantize(Decimal("0.1")) \
+            if sold else None
+    return out
+
+
+def status(ws: Workspace) -> dict[str, Any]:
+    with session(ws.engine) as s:
+        states = dict(s.execute(select(Dispatch.status, func.count()).group_by(Dispatch.status)).all())
+        holds = dict(s.execute(select(Dispatch.hold_reason, func.count()).where(
+            Dispatch.status == "approved", Dispatch.hold_reason.is_not(None))
+            .group_by(Dispatch.hold_reason)).all())
+        conns = s.execute(select(Connection)).scalars().all()
+        invoices = dict(s.execute(select(Invoice.status, func.count()).group_by(Invoice.status)).all())
+        tasks = s.execute(select(func.count()).select_from(Task).where(Task.status == "open")).scalar()
+    return {
+        "dispatches": {k: states.get(k, 0) for k in
+                       ("planned", "approved", "sending", "sent", "failed", "cancelled", "uncertain")},
+        "held": holds,
+        "invoices": invoices,
+        "open_tasks": tasks,
+        "connections": [{
+            "name": c.name, "plugin": c.plugin, "state": c.state, "detail": c.state_detail,
+            "last_sync_ok_at": c.last_sync_ok_at.isoformat() if c.last_sync_ok_at else None,
+            "paused_until": c.paused_until.isoformat() if c.paused_until else None,
+        } for c in conns],
+    }

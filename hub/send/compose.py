@@ -1,0 +1,226 @@
+"""Turning a dispatch into a `Message`: the template context, the render, the payment
+link and the attachments. Pure of state transitions (those belong to the dispatcher).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from babel import Locale, UnknownLocaleError
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from hub.contracts import (
+    Address,
+    Attachment,
+    InvoiceLine,
+    Message,
+    PaymentLinkRequest,
+    Recipient,
+)
+from hub.plan.scenarios import steps_of
+from hub.send.templates import renderer_for
+from hub.store.db import session
+from hub.store.models import Customer, Dispatch, Invoice, PaymentLinkRow
+from hub.workspace import Workspace
+
+log = logging.getLogger("relance.compose")
+
+
+@dataclass
+class Work:
+    """Everything the dispatcher knows about one dispatch while sending it."""
+
+    dispatch: Dispatch
+    customer: Customer
+    invoices: list[Invoice]
+    connection: str
+    dropped: dict[int, str] = field(default_factory=dict)  # invoice id -> why it left
+    # read for the whole chunk by `preload` (None: read at compose time)
+    owed: list[dict[str, Any]] | None = None
+    past: tuple[dict[str, str], ...] | None = None
+
+
+def babel_locale(language: str, country: str | None, fallback: str) -> str:
+    for candidate in (f"{language}_{country}" if country else None, language, fallback):
+        if not candidate:
+            continue
+        try:
+            return str(Locale.parse(candidate))
+        except (UnknownLocaleError, ValueError):
+            continue
+    return "en"
+
+
+def recipient(c: Customer, ws: Workspace) -> Recipient:
+    return Recipient(
+        customer_id=c.id, customer_code=c.code, name=c.name, email=c.email,
+        cc_emails=tuple(filter(None, (c.cc_emails or "").split(","))), phone=c.phone,
+        mobile=c.mobile, address=Address(line1=c.line1, line2=c.line2, city=c.city,
+                                         postcode=c.postcode, region=c.region, country=c.country),
+        language=c.language or ws.config.company.language, country=c.country,
+        timezone=c.timezone or ws.config.company.timezone)
+
+
+def invoice_lines(invoices: list[Invoice], today: dt.date) -> tuple[InvoiceLine, ...]:
+    return tuple(InvoiceLine(
+        id=i.id, external_id=i.external_id, number=i.number, currency=i.currency, total=i.total,
+        amount_due=i.amount_due, issue_date=i.issue_date, due_date=i.due_date,
+        days_overdue=(today - i.due_date).days, online_url=i.online_url, disputed=i.disputed,
+        promised_until=i.promised_until) for i in invoices)
+
+
+def totals(pairs: list[tuple[str, Decimal]]) -> list[dict[str, Any]]:
+    acc: dict[str, Decimal] = defaultdict(Decimal)
+    for currency, amount in pairs:
+        acc[currency] += amount
+    return [{"currency": c, "amount": a} for c, a in sorted(acc.items())]
+
+
+def outstanding(s: Session, customer_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    """What each customer owes in total, per currency (not only the reminded invoices)."""
+    out: dict[int, list[dict[str, Any]]] = {c: [] for c in customer_ids}
+    for cid, currency, amount in s.execute(
+            select(Invoice.customer_id, Invoice.currency, func.sum(Invoice.amount_due)).where(
+                Invoice.customer_id.in_(customer_ids), Invoice.status == "open",
+                Invoice.kind == "invoice")
+            .group_by(Invoice.customer_id, Invoice.currency).order_by(Invoice.currency)):
+        out[cid].append({"currency": currency, "amount": amount})
+    return out
+
+
+def history(s: Session, customer_ids: list[int]) -> dict[int, list[Dispatch]]:
+    """Every reminder already sent to these customers, oldest first."""
+    out: dict[int, list[Dispatch]] = {c: [] for c in customer_ids}
+    for d in s.execute(select(Dispatch).where(
+            Dispatch.customer_id.in_(customer_ids), Dispatch.status == "sent")
+            .order_by(Dispatch.sent_at, Dispatch.id)).scalars():
+        out[d.customer_id].append(d)
+    return out
+
+
+def _past(sent: list[Dispatch], before_id: int) -> tuple[dict[str, str], ...]:
+    return tuple({"sent_at": d.sent_at.isoformat() if d.sent_at else "", "channel": d.channel,
+                  "step": d.step, "template": d.template, "status": d.delivery_status or "sent"}
+                 for d in sent if d.id != before_id)
+
+
+def preload(ws: Workspace, works: list[Work]) -> None:
+    """Outstanding totals and history for a whole chunk in two queries, not two per send."""
+    ids = sorted({w.customer.id for w in works})
+    if not ids:
+        return
+    with session(ws.engine) as s:
+        owed, sent = outstanding(s, ids), history(s, ids)
+    for w in works:
+        w.owed, w.past = owed[w.customer.id], _past(sent[w.customer.id], w.dispatch.id)
+
+
+def step_config(ws: Workspace, d: Dispatch):
+    for st in steps_of(ws.config.scenarios[d.scenario]):
+        if st.key == d.step:
+            return st.config
+    return None
+
+
+async def payment_link(ws: Workspace, w: Work, provider_name: str) -> PaymentLinkRow | None:
+    """Reuse the link of this invoice set while its amount is unchanged; else replace it.
+
+    No database transaction is held while the provider is called (SQLite has one writer)."""
+    currencies = {i.currency for i in w.invoices}
+    if len(currencies) != 1:
+        log.warning("dispatch %s: no payment link for several currencies", w.dispatch.id)
+        return None
+    currency = currencies.pop()
+    amount = sum((i.amount_due for i in w.invoices), Decimal(0))
+    key = ",".join(str(i.id) for i in sorted(w.invoices, key=lambda i: i.id))
+    with session(ws.engine) as s:
+        current = s.execute(select(PaymentLinkRow).where(
+            PaymentLinkRow.provider == provider_name, PaymentLinkRow.invoice_key == key,
+            PaymentLinkRow.active)).scalars().first()
+    if current and current.amount == amount and current.currency == currency:
+        return current
+    provider = ws.payment_provider(provider_name)
+    if current:
+        await provider.deactivate_link(current.provider_ref)
+        with session(ws.engine, immediate=True) as s:
+            s.execute(update(PaymentLinkRow).where(PaymentLinkRow.id == current.id)
+                      .values(active=False))
+    link = await provider.create_link(PaymentLinkRequest(
+        idempotency_key=f"{w.dispatch.idempotency_key}:{provider_name}:{amount}",
+        amount=amount, currency=currency,
+        description=f"{ws.config.company.name} — " + ", ".join(i.number for i in w.invoices),
+        invoice_refs=tuple(f"{w.connection}:{i.external_id}" for i in w.invoices),
+        customer_name=w.customer.name, customer_email=w.customer.email,
+        previous_link_ref=current.provider_ref if current else None))
+    row = PaymentLinkRow(provider=provider_name, provider_ref=link.provider_ref, url=link.url,
+                         invoice_key=key, amount=link.amount, currency=link.currency)
+    with session(ws.engine, immediate=True) as s:
+        s.add(row)
+    return row
+
+
+async def attachments(ws: Workspace, w: Work) -> tuple[Attachment, ...]:
+    cls = ws.plugin_class("connector", w.connection)
+    if not cls.supports_pdf:
+        return ()
+    connector = ws.connector(w.connection)
+    out = []
+    for inv in w.invoices:
+        try:
+            data = await connector.fetch_pdf(inv.external_id)
+        except Exception as exc:  # an attachment is a courtesy: send without it, say so
+            log.warning("dispatch %s: invoice %s PDF unavailable: %s", w.dispatch.id, inv.number, exc)
+            continue
+        if data:
+            out.append(Attachment(filename=f"{inv.number}.pdf", content_type="application/pdf",
+                                  data=data))
+    return tuple(out)
+
+
+def context(ws: Workspace, w: Work, rcpt: Recipient, today: dt.date, locale: str,
+            outstanding_rows: list[dict[str, Any]], link: str | None) -> dict[str, Any]:
+    comp = ws.company
+    lines = invoice_lines(w.invoices, today)
+    return {
+        "company": {"name": comp.name, "signatory": comp.signatory, "email": comp.email,
+                    "phone": comp.phone, "address": comp.address.model_dump()},
+        "customer": {"name": rcpt.name, "code": rcpt.customer_code, "email": rcpt.email,
+                     "phone": rcpt.mobile or rcpt.phone, "address": rcpt.address.model_dump()},
+        "invoices": [line.model_dump() for line in lines],
+        "totals": totals([(i.currency, i.amount_due) for i in w.invoices]),
+        "outstanding": outstanding_rows,
+        "payment_link": link,
+        "signatory": comp.signatory or comp.name,
+        "today": today, "locale": locale, "language": rcpt.language,
+        "step": w.dispatch.step, "scenario": w.dispatch.scenario, "channel": w.dispatch.channel,
+    }
+
+
+async def compose(ws: Workspace, w: Work, today: dt.date) -> Message:
+    """Render the dispatch into a Message (creating its payment link on the way)."""
+    d, st = w.dispatch, step_config(ws, w.dispatch)
+    rcpt = recipient(w.customer, ws)
+    locale = babel_locale(rcpt.language, rcpt.country, ws.config.company.babel_locale)
+    link_row = await payment_link(ws, w, st.payment_link) if st and st.payment_link else None
+    if link_row:
+        d.payment_link_id = link_row.id
+    if w.owed is None or w.past is None:
+        preload(ws, [w])
+    owed, hist = w.owed, w.past
+    ctx = context(ws, w, rcpt, today, locale, owed, link_row.url if link_row else None)
+    ctx["history"] = list(hist)
+    rendered = renderer_for(ws).render(d.template, rcpt.language, ctx)
+    files = await attachments(ws, w) if st and st.attach_invoice else ()
+    return Message(
+        idempotency_key=d.idempotency_key, dispatch_id=d.id, scenario=d.scenario, step=d.step,
+        template=rendered.template, recipient=rcpt, company=ws.company,
+        subject=rendered.subject, text=rendered.text, html=rendered.html, attachments=files,
+        invoices=invoice_lines(w.invoices, today), history=hist,
+        payment_link=link_row.url if link_row else None,
+        options=dict(st.options) if st else {})

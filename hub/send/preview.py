@@ -1,0 +1,106 @@
+"""Rows that explain a plan to a person: who gets what, through which channel, and why."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hub.send.templates import renderer_for
+from hub.store.models import Customer, Dispatch, DispatchInvoice, Invoice
+from hub.workspace import Workspace
+
+
+@dataclass
+class PlanRow:
+    dispatch_id: int
+    customer: str
+    customer_code: str | None
+    scenario: str
+    step: str
+    channel: str
+    template: str
+    status: str
+    invoices: list[str]
+    amounts: dict[str, Decimal]
+    max_days_overdue: int
+    why: str
+    extra: dict[str, Any]
+
+    def as_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["amounts"] = {k: str(v) for k, v in self.amounts.items()}
+        return d
+
+
+def snapshot(s: Session, ws: Workspace, dispatch_ids: Sequence[int],
+             today: dt.date | None = None) -> list[PlanRow]:
+    """Display rows for these dispatches (chunked queries, grouped in Python for display)."""
+    rows: dict[int, PlanRow] = {}
+    ids = list(dispatch_ids)
+    for i in range(0, len(ids), 500):
+        chunk = ids[i:i + 500]
+        q = (select(Dispatch, Customer, Invoice)
+             .join(Customer, Customer.id == Dispatch.customer_id)
+             .join(DispatchInvoice, DispatchInvoice.dispatch_id == Dispatch.id)
+             .join(Invoice, Invoice.id == DispatchInvoice.invoice_id)
+             .where(Dispatch.id.in_(chunk)).order_by(Dispatch.id, Invoice.due_date))
+        for d, c, inv in s.execute(q):
+            ref = today or d.planned_on
+            row = rows.get(d.id)
+            if row is None:
+                row = rows[d.id] = PlanRow(
+                    d.id, c.name, c.code, d.scenario, d.step, d.channel, d.template, d.status,
+                    [], defaultdict(Decimal), 0, "", {})
+            row.invoices.append(inv.number)
+            row.amounts[inv.currency] += inv.amount_due
+            row.max_days_overdue = max(row.max_days_overdue, (ref - inv.due_date).days)
+    _channel_facts(s, ws, rows, today)
+    for row in rows.values():
+        row.amounts = dict(row.amounts)
+        days = row.max_days_overdue
+        when = f"{days} days overdue" if days > 0 else (
+            f"due in {-days} days" if days < 0 else "due today")
+        row.why = f"step {row.step} of scenario {row.scenario}: {when}"
+    return list(rows.values())
+
+
+def _channel_facts(s: Session, ws: Workspace, rows: dict[int, PlanRow], today) -> None:
+    """Facts a channel wants shown before anything is sent (SMS segments, refusals)."""
+    from hub.contracts import Channel, Message
+    from hub.send.compose import Work, babel_locale, context, recipient
+
+    wanted = {name for name in ws.config.channels
+              if ws.plugin_class("channel", name).preview is not Channel.preview}
+    todo = [r for r in rows.values() if r.channel in wanted]
+    for row in todo[:500]:  # a preview, not a batch job
+        d = s.get(Dispatch, row.dispatch_id)
+        c = s.get(Customer, d.customer_id)
+        invoices = list(s.execute(select(Invoice).join(
+            DispatchInvoice, DispatchInvoice.invoice_id == Invoice.id).where(
+            DispatchInvoice.dispatch_id == d.id)).scalars())
+        try:
+            rcpt = recipient(c, ws)
+            work = Work(d, c, invoices, "")
+            locale = babel_locale(rcpt.language, rcpt.country, ws.config.company.babel_locale)
+            ctx = context(ws, work, rcpt, today or d.planned_on, locale, [], None)
+            ctx["history"] = []
+            rendered = renderer_for(ws).render(d.template, rcpt.language, ctx)
+            msg = Message(idempotency_key="preview", dispatch_id=d.id, scenario=d.scenario, step=d.step,
+                          template=rendered.template, recipient=rcpt, company=ws.company,
+                          subject=rendered.subject, text=rendered.text, html=rendered.html)
+            channel = ws.plugin_class("channel", d.channel)(
+                ws.settings[("channel", d.channel)], ws._context("channel", d.channel,
+                                                                 ws.plugin_class("channel", d.channel)))
+            row.extra.update(channel.preview(msg))
+            problems = channel.problems(msg)
+            if problems:
+                row.extra["problems"] = problems
+        except Exception as exc:  # a preview must never break the plan
+            row.extra["problems"] = [str(exc)]

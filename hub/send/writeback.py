@@ -1,0 +1,70 @@
+"""Notes written back into the ledger after a send, retried apart from the send.
+
+A write-back failure never blocks or repeats a send: the note waits in the
+`writeback` table and is retried with backoff until it lands or gives up.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+
+from sqlalchemy import select
+
+from hub.contracts import LedgerNote
+from hub.errors import AuthError, RelanceError, RetriableError
+from hub.store.db import session
+from hub.store.events import record_event
+from hub.store.models import Connection, Dispatch, Invoice, Writeback, utcnow
+from hub.workspace import Workspace
+
+log = logging.getLogger("relance.writeback")
+MAX_ATTEMPTS = 8
+
+
+def note_text(d: Dispatch, company: str) -> str:
+    when = d.sent_at.strftime("%Y-%m-%d %H:%M UTC") if d.sent_at else ""
+    return (f"Relance: payment reminder sent {when} via {d.channel} "
+            f"(scenario {d.scenario}, step {d.step}, template {d.template}) by {company}.")
+
+
+async def process_writebacks(ws: Workspace, *, now: Callable[[], dt.datetime] = utcnow,
+                             limit: int = 500) -> tuple[int, int]:
+    """Returns (written, failed) for this pass."""
+    with session(ws.engine) as s:
+        rows = s.execute(
+            select(Writeback, Dispatch, Invoice, Connection.name)
+            .join(Dispatch, Dispatch.id == Writeback.dispatch_id)
+            .join(Invoice, Invoice.id == Writeback.invoice_id)
+            .join(Connection, Connection.id == Invoice.connection_id)
+            .where(Writeback.status == "pending", Writeback.next_attempt_at <= now())
+            .limit(limit)).all()
+    written = failed = 0
+    for wb, d, inv, conn in rows:
+        if conn not in ws.config.connections:
+            continue
+        note = LedgerNote(invoice_external_id=inv.external_id, text=note_text(d, ws.company.name),
+                          channel=d.channel, template=d.template, sent_at=d.sent_at or now())
+        try:
+            await ws.connector(conn).write_note(note)
+        except (RetriableError, AuthError, RelanceError, NotImplementedError) as exc:
+            wb.attempts += 1
+            delay = getattr(exc, "retry_after", None) or 60 * 2 ** min(wb.attempts, 8)
+            wb.last_error = str(exc)[:500]
+            wb.next_attempt_at = now() + dt.timedelta(seconds=delay)
+            if wb.attempts >= MAX_ATTEMPTS or isinstance(exc, NotImplementedError):
+                wb.status = "failed"
+            failed += 1
+            with session(ws.engine) as s:
+                s.add(wb)
+                record_event(s, "writeback_failed", f"note on invoice {inv.number}: {exc}",
+                             level="warning", invoice_id=inv.id, dispatch_id=d.id)
+            continue
+        wb.status = "done"
+        written += 1
+        with session(ws.engine) as s:
+            s.add(wb)
+            record_event(s, "writeback", f"note written on invoice {inv.number} in {conn}",
+                         invoice_id=inv.id, dispatch_id=d.id)
+    return written, failed

@@ -1,0 +1,168 @@
+"""`relance serve`: the ASGI app — webhooks, health, readiness, metrics — and the clock.
+
+Webhooks are routed to the plugin's `verify_webhook`; a bad signature gets 401 and is
+logged without its body; a good one is answered at once and processed in the
+background. The lifespan runs the leader loop: the lease holder runs the scheduler,
+the others wait as hot standbys. On SIGTERM uvicorn stops accepting requests, the
+lifespan sets `stopping` (no new dispatch is claimed), waits for the jobs in flight and
+shuts the scheduler down, so nothing is left `sending`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from sqlalchemy import select, text
+from starlette.applications import Starlette
+from starlette.background import BackgroundTask
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from hub.contracts import DeliveryUpdate, LedgerChanged, PaymentReceived, WebhookRequest
+from hub.errors import SignatureError
+from hub.feedback import apply as feedback
+from hub.serve.leader import LeaseHolder
+from hub.serve.metrics import render
+from hub.serve.scheduler import RUNTIMES, Runtime, run_now, start_scheduler
+from hub.store.db import session
+from hub.store.models import Connection
+from hub.workspace import Workspace
+
+log = logging.getLogger("relance.serve")
+KINDS = (("connector", "connections"), ("channel", "channels"),
+         ("payment_provider", "payment_providers"))
+
+
+def _find(ws: Workspace, plugin: str, name: str):
+    for kind, section in KINDS:
+        entry = getattr(ws.config, section).get(name)
+        if entry is not None and (entry.plugin or name) == plugin:
+            return kind, getattr(ws, kind)(name)
+    return None, None
+
+
+async def _process(rt: Runtime, kind: str, name: str, events) -> None:
+    for ev in events:
+        try:
+            if isinstance(ev, LedgerChanged) and kind == "connector":
+                feedback.ledger_changed(rt.ws, name, ev, lambda job: _sync_soon(rt, name, job))
+            elif isinstance(ev, DeliveryUpdate):
+                feedback.apply_delivery(rt.ws, ev)
+            elif isinstance(ev, PaymentReceived):
+                await feedback.apply_payment(rt.ws, ev)
+        except Exception:
+            log.exception("webhook event from %s/%s failed", kind, name)
+
+
+def _sync_soon(rt: Runtime, name: str, job_id: str) -> None:
+    if not run_now(rt, job_id):  # a standby (or no scheduler): sync here, now
+        from hub.serve.scheduler import job_sync
+
+        asyncio.get_running_loop().create_task(job_sync(str(rt.ws.root), name))
+
+
+def create_app(rt: Runtime, *, lease_ttl: float = 15.0) -> Starlette:
+    ws = rt.ws
+    RUNTIMES[str(ws.root)] = rt
+
+    async def webhook(request: Request) -> Response:
+        plugin, name = request.path_params["plugin"], request.path_params["name"]
+        kind, instance = _find(ws, plugin, name)
+        if instance is None:
+            return PlainTextResponse("unknown webhook endpoint", status_code=404)
+        body = await request.body()
+        public = ws.config.serve.public_url
+        url = (public.rstrip("/") + request.url.path +
+               (f"?{request.url.query}" if request.url.query else "")) if public else str(request.url)
+        req = WebhookRequest(method=request.method, path=request.url.path,
+                             headers=dict(request.headers), query=dict(request.query_params),
+                             body=body, url=url)
+        try:
+            result = instance.verify_webhook(req)
+        except SignatureError as exc:
+            log.warning("webhook %s/%s refused: %s (%d bytes, body not logged)",
+                        plugin, name, exc, len(body))
+            return PlainTextResponse("invalid signature", status_code=401)
+        except NotImplementedError:
+            return PlainTextResponse("this plugin takes no webhooks", status_code=404)
+        task = BackgroundTask(_process, rt, kind, name, result.events) if result.events else None
+        return Response(result.body, status_code=result.status_code,
+                        media_type=result.content_type, background=task)
+
+    async def healthz(_: Request) -> Response:
+        return PlainTextResponse("ok")
+
+    async def readyz(_: Request) -> Response:
+        problems = []
+        try:
+            with session(ws.engine) as s:
+                s.execute(text("SELECT 1"))
+                reauth = s.execute(select(Connection.name).where(
+                    Connection.state == "needs_reauth")).scalars().all()
+        except Exception as exc:
+            return JSONResponse({"ready": False, "problems": [f"database: {exc}"]}, 503)
+        if rt.is_leader and not (rt.scheduler and rt.scheduler.running):
+            problems.append("scheduler is not running")
+        if reauth and ws.config.serve.require_connections_ok:
+            problems += [f"connection {n} needs re-authorisation: relance connect {n}" for n in reauth]
+        if rt.alert:
+            problems.append(f"watchdog: {rt.alert}")
+        body = {"ready": not problems, "leader": rt.is_leader, "problems": problems,
+                "last_cycle": rt.last_cycle}
+        return JSONResponse(body, status_code=200 if not problems else 503)
+
+    async def metrics(_: Request) -> Response:
+        return Response(render(rt), media_type="text/plain; version=0.0.4")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        holder = LeaseHolder(ws.engine, ttl=lease_ttl)
+        loop_task = asyncio.create_task(_leader_loop(rt, holder, lease_ttl))
+        try:
+            yield
+        finally:
+            rt.stopping.set()
+            loop_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await loop_task
+            if rt.scheduler is not None and rt.scheduler.running:
+                rt.scheduler.shutdown(wait=False)
+            for _ in range(600):  # let the send in flight finish (≤ 60 s)
+                if rt.busy == 0:
+                    break
+                await asyncio.sleep(0.1)
+            if rt.is_leader:
+                holder.release()
+            await ws.aclose()
+            log.info("stopped cleanly")
+
+    return Starlette(routes=[
+        Route("/webhooks/{plugin}/{name}", webhook, methods=["POST", "GET"]),
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        Route("/metrics", metrics),
+    ], lifespan=lifespan)
+
+
+async def _leader_loop(rt: Runtime, holder: LeaseHolder, ttl: float) -> None:
+    while not rt.stopping.is_set():
+        try:
+            leader = await asyncio.to_thread(holder.try_acquire)
+        except Exception as exc:
+            log.warning("lease check failed: %s", exc)
+            leader = False
+        if leader and not rt.is_leader:
+            log.info("this process holds the scheduler lease (%s): starting the clock", holder.owner)
+            start_scheduler(rt)
+            rt.is_leader = True
+        elif not leader and rt.is_leader:
+            log.error("lease lost: stopping the clock")
+            if rt.scheduler:
+                rt.scheduler.shutdown(wait=False)
+            rt.is_leader = False
+        elif not leader:
+            log.debug("standby: the scheduler runs elsewhere")
+        await asyncio.sleep(ttl / 3)

@@ -1,0 +1,35 @@
+"""The daily cycle — sync, plan, send — as one call shared by `relance run`, the demo
+and the scheduler, returning a summary a person (or a monitor) can read."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from hub.plan.planner import plan
+from hub.send.dispatcher import Dispatcher, SendReport
+from hub.sync.engine import sync_all
+from hub.workspace import Workspace
+
+
+async def daily_cycle(ws: Workspace, *, sync: bool = True, limit: int | None = None,
+                      on_progress: Callable[[SendReport], None] | None = None,
+                      today=None) -> dict[str, Any]:
+    syncs = await sync_all(ws) if sync else []
+    planned = plan(ws, today=today)
+    report = await Dispatcher(ws, on_progress=on_progress).run(limit=limit)
+    return {
+        "date": planned.today,
+        "sync": [{"connection": r.connection, "ok": r.ok, "invoices": r.invoices,
+                  "customers": r.customers, "problems": r.problems, "error": r.error,
+                  "skipped": r.skipped} for r in syncs],
+        "planned": planned.created,
+        "sent": report.sent, "failed": report.failed, "retried": report.retried,
+        "held": report.held, "cancelled": report.cancelled, "uncertain": report.uncertain,
+        "hold_reasons": dict(report.hold_reasons),
+        "by_step": [{"scenario": k[0], "step": k[1], "channel": k[2], "sent": v}
+                    for k, v in sorted(report.by_step.items())],
+        "amount_reminded": {c: Decimal(a) for c, a in sorted(report.amounts.items())},
+        "errors": report.errors,
+    }

@@ -1,0 +1,121 @@
+"""Engine and sessions. SQLite in the workspace by default, any SQLAlchemy URL otherwise.
+
+The schema is owned by Alembic (`hub/store/migrations`): `migrate()` brings any database to
+head, so an upgrade of Relance is an upgrade of the schema, never a `create_all`.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlmodel import Session, create_engine
+
+from hub.errors import ConfigError
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA cache_size=-65536")  # 64 MB page cache: planning joins stay in memory
+    cur.execute("PRAGMA temp_store=MEMORY")
+    cur.close()
+
+
+SQLITE_MINIMUM = (3, 35)  # upserts (3.24) and RETURNING (3.35), used by the store and outbox
+
+
+def check_sqlite(version: tuple[int, ...] = sqlite3.sqlite_version_info) -> None:
+    if version < SQLITE_MINIMUM:
+        raise ConfigError(
+            f"this Python links SQLite {'.'.join(map(str, version))}; Relance needs "
+            f"{'.'.join(map(str, SQLITE_MINIMUM))} or newer. Use a Python built against a "
+            "newer SQLite, or set `database.url` to a PostgreSQL database",
+            key="database.url")
+
+
+def make_engine(url: str) -> Engine:
+    """An engine tuned for the backend: WAL + busy timeout on SQLite, pooling on PG."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        check_sqlite()
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        # pysqlite's implicit transactions break SAVEPOINT and BEGIN IMMEDIATE: own them.
+        @event.listens_for(engine, "connect")
+        def _no_implicit(dbapi_conn, _r):
+            dbapi_conn.isolation_level = None
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn):
+            mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+            conn.exec_driver_sql(f"BEGIN {mode}")
+
+        return engine
+    if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return create_engine(parsed, pool_pre_ping=True, pool_size=10, max_overflow=10)
+
+
+def is_sqlite(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+def alembic_config(engine: Engine) -> AlembicConfig:
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["engine"] = engine
+    return cfg
+
+
+_MIGRATE_LOCK = threading.Lock()  # Alembic's command API keeps module-global state
+
+
+def migrate(engine: Engine, revision: str = "head") -> None:
+    """Bring the schema to `revision` (idempotent; a no-op read when already there)."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    cfg = alembic_config(engine)
+    with _MIGRATE_LOCK:
+        if revision == "head":
+            with engine.connect() as conn:
+                current = MigrationContext.configure(conn).get_current_revision()
+            if current == ScriptDirectory.from_config(cfg).get_current_head():
+                return
+        command.upgrade(cfg, revision)
+
+
+@contextmanager
+def session(engine: Engine, *, immediate: bool = False) -> Iterator[Session]:
+    """A session that commits on success. `immediate` takes SQLite's write lock up front."""
+    bind = engine.execution_options(sqlite_begin="IMMEDIATE") if immediate else engine
+    with Session(bind, expire_on_commit=False) as s:
+        try:
+            yield s
+            s.commit()
+        except BaseException:
+            s.rollback()
+            raise
+
+
+@contextmanager
+def writing(engine: Engine) -> Iterator[Connection]:
+    """A Core connection in a write transaction (SQLite's lock taken up front), for the
+    hot paths that write plain SQL."""
+    with engine.execution_options(sqlite_begin="IMMEDIATE").begin() as conn:
+        yield conn

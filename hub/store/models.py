@@ -1,0 +1,264 @@
+"""The store: SQLModel tables. They never leave the core (plugins see `hub.contracts`).
+
+Money columns use `Money`, a Decimal stored as an exact integer of 1/10,000 units, so
+sums, comparisons and `when:` conditions are exact in SQLite and PostgreSQL alike.
+Instants are timezone-aware UTC `datetime`s; due dates are `date`s.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Column, Index, UniqueConstraint  # noqa: F401
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+MONEY_SCALE = 4
+_FACTOR = Decimal(10) ** MONEY_SCALE
+
+
+class Money(TypeDecorator):
+    """Exact Decimal as BIGINT of 1/10,000 units (never float, on any database)."""
+
+    impl = BigInteger
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Any) -> int | None:
+        if value is None:
+            return None
+        if isinstance(value, float):
+            raise TypeError("money must be Decimal, not float")
+        scaled = Decimal(value) * _FACTOR
+        if scaled != scaled.to_integral_value():
+            raise ValueError(f"{value} has more than {MONEY_SCALE} decimal places")
+        return int(scaled)
+
+    def process_result_value(self, value: Any, dialect: Any) -> Decimal | None:
+        if value is None:
+            return None
+        return (Decimal(int(value)) / _FACTOR).quantize(Decimal(1).scaleb(-MONEY_SCALE))
+
+    @property
+    def python_type(self) -> type:
+        return Decimal
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def money(nullable: bool = False, default: Decimal | None = None) -> Any:
+    return Field(default=default, sa_column=Column(Money(), nullable=nullable))
+
+
+class Connection(SQLModel, table=True):
+    """A configured ledger connection, its sync cursor, state and (encrypted) token."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, index=True)
+    plugin: str
+    state: str = "ok"  # ok | needs_reauth | paused | error
+    state_detail: str | None = None
+    paused_until: dt.datetime | None = None
+    cursor: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    token: str | None = None  # Fernet ciphertext of the JSON token, never plaintext
+    sync_generation: int = 0
+    last_sync_started_at: dt.datetime | None = None
+    last_sync_ok_at: dt.datetime | None = None
+    last_error: str | None = None
+
+
+class Customer(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("connection_id", "external_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    connection_id: int = Field(foreign_key="connection.id", index=True)
+    external_id: str
+    name: str
+    code: str | None = None
+    email: str | None = None
+    cc_emails: str | None = None  # comma-separated
+    phone: str | None = None
+    mobile: str | None = None
+    line1: str | None = None
+    line2: str | None = None
+    city: str | None = None
+    postcode: str | None = None
+    region: str | None = None
+    country: str | None = None
+    language: str | None = None
+    timezone: str | None = None
+    segment: str | None = None
+    tags: str | None = None  # ",a,b," so that `'a' in tags` is a LIKE in SQL
+    tax_id: str | None = None
+    scenario: str | None = Field(default=None, index=True)
+    on_hold: bool = False
+    placeholder: bool = False  # created from an invoice before its customer record arrived
+    updated_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class Invoice(SQLModel, table=True):
+    # No (status, due_date) index on purpose: most invoices are open, and planning reads
+    # them sequentially; an index range scan over 80 % of a table is several times slower.
+    __table_args__ = (UniqueConstraint("connection_id", "external_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    connection_id: int = Field(foreign_key="connection.id")
+    external_id: str
+    customer_id: int = Field(foreign_key="customer.id", index=True)
+    kind: str = "invoice"  # invoice | credit_note
+    number: str
+    currency: str
+    total: Decimal = money()
+    amount_due: Decimal = money()
+    issue_date: dt.date | None = None
+    due_date: dt.date
+    status: str = "open"  # open | paid | void | closed (gone from a complete export)
+    disputed: bool = False
+    promised_until: dt.date | None = None
+    on_payment_plan: bool = False
+    in_collection: bool = False
+    # The dunning level: the last step planned for this invoice in `dunning_scenario`.
+    # A cache the planner reads in its sequential scan; dispatch_invoice stays the truth.
+    dunning_scenario: str | None = None
+    dunning_level: int = -1
+    reference: str | None = None
+    online_url: str | None = None
+    seen_generation: int = 0
+    source_updated_at: dt.datetime | None = None
+    synced_at: dt.datetime = Field(default_factory=utcnow)
+    paid_at: dt.datetime | None = None
+
+
+class Payment(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("connection_id", "external_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    connection_id: int = Field(foreign_key="connection.id")
+    external_id: str
+    invoice_external_id: str | None = Field(default=None, index=True)
+    customer_external_id: str | None = None
+    amount: Decimal = money()
+    currency: str
+    date: dt.date
+    void: bool = False
+
+
+class Dispatch(SQLModel, table=True):
+    """One message to one customer for one scenario step (the outbox row).
+
+    Moves planned → approved → sending → sent (or failed, cancelled, uncertain) only by
+    compare-and-set updates (`hub.send.dispatcher`).
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    idempotency_key: str = Field(unique=True)
+    customer_id: int = Field(foreign_key="customer.id", index=True)
+    scenario: str
+    step: str
+    step_index: int
+    channel: str
+    template: str
+    status: str = Field(default="planned", index=True)
+    planned_on: dt.date
+    not_before: dt.datetime | None = None
+    hold_reason: str | None = None
+    attempts: int = 0
+    last_error: str | None = None
+    provider_ref: str | None = None
+    delivery_status: str | None = None
+    currency: str | None = None
+    amount: Decimal | None = money(nullable=True)
+    invoice_count: int = 0
+    payment_link_id: int | None = None
+    worker: str | None = None
+    created_at: dt.datetime = Field(default_factory=utcnow)
+    updated_at: dt.datetime = Field(default_factory=utcnow)
+    sent_at: dt.datetime | None = None
+
+
+class DispatchInvoice(SQLModel, table=True):
+    """The invariant lives here: (invoice, scenario, step) is the primary key, so a step
+    can be planned — and so sent — at most once per invoice, whatever the workers do.
+
+    Clustered by invoice on SQLite (WITHOUT ROWID): "the highest step already planned for
+    this invoice" is one short range read, with no second index to maintain.
+    """
+
+    __tablename__ = "dispatch_invoice"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    invoice_id: int = Field(foreign_key="invoice.id", primary_key=True)
+    scenario: str = Field(primary_key=True)
+    step: str = Field(primary_key=True)
+    step_index: int
+    dispatch_id: int = Field(foreign_key="dispatch.id", index=True)
+
+
+class Event(SQLModel, table=True):
+    """The audit log: everything sent, skipped, held or changed, and why."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: dt.datetime = Field(default_factory=utcnow, index=True)
+    kind: str = Field(index=True)
+    level: str = "info"
+    connection_id: int | None = None
+    customer_id: int | None = None
+    invoice_id: int | None = None
+    dispatch_id: int | None = Field(default=None, index=True)
+    message: str = ""
+    data: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class PaymentLinkRow(SQLModel, table=True):
+    """A payment link created for a set of invoices; reused while the amount is unchanged."""
+
+    __tablename__ = "payment_link"
+
+    id: int | None = Field(default=None, primary_key=True)
+    provider: str
+    provider_ref: str
+    url: str
+    invoice_key: str = Field(index=True)  # sorted invoice ids, comma-separated
+    amount: Decimal = money()
+    currency: str
+    active: bool = True
+    created_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class Task(SQLModel, table=True):
+    """A phone-call task created by the `task` channel; its outcome feeds the scenario."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    dispatch_id: int | None = Field(default=None, index=True)
+    customer_id: int = Field(foreign_key="customer.id")
+    title: str
+    script: str = ""
+    status: str = "open"  # open | done
+    outcome: str | None = None
+    outcome_until: dt.date | None = None
+    outcome_reason: str | None = None
+    created_at: dt.datetime = Field(default_factory=utcnow)
+    done_at: dt.datetime | None = None
+
+
+class Writeback(SQLModel, table=True):
+    """A note to write into the ledger after a send; retried apart from the send."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    dispatch_id: int = Field(index=True)
+    invoice_id: int
+    status: str = "pending"  # pending | done | failed
+    attempts: int = 0
+    next_attempt_at: dt.datetime = Field(default_factory=utcnow)
+    last_error: str | None = None
+
+
+class Lease(SQLModel, table=True):
+    """A named lease (the single scheduler clock on databases without advisory locks)."""
+
+    name: str = Field(primary_key=True)
+    owner: str
+    expires_at: dt.datetime

@@ -1,0 +1,184 @@
+"""A workspace: one folder with `relance.yaml`, its database and its plugins, opened once.
+
+Opening validates everything that can be validated before work starts — the YAML, each
+plugin's Settings, references between sections — and reports every problem at once with
+its file:line. Plugin instances are built lazily, each with its own HTTP client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import httpx
+from pydantic import ValidationError
+from sqlalchemy.engine import Engine, make_url
+
+from hub import config as cfgmod
+from hub.contracts import (
+    Address,
+    Channel,
+    CompanyInfo,
+    Connector,
+    PaymentProvider,
+    Plugin,
+    PluginContext,
+)
+from hub.contracts.manager import Registry, discover
+from hub.errors import ConfigError
+from hub.store.db import make_engine, migrate
+from hub.workspace.http import make_client
+from hub.workspace.secrets import SecretBox
+
+log = logging.getLogger("relance")
+
+_SECTIONS = {"connector": "connections", "channel": "channels",
+             "payment_provider": "payment_providers"}
+
+
+class Workspace:
+    def __init__(self, root: Path, loaded: cfgmod.LoadedConfig, registry: Registry,
+                 *, transport: httpx.AsyncBaseTransport | None = None,
+                 database_url: str | None = None):
+        self.root = root.resolve()
+        self.loaded = loaded
+        self.config = loaded.model
+        self.registry = registry
+        self.transport = transport
+        self._db_url = database_url
+        self._instances: dict[tuple[str, str], Plugin] = {}
+        self._loop: int | None = None
+        self.settings: dict[tuple[str, str], Any] = {}
+
+    # ------------------------------------------------------------------ opening
+    @classmethod
+    def open(cls, root: Path | str = ".", *, plugins: tuple = (), entry_points: bool = True,
+             transport: httpx.AsyncBaseTransport | None = None, migrate_db: bool = True,
+             database_url: str | None = None) -> Workspace:
+        root = Path(root)
+        loaded = cfgmod.load(root / cfgmod.CONFIG_FILE)
+        registry = discover(entry_points=entry_points, plugins=plugins)
+        ws = cls(root, loaded, registry, transport=transport, database_url=database_url)
+        ws.validate_plugins()
+        if migrate_db:
+            migrate(ws.engine)
+        return ws
+
+    def validate_plugins(self) -> None:
+        """Resolve every configured plugin and validate its Settings; one error for all."""
+        problems: list[str] = []
+        for kind, section in _SECTIONS.items():
+            for name, entry in getattr(self.config, section).items():
+                plugin = entry.plugin or name
+                try:
+                    info = self.registry.get(kind, plugin)
+                except Exception as exc:
+                    problems.append(str(self.loaded.error(str(exc), section, name, "plugin")))
+                    continue
+                try:
+                    self.settings[(kind, name)] = info.cls.Settings.model_validate(entry.settings)
+                except ValidationError as exc:
+                    for err in exc.errors():
+                        loc = (section, name, "settings", *err["loc"])
+                        msg = err["msg"].removeprefix("Value error, ")
+                        if err["type"] == "extra_forbidden":
+                            fields = ", ".join(info.cls.Settings.model_fields)
+                            msg = f"unknown setting for plugin {plugin!r} (valid: {fields})"
+                        problems.append(str(self.loaded.error(msg, *loc)))
+        if problems:
+            raise ConfigError("\n".join(problems))
+
+    # ------------------------------------------------------------------ resources
+    @property
+    def database_url(self) -> str:
+        url = self._db_url or self.config.database.url
+        parsed = make_url(url)
+        if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+            db = Path(parsed.database)
+            if not db.is_absolute():
+                return str(parsed.set(database=str(self.root / db)))
+        return url
+
+    @cached_property
+    def engine(self) -> Engine:
+        return make_engine(self.database_url)
+
+    @cached_property
+    def box(self):
+        return SecretBox.for_workspace(self.root)
+
+    @cached_property
+    def company(self) -> CompanyInfo:
+        c = self.config.company
+        return CompanyInfo(
+            name=c.name, country=c.country, timezone=c.timezone, language=c.language,
+            locale=c.babel_locale, currency=c.currency, email=c.email, phone=c.phone,
+            signatory=c.signatory, address=Address(**c.address.model_dump()),
+        )
+
+    # ------------------------------------------------------------------ plugin instances
+    def plugin_name(self, kind: str, name: str) -> str:
+        entry = getattr(self.config, _SECTIONS[kind])[name]
+        return entry.plugin or name
+
+    def _context(self, kind: str, name: str, cls: type) -> PluginContext:
+        tokens = oauth = None
+        if kind == "connector" and getattr(cls, "auth", "none") == "oauth2":
+            from hub.workspace.auth import DbTokenStore, OAuth2TokenProvider
+
+            tokens = DbTokenStore(self.engine, name, self.box, plugin=cls.name)
+            oauth = OAuth2TokenProvider(cls.oauth_for(self.settings[(kind, name)]),
+                                        self.settings[(kind, name)], tokens, transport=self.transport)
+        return PluginContext(
+            name=name,
+            http=make_client(name, transport=self.transport),
+            logger=logging.getLogger(f"relance.{kind}.{name}"),
+            workspace=self.root,
+            company=self.company,
+            tokens=tokens,
+            oauth=oauth,
+            public_url=self.config.serve.public_url,
+        )
+
+    def _instance(self, kind: str, name: str) -> Any:
+        # HTTP clients belong to one event loop: a new loop (another asyncio.run) gets new
+        # plugin instances instead of clients bound to a closed loop.
+        try:
+            loop = id(asyncio.get_running_loop())
+        except RuntimeError:
+            loop = None
+        if loop != self._loop:
+            self._instances.clear()
+            self._loop = loop
+        key = (kind, name)
+        if key not in self._instances:
+            section = getattr(self.config, _SECTIONS[kind])
+            if name not in section:
+                raise ConfigError(f"no {kind} named {name!r} in {self.loaded.path.name} "
+                                  f"(configured: {', '.join(section) or 'none'})")
+            cls = self.registry.get(kind, self.plugin_name(kind, name)).cls
+            self._instances[key] = cls(self.settings[key], self._context(kind, name, cls))
+        return self._instances[key]
+
+    def connector(self, name: str) -> Connector:
+        return self._instance("connector", name)
+
+    def channel(self, name: str) -> Channel:
+        return self._instance("channel", name)
+
+    def payment_provider(self, name: str) -> PaymentProvider:
+        return self._instance("payment_provider", name)
+
+    def plugin_class(self, kind: str, name: str) -> type:
+        return self.registry.get(kind, self.plugin_name(kind, name)).cls
+
+    async def aclose(self) -> None:
+        for inst in self._instances.values():
+            try:
+                await inst.aclose()
+            finally:
+                await inst.http.aclose()
+        self._instances.clear()
