@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 from pathlib import Path
 
 import typer
+
+from hub.cli.common import console, err_console
+from hub.cli.pipeline import plan_table
+from hub.cli.reports import print_aging
+from hub.cli.summary import print_summary
+from hub.demo.run import DEMO_PLAN_ROWS, pay_one, prepare, sample_rows
 
 
 def register(app: typer.Typer) -> None:
@@ -15,6 +23,76 @@ def demo(workspace: Path = typer.Option(Path("demo-workspace"), "--workspace", "
                                         help="where the demo keeps its files"),
          reset: bool = typer.Option(False, "--reset", help="start from a fresh workspace")):
     """Run Relance end to end on ~200 sample invoices: sync, plan, send, report."""
-    from hub.demo.run import run_demo
-
     run_demo(workspace, reset=reset)
+
+
+def run_demo(root: Path, *, reset: bool = False) -> dict:
+    from hub.clock import today_in
+    from hub.demo.fakes import FakeProviders
+    from hub.demo.smtp import LocalSMTP
+    from hub.money import fmt_number as fmt
+    from hub.reports.figures import BUCKETS, aging
+    from hub.send.preview import preview_plan
+    from hub.serve.cycle import daily_cycle
+    from hub.sync.engine import sync_all
+    from hub.workspace import Workspace
+
+    today = today_in("Europe/Paris")
+    fresh = prepare(root, today, reset=reset)
+    console.print(f"[bold]Relance demo[/] in {root.resolve()} "
+                  f"({'new workspace' if fresh else 'existing workspace: run 2+'})")
+    outbox = root / "outbox"
+    fakes = FakeProviders()
+    with LocalSMTP(outbox) as port, fakes as fake_url:
+        os.environ["RELANCE_DEMO_SMTP_PORT"] = str(port)
+        for key, env in (("TWILIO", "RELANCE_DEMO_TWILIO_URL"), ("STRIPE", "RELANCE_DEMO_STRIPE_URL")):
+            if not any(k.startswith(key) for k in os.environ if k.endswith(("TOKEN", "KEY"))):
+                os.environ.setdefault(env, fake_url)
+        ws = Workspace.open(root)
+        console.print(f"SMTP server listening on 127.0.0.1:{port}; messages are saved in {outbox}/")
+        if os.environ.get("RELANCE_DEMO_TWILIO_URL") == fake_url:
+            console.print(f"No Twilio credentials: SMS go to a local fake Twilio at {fake_url}")
+        if os.environ.get("RELANCE_DEMO_STRIPE_URL") == fake_url:
+            console.print(f"No Stripe key: payment links come from a local fake Stripe at {fake_url}")
+
+        async def go():
+            try:
+                syncs = await sync_all(ws)
+                preview = preview_plan(ws).preview
+                if preview:
+                    shown = sample_rows(preview, DEMO_PLAN_ROWS)
+                    console.print(plan_table(shown, f"Today's plan: {len(preview)} reminders"))
+                    if len(preview) > len(shown):
+                        console.print(f"… and {len(preview) - len(shown)} more, each kind of step "
+                                      f"shown above; once sent, `relance history -w {root}` "
+                                      "lists them all")
+                    payer = pay_one(root / "invoices.csv", preview)
+                    if payer:
+                        console.print(f"Meanwhile {payer[0]} pays invoice {payer[1]} (the export "
+                                      "now says so): the check just before sending will drop "
+                                      "that reminder.")
+                summary = await daily_cycle(ws, sync=False)
+                summary["sync"] = [{"connection": r.connection, "ok": r.ok, "invoices": r.invoices,
+                                    "customers": r.customers, "problems": r.problems,
+                                    "error": r.error, "skipped": r.skipped} for r in syncs]
+                return summary
+            finally:
+                await ws.aclose()
+
+        summary = asyncio.run(go())
+        summary["fake_sms"], summary["fake_links"] = len(fakes.sms), len(fakes.links)
+    print_summary(summary)
+    if summary["sent"] == 0:
+        console.print("[green]Second run: nothing new was sent[/] — each step goes out at most "
+                      "once per invoice. `--reset` starts over.")
+    data = aging(ws, today)
+    print_aging(data, today, ws.config.company.babel_locale, fmt, BUCKETS)
+    emls = sorted(outbox.glob("*.eml"))
+    console.print(f"{len(emls)} e-mail(s) in {outbox}/ (open one with any mail reader), "
+                  f"{summary['fake_sms']} SMS and {summary['fake_links']} payment link(s) this run; "
+                  f"letters in {root / 'letters'}/, agency bundles in {root / 'handoff'}/, "
+                  "call tasks: `relance tasks list -w " + str(root) + "`")
+    console.print(f"Next: `relance status -w {root}`, `relance history -w {root}`, "
+                  f"`relance report aging -w {root} --json`")
+    err_console.print("")
+    return summary

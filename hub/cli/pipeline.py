@@ -20,6 +20,7 @@ from hub.cli.common import (
     progress,
     run_guarded,
 )
+from hub.cli.summary import print_summary, print_sync
 from hub.errors import PermanentError
 
 
@@ -40,23 +41,6 @@ async def _sync(ws, names, full):
             reports.append(await sync_connection(
                 ws, name, full=full, on_page=lambda r: update(r.records, f"{r.pages} pages")))
     return reports
-
-
-def print_sync(reports) -> None:
-    for r in reports:
-        if r.skipped:
-            console.print(f"[yellow]{r.connection}[/]: skipped — {r.skipped}")
-            continue
-        mark = "[green]✓[/]" if r.ok else "[red]✗[/]"
-        console.print(f"{mark} {r.connection}: {r.invoices} invoices, {r.customers} customers, "
-                      f"{r.payments} payments in {r.pages} pages"
-                      + (f", {r.closed} closed" if r.closed else ""))
-        for p in r.problems[:20]:
-            console.print(f"   [yellow]skipped row[/] {p}", highlight=False)
-        if len(r.problems) > 20:
-            console.print(f"   … and {len(r.problems) - 20} more (see `relance history --kind record_problem`)")
-        if r.error:
-            console.print(f"   [red]{r.error}[/]", highlight=False)
 
 
 def sync(connections: list[str] = typer.Argument(None, help="connections to sync (default: all)"),
@@ -112,11 +96,10 @@ def plan(workspace: Path = WorkspaceOpt, as_json: bool = JsonOpt,
          date: str = typer.Option(None, "--date", help="plan as of this day (YYYY-MM-DD)"),
          scenario: list[str] = typer.Option(None, "--scenario", help="only these scenarios")):
     """Preview today's reminders: who gets what, through which channel, and why (changes nothing)."""
-    from hub.plan.planner import plan as do_plan
+    from hub.send.preview import preview_plan
 
     ws = run_guarded(lambda: open_workspace(workspace))
-    report = run_guarded(lambda: do_plan(ws, today=_parse_date(date), dry_run=True,
-                                         scenarios=scenario))
+    report = run_guarded(lambda: preview_plan(ws, today=_parse_date(date), scenarios=scenario))
     rows = report.preview
     if as_json:
         print_json({"date": report.today, "dispatches": [r.as_json() for r in rows]})
@@ -139,8 +122,6 @@ def run(workspace: Path = WorkspaceOpt, as_json: bool = JsonOpt,
     if as_json:
         print_json(summary)
     else:
-        from hub.cli.summary import print_summary
-
         print_summary(summary)
 
 

@@ -45,7 +45,7 @@ def status(workspace: Path = WorkspaceOpt, as_json: bool = JsonOpt):
 
 
 def _today(ws, date: str | None) -> dt.date:
-    from hub.store.records import today_in
+    from hub.clock import today_in
 
     return dt.date.fromisoformat(date) if date else today_in(ws.config.company.timezone)
 

@@ -1,4 +1,4 @@
-"""Printing a cycle summary for a person."""
+"""Printing sync reports and cycle summaries for a person."""
 
 from __future__ import annotations
 
@@ -9,8 +9,6 @@ from hub.money import fmt_amounts
 
 
 def print_summary(summary: dict) -> None:
-    from hub.cli.pipeline import print_sync  # noqa: F401  (same look as `relance sync`)
-
     for s in summary["sync"]:
         mark = "[green]✓[/]" if s["ok"] else "[red]✗[/]"
         line = f"{mark} sync {s['connection']}: {s['invoices']} invoices, {s['customers']} customers"
@@ -43,3 +41,20 @@ def print_summary(summary: dict) -> None:
         console.print(f"[yellow]held[/] {n} × {reason}")
     for e in summary["errors"][:10]:
         console.print(f"[red]✗[/] {e}", highlight=False)
+
+
+def print_sync(reports) -> None:
+    for r in reports:
+        if r.skipped:
+            console.print(f"[yellow]{r.connection}[/]: skipped — {r.skipped}")
+            continue
+        mark = "[green]✓[/]" if r.ok else "[red]✗[/]"
+        console.print(f"{mark} {r.connection}: {r.invoices} invoices, {r.customers} customers, "
+                      f"{r.payments} payments in {r.pages} pages"
+                      + (f", {r.closed} closed" if r.closed else ""))
+        for p in r.problems[:20]:
+            console.print(f"   [yellow]skipped row[/] {p}", highlight=False)
+        if len(r.problems) > 20:
+            console.print(f"   … and {len(r.problems) - 20} more (see `relance history --kind record_problem`)")
+        if r.error:
+            console.print(f"   [red]{r.error}[/]", highlight=False)

@@ -8,10 +8,11 @@ from collections.abc import Iterable
 
 from sqlalchemy import select, update
 
+from hub.clock import utcnow
 from hub.contracts import DeliveryUpdate, LedgerChanged, LedgerPayment, PaymentReceived
 from hub.store.db import session
 from hub.store.events import record_event
-from hub.store.models import Connection, Dispatch, DispatchInvoice, Invoice, PaymentLinkRow, utcnow
+from hub.store.models import Connection, Dispatch, DispatchInvoice, Invoice, PaymentLinkRow
 from hub.workspace import Workspace
 
 log = logging.getLogger("relance.feedback")

@@ -7,9 +7,10 @@ import datetime as dt
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from hub.clock import utcnow
 from hub.errors import PermanentError
 from hub.store.events import record_event
-from hub.store.models import DispatchInvoice, Invoice, Task, utcnow
+from hub.store.models import DispatchInvoice, Invoice, Task
 
 OUTCOMES = ("promised", "disputed", "no_answer", "paid")
 

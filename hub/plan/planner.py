@@ -14,8 +14,10 @@ its date is within `catch_up_window` days of today.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -38,12 +40,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from hub.clock import today_in, utcnow
 from hub.config import ScenarioConfig
 from hub.config.conditions import to_sql
 from hub.plan.scenarios import BusinessCalendar, Step, cutoff, steps_of
 from hub.store.db import session
-from hub.store.models import Customer, Dispatch, DispatchInvoice, Event, Invoice, Money, utcnow
-from hub.store.records import today_in
+from hub.store.models import Customer, Dispatch, DispatchInvoice, Event, Invoice
+from hub.store.money import Money
 from hub.workspace import Workspace
 
 PLANNER_LOCK = 0x72656C616E6365  # "relance"
@@ -75,6 +78,7 @@ class PlanReport:
     by_step: dict[tuple[str, str, str], int] = field(default_factory=dict)
     dispatch_ids: list[int] = field(default_factory=list)
     dry_run: bool = False
+    preview: Any = None
 
 
 def invoice_columns() -> dict:
@@ -258,8 +262,12 @@ def _prepare(s: Session) -> None:
 
 
 def plan(ws: Workspace, *, today: dt.date | None = None, dry_run: bool = False,
-         scenarios: list[str] | None = None) -> PlanReport:
-    """Create today's dispatches (or, with `dry_run`, compute and roll them back)."""
+         scenarios: list[str] | None = None,
+         inspect: Callable[[Session, list[int]], Any] | None = None) -> PlanReport:
+    """Create today's dispatches (or, with `dry_run`, compute and roll them back).
+
+    `inspect(session, new dispatch ids)` runs before the commit or the rollback, and its
+    result is `report.preview` (the send stage renders a dry run's dispatches with it)."""
     today = today or today_in(ws.config.company.timezone)
     cal = BusinessCalendar.for_company(ws.config.company)
     report = PlanReport(today=today, dry_run=dry_run)
@@ -275,9 +283,8 @@ def plan(ws: Workspace, *, today: dt.date | None = None, dry_run: bool = False,
             plan_scenario(s, ws, name, sc, today, cal, report, counts.get(name, 0) / total)
         s.execute(CANDIDATE.delete())
         s.execute(STEP.delete())
+        if inspect is not None:
+            report.preview = inspect(s, report.dispatch_ids)
         if dry_run:
-            from hub.send.preview import snapshot
-
-            report.preview = snapshot(s, ws, report.dispatch_ids)  # type: ignore[attr-defined]
             s.rollback()
     return report

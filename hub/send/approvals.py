@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from hub.clock import utcnow
 from hub.errors import PermanentError
 from hub.send.dispatcher import transition
 from hub.store.db import session
 from hub.store.events import record_event
-from hub.store.models import Dispatch, utcnow
+from hub.store.models import Dispatch
 from hub.workspace import Workspace
 
 

@@ -22,6 +22,7 @@ from typing import Any
 from aiolimiter import AsyncLimiter
 from sqlalchemy import select, update
 
+from hub.clock import today_in, utcnow
 from hub.contracts import SendResult
 from hub.errors import (
     AuthError,
@@ -37,8 +38,7 @@ from hub.send.freshness import FreshCheck
 from hub.send.quiet_hours import next_allowed
 from hub.store.db import session
 from hub.store.events import record_event
-from hub.store.models import Customer, Dispatch, DispatchInvoice, Invoice, utcnow
-from hub.store.records import today_in
+from hub.store.models import Customer, Dispatch, DispatchInvoice, Invoice
 from hub.workspace import Workspace
 
 log = logging.getLogger("relance.dispatch")

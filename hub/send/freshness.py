@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
+from hub.clock import today_in, utcnow
 from hub.errors import RelanceError
 from hub.store import records as store
 from hub.store.db import session
 from hub.store.events import record_event
-from hub.store.models import Connection, Invoice, utcnow
-from hub.store.records import today_in
+from hub.store.models import Connection, Invoice
 
 if TYPE_CHECKING:
     from hub.send.compose import Work

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hub.plan.planner import PlanReport, plan
 from hub.send.templates import renderer_for
 from hub.store.models import Customer, Dispatch, DispatchInvoice, Invoice
 from hub.workspace import Workspace
@@ -104,3 +105,10 @@ def _channel_facts(s: Session, ws: Workspace, rows: dict[int, PlanRow], today) -
                 row.extra["problems"] = problems
         except Exception as exc:  # a preview must never break the plan
             row.extra["problems"] = [str(exc)]
+
+
+def preview_plan(ws: Workspace, *, today: dt.date | None = None,
+                 scenarios: list[str] | None = None) -> PlanReport:
+    """Today's plan as it would be made, each dispatch rendered, nothing kept (`relance plan`)."""
+    return plan(ws, today=today, dry_run=True, scenarios=scenarios,
+                inspect=lambda s, ids: snapshot(s, ws, ids))

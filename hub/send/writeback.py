@@ -12,11 +12,12 @@ from collections.abc import Callable
 
 from sqlalchemy import select
 
+from hub.clock import utcnow
 from hub.contracts import LedgerNote
 from hub.errors import AuthError, RelanceError, RetriableError
 from hub.store.db import session
 from hub.store.events import record_event
-from hub.store.models import Connection, Dispatch, Invoice, Writeback, utcnow
+from hub.store.models import Connection, Dispatch, Invoice, Writeback
 from hub.workspace import Workspace
 
 log = logging.getLogger("relance.writeback")

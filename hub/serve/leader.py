@@ -15,8 +15,9 @@ import uuid
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from hub.clock import utcnow
 from hub.store.db import session
-from hub.store.models import Lease, utcnow
+from hub.store.models import Lease
 
 SCHEDULER = "scheduler"
 

@@ -6,8 +6,9 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, SummaryMetricFamily
 from sqlalchemy import func, select
 
+from hub.clock import utcnow
 from hub.store.db import session
-from hub.store.models import Connection, Dispatch, Event, utcnow
+from hub.store.models import Connection, Dispatch, Event
 from hub.workspace import http
 
 STATES = ("planned", "approved", "sending", "sent", "failed", "cancelled", "uncertain")

@@ -23,12 +23,12 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import update
 
+from hub.clock import today_in
 from hub.plan.scenarios import BusinessCalendar
 from hub.send.dispatcher import Dispatcher
 from hub.store.db import session
 from hub.store.events import record_event
 from hub.store.models import Invoice
-from hub.store.records import today_in
 from hub.workspace import Workspace
 
 log = logging.getLogger("relance.scheduler")

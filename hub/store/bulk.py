@@ -11,32 +11,15 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import operator
 import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 from itertools import repeat
 
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
-from hub.store.models import MONEY_SCALE
-
-
-def money_units(value: Decimal | None) -> int | None:
-    """A Decimal as the integer of 1/10,000 units the `Money` column stores."""
-    if value is None:
-        return None
-    if type(value) is not Decimal:
-        if isinstance(value, float):
-            raise TypeError("money must be Decimal, not float")
-        value = Decimal(value)
-    scaled = value.scaleb(MONEY_SCALE)
-    units = int(scaled)
-    if units != scaled:
-        raise ValueError(f"{value} has more than {MONEY_SCALE} decimal places")
-    return units
+from hub.store.money import money_column, money_units
 
 
 def _sqlite_date(value: dt.date | None) -> str | None:
@@ -53,21 +36,6 @@ def _sqlite_instant(value: dt.datetime | None) -> str | None:
 
 def _same(value):
     return value
-
-
-def money_column(values: Sequence) -> list[int]:
-    """`money_units` of every value: in C for a column of storable Decimals, else value by
-    value, which raises `money_units`' error for the first one the store cannot keep."""
-    if set(map(type, values)) <= {Decimal}:
-        try:
-            scaled = list(map(Decimal.scaleb, values, repeat(MONEY_SCALE)))
-            units = list(map(int, scaled))
-        except (ValueError, OverflowError):  # NaN, Infinity: said below
-            pass
-        else:
-            if all(map(operator.eq, units, scaled)):
-                return units
-    return list(map(money_units, values))
 
 
 def _each_distinct(convert):

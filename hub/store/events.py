@@ -7,7 +7,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from hub.store.models import Event, utcnow
+from hub.clock import utcnow
+from hub.store.models import Event
 
 log = logging.getLogger("relance.events")
 

@@ -12,41 +12,10 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Column, Index, UniqueConstraint  # noqa: F401
-from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
-MONEY_SCALE = 4
-_FACTOR = Decimal(10) ** MONEY_SCALE
-
-
-class Money(TypeDecorator):
-    """Exact Decimal as BIGINT of 1/10,000 units (never float, on any database)."""
-
-    impl = BigInteger
-    cache_ok = True
-
-    def process_bind_param(self, value: Any, dialect: Any) -> int | None:
-        if value is None:
-            return None
-        if isinstance(value, float):
-            raise TypeError("money must be Decimal, not float")
-        scaled = Decimal(value) * _FACTOR
-        if scaled != scaled.to_integral_value():
-            raise ValueError(f"{value} has more than {MONEY_SCALE} decimal places")
-        return int(scaled)
-
-    def process_result_value(self, value: Any, dialect: Any) -> Decimal | None:
-        if value is None:
-            return None
-        return (Decimal(int(value)) / _FACTOR).quantize(Decimal(1).scaleb(-MONEY_SCALE))
-
-    @property
-    def python_type(self) -> type:
-        return Decimal
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+from hub.clock import utcnow
+from hub.store.money import Money
 
 
 def money(nullable: bool = False, default: Decimal | None = None) -> Any:

@@ -7,7 +7,6 @@ on the phone, a hand-off to an agency) are never overwritten by a ledger record.
 
 from __future__ import annotations
 
-import datetime as dt
 import operator
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -16,9 +15,11 @@ from sqlalchemy import update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from hub.clock import utcnow
 from hub.contracts import CustomerRecord, InvoiceRecord, PaymentRecord, Tombstone
 from hub.store.bulk import Converters, Lookup, Statement, Upsert, dialect_of, execute
-from hub.store.models import MONEY_SCALE, Invoice, Payment, utcnow
+from hub.store.models import Invoice, Payment
+from hub.store.money import MONEY_SCALE
 
 CHUNK = 400
 
@@ -227,9 +228,3 @@ def close_unseen(session: Session, connection_id: int, generation: int) -> int:
         Invoice.seen_generation < generation,
     ).values(status="closed", paid_at=utcnow()))
     return result.rowcount or 0
-
-
-def today_in(tz: str) -> dt.date:
-    from zoneinfo import ZoneInfo
-
-    return dt.datetime.now(ZoneInfo(tz)).date()

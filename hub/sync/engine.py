@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select, update
 
+from hub.clock import utcnow
 from hub.contracts import (
     CustomerRecord,
     InvoiceRecord,
@@ -29,7 +30,7 @@ from hub.errors import AuthError, RateLimitedError, RelanceError
 from hub.store import records as store
 from hub.store.db import session
 from hub.store.events import record_event
-from hub.store.models import Connection, utcnow
+from hub.store.models import Connection
 from hub.sync.bulkmode import bulk_mode
 from hub.workspace import Workspace
 

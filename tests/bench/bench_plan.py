@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from hub.store.models import MONEY_SCALE
+from hub.store.money import MONEY_SCALE
 from tests.bench._common import emit, peak_rss_mb
 
 N_INVOICES = 1_000_000

@@ -81,8 +81,8 @@ def test_demo_twice_sends_once_and_says_so(tmp_path):
 
 def test_plan_json_shows_who_gets_what_and_why(tmp_path, monkeypatch):
     ws = tmp_path / "demo"
+    from hub.clock import today_in
     from hub.demo.run import prepare
-    from hub.store.records import today_in
 
     prepare(ws, today_in("Europe/Paris"))
     monkeypatch.setenv("RELANCE_DEMO_SMTP_PORT", "2525")

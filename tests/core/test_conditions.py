@@ -10,7 +10,7 @@ from sqlalchemy import Column, Date, Integer, MetaData, String, Table, create_en
 
 from hub.config.conditions import compile_check, evaluate, to_sql
 from hub.errors import ConfigError
-from hub.store.models import Money
+from hub.store.money import Money
 
 TODAY = dt.date(2026, 11, 24)
 ROWS = [

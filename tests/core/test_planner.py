@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from hub.plan.planner import plan
+from hub.send.preview import preview_plan
 from hub.store.db import session
 from hub.store.models import Dispatch, DispatchInvoice, Invoice
 from hub.sync.engine import sync_all
@@ -65,7 +66,7 @@ def test_paid_void_disputed_and_credit_notes_are_never_planned(make_ws):
 def test_dry_run_changes_nothing_and_shows_why(make_ws):
     ws = make_ws()
     load(ws, customer("C1"), invoice("1", "C1", TODAY - D(days=3), amount="1234.56"))
-    report = plan(ws, today=TODAY, dry_run=True)
+    report = preview_plan(ws, today=TODAY)
     assert planned(ws) == []
     [row] = report.preview
     assert row.invoices == ["INV-1"] and str(row.amounts["EUR"]) == "1234.5600"

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import hub.store.models
+import hub.store.money
 
 revision = '0001'
 down_revision = None
@@ -66,7 +66,7 @@ def upgrade() -> None:
     sa.Column('provider_ref', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('url', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('invoice_key', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('amount', hub.store.models.Money(), nullable=False),
+    sa.Column('amount', hub.store.money.Money(), nullable=False),
     sa.Column('currency', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('active', sa.Boolean(), nullable=False),
     sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
@@ -127,7 +127,7 @@ def upgrade() -> None:
     sa.Column('external_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('invoice_external_id', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('customer_external_id', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-    sa.Column('amount', hub.store.models.Money(), nullable=False),
+    sa.Column('amount', hub.store.money.Money(), nullable=False),
     sa.Column('currency', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('date', sa.Date(), nullable=False),
     sa.Column('void', sa.Boolean(), nullable=False),
@@ -156,7 +156,7 @@ def upgrade() -> None:
     sa.Column('provider_ref', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('delivery_status', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('currency', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-    sa.Column('amount', hub.store.models.Money(), nullable=True),
+    sa.Column('amount', hub.store.money.Money(), nullable=True),
     sa.Column('invoice_count', sa.Integer(), nullable=False),
     sa.Column('payment_link_id', sa.Integer(), nullable=True),
     sa.Column('worker', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
@@ -179,8 +179,8 @@ def upgrade() -> None:
     sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('number', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('currency', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('total', hub.store.models.Money(), nullable=False),
-    sa.Column('amount_due', hub.store.models.Money(), nullable=False),
+    sa.Column('total', hub.store.money.Money(), nullable=False),
+    sa.Column('amount_due', hub.store.money.Money(), nullable=False),
     sa.Column('issue_date', sa.Date(), nullable=True),
     sa.Column('due_date', sa.Date(), nullable=False),
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(), nullable=False),

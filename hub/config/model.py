@@ -1,0 +1,206 @@
+"""`relance.yaml` as pydantic models: every key, its type, default and meaning.
+
+Unknown keys are errors (`extra="forbid"`); `relance config schema` prints the JSON schema.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+CONFIG_FILE = "relance.yaml"
+_DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d)\s*$")
+_RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*/\s*(s|sec|second|m|min|minute|h|hour)\s*$")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def duration_seconds(value: Any) -> int:
+    """`90s`, `15m`, `6h`, `2d` or a number of seconds."""
+    if isinstance(value, int | float):
+        return int(value)
+    m = _DURATION.match(str(value))
+    if not m:
+        raise ValueError(f"{value!r} is not a duration (write e.g. 90s, 15m, 6h, 2d)")
+    return int(m.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
+
+
+def rate_per_second(value: Any) -> float:
+    """`20/s`, `100/min`, `1000/h` or a number per second."""
+    if isinstance(value, int | float):
+        return float(value)
+    m = _RATE.match(str(value))
+    if not m:
+        raise ValueError(f"{value!r} is not a rate (write e.g. 20/s, 100/min)")
+    per = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600,
+           "hour": 3600}[m.group(2)]
+    return float(m.group(1)) / per
+
+
+class AddressConfig(Strict):
+    line1: str | None = None
+    line2: str | None = None
+    city: str | None = None
+    postcode: str | None = None
+    region: str | None = None
+    country: str | None = None
+
+
+class CompanyConfig(Strict):
+    name: str
+    country: str = "FR"
+    subdivision: str | None = Field(None, description="holiday calendar subdivision")
+    timezone: str = "Europe/Paris"
+    language: str = "en"
+    locale: str | None = Field(None, description="Babel locale for money/dates; default from language+country")
+    currency: str = "EUR"
+    email: str | None = None
+    phone: str | None = None
+    signatory: str | None = None
+    address: AddressConfig = AddressConfig()
+    workdays: list[int] = Field([0, 1, 2, 3, 4], description="0=Monday")
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        from zoneinfo import ZoneInfo
+
+        try:
+            ZoneInfo(v)
+        except Exception:
+            raise ValueError(f"unknown time zone {v!r} (use an IANA name like Europe/Paris)") from None
+        return v
+
+    @property
+    def babel_locale(self) -> str:
+        return self.locale or f"{self.language}_{self.country}"
+
+
+class DatabaseConfig(Strict):
+    url: str = Field("sqlite:///relance.db", description="SQLAlchemy URL; sqlite paths are relative to the workspace")
+
+
+class ConnectionConfig(Strict):
+    plugin: str | None = Field(None, description="connector plugin name; default: the connection's name")
+    settings: dict[str, Any] = Field(default_factory=dict)
+    enabled: bool = True
+    sync_interval: int = Field(900, description="seconds between incremental syncs (`relance serve`)")
+    max_staleness: int = Field(6 * 3600, description="hold sends when the last good sync is older")
+    writeback: bool = Field(False, description="write a note into the ledger after each reminder")
+    record_payments: bool = Field(False, description="record Stripe payments in the ledger")
+
+    _d = field_validator("sync_interval", "max_staleness", mode="before")(duration_seconds)
+
+
+class QuietHours(Strict):
+    start: str = "20:00"
+    end: str = "08:00"
+    weekends: bool = Field(True, description="also quiet all day Saturday and Sunday")
+
+
+class ChannelConfig(Strict):
+    plugin: str | None = None
+    settings: dict[str, Any] = Field(default_factory=dict)
+    rate_limit: float | None = Field(None, description="messages per second, e.g. 20/s or 100/min")
+    concurrency: int = 4
+    quiet_hours: QuietHours | None = None
+    max_attempts: int = 5
+
+    _r = field_validator("rate_limit", mode="before")(
+        lambda v: None if v is None else rate_per_second(v))
+
+
+class ProviderConfig(Strict):
+    plugin: str | None = None
+    settings: dict[str, Any] = Field(default_factory=dict)
+
+
+class StepConfig(Strict):
+    at: str = Field(description="offset from the due date: due-7d, due+3d, due+5bd")
+    channel: str
+    template: str
+    id: str | None = Field(None, description="stable name of the step; default from `at`")
+    when: str | None = None
+    attach_invoice: bool = False
+    payment_link: str | None = None
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+StopReason = Literal["paid", "disputed", "promised", "on_payment_plan", "in_collection"]
+
+
+class ScenarioConfig(Strict):
+    steps: list[StepConfig]
+    consolidate: Literal["none", "per_customer"] = "none"
+    stop_when: list[StopReason] = Field(
+        default_factory=lambda: ["paid", "disputed", "promised", "on_payment_plan", "in_collection"])
+    catch_up: Literal["latest", "all", "none"] = Field(
+        "latest", description="after downtime: send the latest due step once / every missed step "
+                              "one per cycle / only steps due within catch_up_window days")
+    catch_up_window: int = 0
+    require_approval: bool | None = None
+
+
+class AssignRule(Strict):
+    scenario: str
+    when: str | None = None
+
+
+class DispatchConfig(Strict):
+    require_approval: bool = False
+    max_attempts: int = 5
+    retry_backoff: int = Field(60, description="first retry delay in seconds, doubled each attempt")
+    sending_lease: int = Field(900, description="a dispatch `sending` longer than this is `uncertain`")
+
+    _d = field_validator("retry_backoff", "sending_lease", mode="before")(duration_seconds)
+
+
+class ServeConfig(Strict):
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_url: str | None = None
+    daily_at: str = Field("09:00", description="company time of the daily cycle (business days)")
+    cycle_every: int | None = Field(None, description="run the cycle at this interval instead "
+                                                      "of daily (a fast clock for tests/demos)")
+    tick: int = Field(60, description="seconds between send passes while serving")
+    misfire_grace: int = Field(7 * 86400, description="a cycle missed by less than this runs "
+                                                      "once at start-up")
+    require_connections_ok: bool = Field(True, description="/readyz fails while a connection "
+                                                            "needs re-authorisation")
+
+    _d = field_validator("tick", "misfire_grace", mode="before")(duration_seconds)
+    _c = field_validator("cycle_every", mode="before")(
+        lambda v: None if v is None else duration_seconds(v))
+
+    @field_validator("daily_at")
+    @classmethod
+    def _hhmm(cls, v: str) -> str:
+        if not re.match(r"^([01]\d|2[0-3]):[0-5]\d$", v):
+            raise ValueError(f"{v!r} is not a time of day (write HH:MM, e.g. 09:00)")
+        return v
+
+
+class ScaleConfig(Strict):
+    broker: str | None = Field(None, description="Celery broker URL (redis://127.0.0.1:6379/0): "
+                                                 "the clock enqueues, workers on any host run")
+    send_batch: int = Field(200, description="dispatches per send task")
+
+
+class RelanceConfig(Strict):
+    company: CompanyConfig
+    database: DatabaseConfig = DatabaseConfig()
+    connections: dict[str, ConnectionConfig] = Field(default_factory=dict)
+    channels: dict[str, ChannelConfig] = Field(default_factory=dict)
+    payment_providers: dict[str, ProviderConfig] = Field(default_factory=dict)
+    scenarios: dict[str, ScenarioConfig] = Field(default_factory=dict)
+    assign: list[AssignRule] = Field(default_factory=list)
+    dispatch: DispatchConfig = DispatchConfig()
+    templates: str = Field("templates", description="folder of your templates (overrides built-ins)")
+    serve: ServeConfig = ServeConfig()
+    scale: ScaleConfig = ScaleConfig()
+
+
