@@ -8,16 +8,19 @@ Each hook receives a `register` callback that validates what it is given and rai
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
+
+if TYPE_CHECKING:
+    from hub.contracts import Channel, Connector, PaymentProvider
 
 hookspec = pluggy.HookspecMarker("relance")
 hookimpl = pluggy.HookimplMarker("relance")
 
 
 @hookspec
-def register_connectors(register: Callable[[type], None]) -> None:
+def register_connectors(register: Callable[[type[Connector]], None]) -> None:
     """Register ledger connectors.
 
     :param register: call it once per `hub.contracts.Connector` subclass.
@@ -27,7 +30,7 @@ def register_connectors(register: Callable[[type], None]) -> None:
 
 
 @hookspec
-def register_channels(register: Callable[[type], None]) -> None:
+def register_channels(register: Callable[[type[Channel]], None]) -> None:
     """Register delivery channels.
 
     :param register: call it once per `hub.contracts.Channel` subclass.
@@ -37,7 +40,7 @@ def register_channels(register: Callable[[type], None]) -> None:
 
 
 @hookspec
-def register_payment_providers(register: Callable[[type], None]) -> None:
+def register_payment_providers(register: Callable[[type[PaymentProvider]], None]) -> None:
     """Register payment-link providers.
 
     :param register: call it once per `hub.contracts.PaymentProvider` subclass.

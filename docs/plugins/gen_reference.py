@@ -13,6 +13,18 @@ from pathlib import Path
 OUT = Path(__file__).with_name("reference.md")
 
 
+def public_methods(cls: type) -> list[tuple[str, object]]:
+    """The public methods a class of the contract defines itself (not pydantic's)."""
+    out = []
+    for mname, member in vars(cls).items():
+        if mname.startswith("_") or mname.startswith("model_"):
+            continue
+        func = member.__func__ if isinstance(member, classmethod | staticmethod) else member
+        if inspect.isfunction(func):
+            out.append((mname, getattr(cls, mname)))
+    return out
+
+
 def render() -> str:
     from hub import contracts, errors, hookspecs
 
@@ -24,10 +36,11 @@ def render() -> str:
         if name.startswith("register_"):
             lines += [f"### `{name}{inspect.signature(fn)}`", "", inspect.getdoc(fn) or "", ""]
     lines += ["## Classes and records", ""]
-    for name, cls in inspect.getmembers(contracts, inspect.isclass):
-        if cls.__module__ != "hub.contracts":
+    for name in contracts.__all__:
+        cls = getattr(contracts, name)
+        if not inspect.isclass(cls):
             continue
-        lines += [f"### `{name}`", "", inspect.getdoc(cls) or "", ""]
+        lines += [f"### `{name}`", "", f"`{cls.__module__}`", "", inspect.getdoc(cls) or "", ""]
         fields = getattr(cls, "model_fields", None)
         if fields:
             lines += ["| field | type | default |", "|---|---|---|"]
@@ -36,13 +49,13 @@ def render() -> str:
                 default = "required" if f.is_required() else repr(f.default).replace("|", "\\|")
                 lines.append(f"| `{fname}` | `{ann}` | {default} |")
             lines.append("")
-        for mname, member in vars(cls).items():
-            if callable(member) and not mname.startswith("_") and inspect.getdoc(member):
-                try:
-                    sig = str(inspect.signature(member))
-                except (TypeError, ValueError):
-                    sig = "(…)"
-                lines += [f"- `{mname}{sig}` — {inspect.getdoc(member).splitlines()[0]}"]
+        for mname, member in public_methods(cls):
+            try:
+                sig = str(inspect.signature(member))
+            except (TypeError, ValueError):
+                sig = "(…)"
+            doc = (inspect.getdoc(member) or "").splitlines()
+            lines += [f"- `{mname}{sig}` — {doc[0] if doc else ''}"]
         lines.append("")
     lines += ["## Errors", "", "```", inspect.getdoc(errors) or "", "```", ""]
     return "\n".join(lines).rstrip() + "\n"

@@ -7,6 +7,7 @@ registers something invalid is reported by name with the reason; the others load
 
 from __future__ import annotations
 
+import difflib
 import functools
 import importlib
 import importlib.metadata as md
@@ -99,6 +100,7 @@ def get_plugin_manager(
     pm = pluggy.PluginManager(GROUP)
     pm.add_hookspecs(hookspecs)
     errors: list[str] = []
+    origins: dict[str, str] = {}  # plugin name -> "distribution, module" for messages
     if entry_points:
         for ep in md.entry_points(group=GROUP):
             try:
@@ -106,6 +108,7 @@ def get_plugin_manager(
                 if pm.is_registered(module):
                     continue
                 pm.register(module, name=ep.name)
+                origins[ep.name] = f"{ep.dist.name if ep.dist else '?'}, {ep.value}"
             except Exception as exc:  # a broken plugin must not stop the others
                 dist = ep.dist.name if ep.dist else "?"
                 errors.append(
@@ -126,7 +129,32 @@ def get_plugin_manager(
         except Exception as exc:
             errors.append(f"plugin module {name!r} from RELANCE_PLUGINS failed to load: "
                           f"{type(exc).__name__}: {exc}")
+    errors += _unknown_hooks(pm, origins)
+    pm.check_pending()  # whatever is left implements only real hooks
     return pm, errors
+
+
+def _unknown_hooks(pm: pluggy.PluginManager, origins: dict[str, str]) -> list[str]:
+    """A hookimpl whose name is no Relance hook (a typo) would be ignored in silence: name
+    the plugin, the closest real hook, and leave the plugin out."""
+    known = [n for n in dir(hookspecs) if n.startswith("register_")]
+    errors, bad = [], set()
+    for name, caller in vars(pm.hook).items():
+        if name.startswith("_") or caller.spec is not None:
+            continue
+        for impl in caller.get_hookimpls():
+            if impl.optionalhook:
+                continue
+            close = difflib.get_close_matches(name, known, n=1)
+            where = origins.get(impl.plugin_name, impl.plugin_name)
+            errors.append(f"plugin {impl.plugin_name!r} ({where}) implements {name!r}, which is "
+                          "not a Relance hook" + (f": did you mean {close[0]!r}?" if close else
+                                                  f" (hooks: {', '.join(known)})")
+                          + " Rename the function; the plugin was not loaded")
+            bad.add(impl.plugin)
+    for plugin in bad:
+        pm.unregister(plugin)
+    return errors
 
 
 _KINDS: dict[str, tuple[type[Plugin], str]] = {

@@ -147,7 +147,8 @@ async def payment_link(ws: Workspace, w: Work, provider_name: str) -> PaymentLin
         return current
     provider = ws.payment_provider(provider_name)
     if current:
-        await provider.deactivate_link(current.provider_ref)
+        if type(provider).supports_deactivate:  # else the old link simply stops being sent
+            await provider.deactivate_link(current.provider_ref)
         with session(ws.engine, immediate=True) as s:
             s.execute(update(PaymentLinkRow).where(PaymentLinkRow.id == current.id)
                       .values(active=False))

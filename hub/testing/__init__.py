@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from hub.contracts import CompanyInfo, PluginContext, TokenProvider, TokenStore
+from hub.contracts import CompanyInfo, OAuthBearer, PluginContext, TokenProvider, TokenStore
 from hub.workspace.http import make_client
 
 
@@ -75,5 +75,6 @@ def make_context(
                                        email="compta@acme.example"),
         tokens=tokens,
         oauth=oauth,
+        auth=OAuthBearer(oauth) if oauth is not None else None,
         public_url=public_url,
     )

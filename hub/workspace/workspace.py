@@ -23,6 +23,7 @@ from hub.contracts import (
     Channel,
     CompanyInfo,
     Connector,
+    OAuthBearer,
     PaymentProvider,
     Plugin,
     PluginContext,
@@ -125,13 +126,14 @@ class Workspace:
         return entry.plugin or name
 
     def _context(self, kind: str, name: str, cls: type) -> PluginContext:
-        tokens = oauth = None
+        tokens = oauth = auth = None
         if kind == "connector" and getattr(cls, "auth", "none") == "oauth2":
             from hub.workspace.auth import DbTokenStore, OAuth2TokenProvider
 
             tokens = DbTokenStore(self.engine, name, self.box, plugin=cls.name)
             oauth = OAuth2TokenProvider(cls.oauth_for(self.settings[(kind, name)]),
                                         self.settings[(kind, name)], tokens, transport=self.transport)
+            auth = OAuthBearer(oauth)
         return PluginContext(
             name=name,
             http=make_client(name, transport=self.transport),
@@ -140,6 +142,7 @@ class Workspace:
             company=self.company,
             tokens=tokens,
             oauth=oauth,
+            auth=auth,
             public_url=self.config.serve.public_url,
         )
 

@@ -72,6 +72,7 @@ class StripePaymentProvider(PaymentProvider):
     description = "Stripe payment links"
     Settings: ClassVar = StripeSettings
     idempotent = True
+    supports_deactivate = True
     supports_webhooks = True
 
     def _headers(self, key: str) -> dict[str, str]:

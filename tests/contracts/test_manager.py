@@ -1,0 +1,37 @@
+"""The plugin manager refuses a hookimpl that implements no Relance hook, naming it."""
+
+from __future__ import annotations
+
+import types
+
+from hub.contracts.manager import discover
+from hub.hookspecs import hookimpl
+
+
+def test_a_misspelt_hook_is_an_error_naming_the_plugin_and_the_real_hook():
+    typo = types.ModuleType("relance_typo")
+
+    @hookimpl
+    def register_conectors(register):  # one letter short
+        raise AssertionError("never called")
+
+    typo.register_conectors = register_conectors
+    registry = discover(entry_points=False, plugins=[typo])
+    [message] = [e for e in registry.errors if "register_conectors" in e]
+    assert "relance_typo" in message and "did you mean 'register_connectors'" in message
+    assert "not loaded" in message
+
+
+def test_real_hooks_still_load_beside_a_broken_plugin():
+    from tests import memory_plugins
+
+    typo = types.ModuleType("relance_typo2")
+
+    @hookimpl
+    def register_chanels(register):
+        pass
+
+    typo.register_chanels = register_chanels
+    registry = discover(entry_points=False, plugins=[memory_plugins.Plugin(), typo])
+    assert registry.connectors and registry.channels
+    assert any("register_chanels" in e for e in registry.errors)
