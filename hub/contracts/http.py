@@ -27,6 +27,7 @@ import datetime as dt
 import email.utils
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
+from decimal import Decimal
 from typing import Any, ClassVar, TypeVar
 
 import httpx
@@ -155,16 +156,32 @@ class HttpPlugin:
 
     @staticmethod
     def json_body(response: httpx.Response) -> Any:
-        """The JSON body with numbers as `Decimal` (money is never a float); {} when empty."""
-        from decimal import Decimal
+        """The JSON body with numbers as `Decimal` (money is never a float); {} when empty.
 
+        Parsed once per response (a `body_error` hook and the caller share the result); a
+        body that is not JSON is a `RetriableError` (a proxy's error page, a cut answer)."""
+        if "relance.json" in response.extensions:
+            return response.extensions["relance.json"]
         if not response.content:
-            return {}
+            parsed: Any = {}
+        else:
+            try:
+                parsed = json.loads(response.text, parse_float=Decimal)
+            except ValueError:
+                raise RetriableError(f"{response.status_code} answer to {response.request.method} "
+                                     f"{response.request.url.path} is not JSON") from None
+        response.extensions["relance.json"] = parsed
+        return parsed
+
+
+    @staticmethod
+    def json_object(response: httpx.Response) -> dict[str, Any]:
+        """The body as a JSON object; {} when it is not one (an error page, an empty body)."""
         try:
-            return json.loads(response.text, parse_float=Decimal)
+            data = response.json()
         except ValueError:
-            raise RetriableError(f"answer of {response.request.method} {response.request.url.path} "
-                                 "is not JSON") from None
+            return {}
+        return data if isinstance(data, dict) else {}
 
 
 class HttpConnector(HttpPlugin, Connector):

@@ -15,21 +15,20 @@ import json
 import time
 from typing import Any, ClassVar, Literal
 
-import httpx
 from pydantic import Field, SecretStr
 
 from hub.contracts import (
     Address,
-    Channel,
     DeliveryStatus,
     DeliveryUpdate,
+    HttpChannel,
     Message,
     PluginSettings,
     SendResult,
     WebhookRequest,
     WebhookResult,
 )
-from hub.errors import AuthError, PermanentError, RateLimitedError, RetriableError, SignatureError
+from hub.errors import PermanentError, SignatureError
 from hub.hookspecs import hookimpl
 
 EVENTS = {"letter.created": "queued", "letter.rendered_pdf": "queued", "letter.mailed": "sent",
@@ -70,10 +69,12 @@ def lob_address(name: str, a: Address) -> dict[str, Any]:
     return {k: v for k, v in out.items() if v}
 
 
-class LobLetterChannel(Channel):
+class LobLetterChannel(HttpChannel):
     name = "letter_lob"
     description = "Postal letters (certified, registered) through Lob"
     Settings: ClassVar = LobSettings
+    provider = "Lob"
+    default_retry_after = 5.0
     idempotent = True
     supports_status = True
     supports_webhooks = True
@@ -118,27 +119,18 @@ class LobLetterChannel(Channel):
         problems = self.problems(message)
         if problems:
             raise PermanentError("; ".join(problems))
-        try:
-            r = await self.http.post(f"{self.settings.base_url.rstrip('/')}/v1/letters",
-                                     json=self.body(message),
-                                     auth=(self.settings.api_key.get_secret_value(), ""),
-                                     headers=self._headers(message.idempotency_key))
-        except httpx.TransportError as exc:  # safe: Lob deduplicates by Idempotency-Key
-            raise RetriableError(f"Lob unreachable or too slow: {exc}") from None
-        data = _json(r)
-        if r.status_code in (200, 201):
-            tracking = data.get("tracking_number")
-            return SendResult(provider_ref=data["id"], status="queued",
-                              detail=f"tracking {tracking}" if tracking else data.get("expected_delivery_date"))
-        err = data.get("error", {}) if isinstance(data.get("error"), dict) else {}
-        text = f"Lob {r.status_code}: {err.get('message', r.text)}"
-        if r.status_code == 401:
-            raise AuthError(f"{text} — check api_key of channel {self.context.name}")
-        if r.status_code == 429:
-            raise RateLimitedError(text, retry_after=float(r.headers.get("Retry-After", 5)))
-        if r.status_code >= 500:
-            raise RetriableError(text)
-        raise PermanentError(text)
+        # idempotent: Lob deduplicates by Idempotency-Key, so a timeout is retried safely
+        r = await self.request("POST", f"{self.settings.base_url.rstrip('/')}/v1/letters",
+                               where="send", sending=True, json=self.body(message),
+                               auth=(self.settings.api_key.get_secret_value(), ""),
+                               headers=self._headers(message.idempotency_key))
+        data = self.json_object(r)
+        tracking = data.get("tracking_number")
+        return SendResult(provider_ref=data["id"], status="queued",
+                          detail=f"tracking {tracking}" if tracking else data.get("expected_delivery_date"))
+
+    def auth_hint(self) -> str:
+        return f"check api_key of channel {self.context.name}"
 
     async def status(self, provider_ref: str) -> DeliveryStatus:
         r = await self.http.get(f"{self.settings.base_url.rstrip('/')}/v1/letters/{provider_ref}",
@@ -146,7 +138,7 @@ class LobLetterChannel(Channel):
                                 headers=self._headers())
         if r.status_code == 404:
             return DeliveryStatus(provider_ref=provider_ref, status="unknown", detail="not found")
-        data = _json(r)
+        data = self.json_object(self.checked(r, f"reading letter {provider_ref}"))
         events = data.get("tracking_events") or []
         last = events[-1].get("type", "") if events else ""
         status = "delivered" if "delivered" in last.lower() else "sent" if data.get("send_date") else "queued"
@@ -180,14 +172,6 @@ class LobLetterChannel(Channel):
                     "carrier": str(body.get("carrier") or "")}
         return WebhookResult(events=(DeliveryUpdate(provider_ref=body.get("id", ""), status=status,
                                                     detail=kind, tracking=tracking),))
-
-
-def _json(r: httpx.Response) -> dict[str, Any]:
-    try:
-        data = r.json()
-        return data if isinstance(data, dict) else {}
-    except ValueError:
-        return {}
 
 
 @hookimpl

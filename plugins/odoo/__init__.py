@@ -10,17 +10,19 @@ invoice's chatter as internal notes, never as e-mails to the customer.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import AsyncIterator, Sequence
 from decimal import Decimal
 from typing import Any, ClassVar, Literal
 
+import httpx
 from pydantic import Field, SecretStr
 
 from hub.contracts import (
     Address,
-    Connector,
     Cursor,
     CustomerRecord,
+    HttpConnector,
     InvoiceRecord,
     LedgerNote,
     LedgerPayment,
@@ -28,8 +30,9 @@ from hub.contracts import (
     RecordProblem,
     SyncPage,
 )
+from hub.errors import RelanceError
 from hub.hookspecs import hookimpl
-from plugins.odoo.rpc import OdooRPC
+from plugins.odoo.rpc import OdooRPC, body_error, fault
 
 PARTNER_FIELDS = ["name", "email", "phone", "lang", "vat", "street", "street2", "zip", "city",
                   "country_code", "ref", "write_date"]
@@ -56,10 +59,11 @@ def keyset(cursor: str) -> list[Any]:
     return ["|", ("write_date", ">", date), "&", ("write_date", "=", date), ("id", ">", int(rid))]
 
 
-class OdooConnector(Connector):
+class OdooConnector(HttpConnector):
     name = "odoo"
     description = "Odoo 16–19 (JSON-RPC or JSON-2), API key"
     Settings: ClassVar = OdooSettings
+    provider = "Odoo"
     auth = "api_key"
     supports_incremental = True
     supports_refresh = True
@@ -69,9 +73,31 @@ class OdooConnector(Connector):
     def __init__(self, settings, context):
         super().__init__(settings, context)
         s = settings
-        self.rpc = OdooRPC(self.http, s.url, s.database, s.login, s.api_key.get_secret_value(),
+        self.rpc = OdooRPC(self, s.url, s.database, s.login, s.api_key.get_secret_value(),
                            s.protocol)
         self._company_domain: list | None = None
+
+    # ------------------------------------------------------------------ Odoo's errors
+    def auth_hint(self) -> str:
+        return "check login and API key (Preferences → Account Security → API keys)"
+
+    def body_error(self, response: httpx.Response):
+        if response.request.url.path.endswith("/jsonrpc"):
+            return body_error(self.json_body(response), _where(response.request))
+        return None
+
+    def error_for(self, response: httpx.Response, where: str, *, sending: bool = False):
+        """Odoo's faults carry the exception's name: access, validation and user errors
+        are permanent; an answer that is not JSON (a proxy's page) is retried."""
+        if response.status_code in self.auth_statuses or response.status_code == 429:
+            return super().error_for(response, where, sending=sending)
+        try:
+            body = self.json_body(response)
+        except RelanceError as exc:
+            return exc
+        if not isinstance(body, dict):
+            return super().error_for(response, where, sending=sending)
+        return fault(body.get("name", ""), body.get("message", response.text[:200]), where)
 
     async def company_domain(self) -> list:
         if self._company_domain is None:
@@ -207,6 +233,18 @@ class OdooConnector(Connector):
             out.append("warning: this looks like a password, not an API key: create one in "
                        "Preferences → Account Security")
         return out
+
+
+def _where(request: httpx.Request) -> str:
+    """`model.method` (or `service.method`) of a JSON-RPC call, for messages."""
+    try:
+        params = json.loads(request.content).get("params", {})
+    except ValueError:
+        return request.url.path
+    args = params.get("args") or []
+    if params.get("method") == "execute_kw" and len(args) >= 5:
+        return f"{args[3]}.{args[4]}"
+    return f"{params.get('service', '?')}.{params.get('method', '?')}"
 
 
 @hookimpl

@@ -7,13 +7,10 @@ Odoo's faults become Relance errors naming the model and method.
 from __future__ import annotations
 
 import itertools
-import json
 from decimal import Decimal
 from typing import Any
 
-import httpx
-
-from hub.errors import AuthError, PermanentError, RetriableError
+from hub.errors import AuthError, PermanentError, RelanceError
 
 FAULTS = {
     "odoo.exceptions.AccessDenied": AuthError,
@@ -33,9 +30,12 @@ def fault(name: str, message: str, where: str) -> Exception:
 
 
 class OdooRPC:
-    def __init__(self, http: httpx.AsyncClient, url: str, database: str, login: str, key: str,
+    """`plugin` is the connector: its base class sends the requests and maps the answers
+    (`OdooConnector.error_for` and `body_error` know Odoo's faults)."""
+
+    def __init__(self, plugin, url: str, database: str, login: str, key: str,
                  protocol: str = "auto"):
-        self.http, self.url, self.db, self.login, self.key = http, url.rstrip("/"), database, login, key
+        self.plugin, self.url, self.db, self.login, self.key = plugin, url.rstrip("/"), database, login, key
         self.protocol = protocol
         self.uid: int | None = None
         self.version: tuple[int, ...] | None = None
@@ -46,30 +46,14 @@ class OdooRPC:
     async def _post(self, path: str, payload: dict[str, Any], headers: dict[str, str] | None = None,
                     where: str = "") -> Any:
         self.calls += 1
-        try:
-            r = await self.http.post(self.url + path, json=payload, headers=headers or {})
-        except httpx.TransportError as exc:
-            raise RetriableError(f"Odoo at {self.url} unreachable ({where}): {exc}") from None
-        if r.status_code >= 500 and not r.headers.get("content-type", "").startswith("application/json"):
-            raise RetriableError(f"Odoo answered {r.status_code} on {where}")
-        try:
-            body = json.loads(r.text, parse_float=Decimal)
-        except ValueError:
-            raise RetriableError(f"Odoo answered {r.status_code} with no JSON on {where}") from None
-        if r.status_code == 401:
-            raise AuthError(f"Odoo refused the API key on {where} — check login and API key")
-        if r.status_code >= 400:
-            raise fault(body.get("name", ""), body.get("message", r.text), where)
-        return body
+        r = await self.plugin.request("POST", self.url + path, where=where, json=payload,
+                                      headers=headers or {})
+        return self.plugin.json_body(r)
 
     async def jsonrpc(self, service: str, method: str, *args: Any, where: str = "") -> Any:
         body = await self._post("/jsonrpc", {"jsonrpc": "2.0", "method": "call", "id": next(self._ids),
                                              "params": {"service": service, "method": method,
                                                         "args": list(args)}}, where=where or method)
-        if "error" in body:
-            data = body["error"].get("data", {})
-            raise fault(data.get("name", ""), data.get("message") or body["error"].get("message", ""),
-                        where or method)
         return body.get("result")
 
     async def detect(self) -> str:
@@ -111,3 +95,13 @@ class OdooRPC:
             uid = await self.authenticate()
             return await self.jsonrpc("object", "execute_kw", self.db, uid, self.key, model, method,
                                       list(args), kwargs, where=where)
+
+
+def body_error(body: Any, where: str) -> RelanceError | None:
+    """JSON-RPC reports a fault inside a 200 answer: `{"error": {"data": {"name", "message"}}}`."""
+    if not isinstance(body, dict) or "error" not in body:
+        return None
+    data = body["error"].get("data", {}) if isinstance(body["error"], dict) else {}
+    message = data.get("message") or (body["error"].get("message", "") if isinstance(
+        body["error"], dict) else str(body["error"]))
+    return fault(data.get("name", ""), message, where)

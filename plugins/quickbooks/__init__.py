@@ -27,9 +27,9 @@ from pydantic import Field, SecretStr
 
 from hub.contracts import (
     Address,
-    Connector,
     Cursor,
     CustomerRecord,
+    HttpConnector,
     InvoiceRecord,
     LedgerChanged,
     LedgerNote,
@@ -42,7 +42,7 @@ from hub.contracts import (
     WebhookRequest,
     WebhookResult,
 )
-from hub.errors import AuthError, PermanentError, RateLimitedError, RetriableError, SignatureError
+from hub.errors import AuthError, SignatureError
 from hub.hookspecs import hookimpl
 
 HOSTS = {"production": "https://quickbooks.api.intuit.com",
@@ -67,10 +67,11 @@ def money(v: Any) -> Decimal:
     return v if isinstance(v, Decimal) else Decimal(str(v or 0))
 
 
-class QuickBooksConnector(Connector):
+class QuickBooksConnector(HttpConnector):
     name = "quickbooks"
     description = "QuickBooks Online (Intuit Accounting API v3)"
     Settings: ClassVar = QuickBooksSettings
+    provider = "QuickBooks"
     auth = "oauth2"
     oauth = OAuthSpec(authorize_url="https://appcenter.intuit.com/connect/oauth2",
                       token_url="https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer",
@@ -108,39 +109,35 @@ class QuickBooksConnector(Connector):
     async def _request(self, method: str, path: str, *, params: dict | None = None,
                        body: dict | None = None, accept: str = "application/json") -> httpx.Response:
         params = {**(params or {}), "minorversion": str(self.settings.minorversion)}
-        for attempt in (1, 2):
-            token = await self.context.oauth.access_token()
-            concurrent, limiter = self._limits()
-            async with concurrent:
-                await limiter.acquire()
-                r = await self.http.request(method, self._base() + path, params=params, json=body,
-                                            headers={"Authorization": f"Bearer {token}", "Accept": accept})
-            if r.status_code == 401 and attempt == 1:
-                await self.context.oauth.force_refresh()
-                continue
-            break
-        if r.status_code < 300:
-            return r
-        raise self._fault(r, path)
+        concurrent, limiter = self._limits()
+        async with concurrent:
+            await limiter.acquire()
+            return await self.request(method, self._base() + path, where=path, params=params,
+                                      json=body, headers={"Accept": accept}, auth=self.context.auth)
 
-    def _fault(self, r: httpx.Response, where: str) -> Exception:
+    @staticmethod
+    def _fault_of(response: httpx.Response) -> dict[str, Any]:
         try:
-            fault = json.loads(r.text).get("Fault", {})
-        except ValueError:
-            fault = {}
-        errors = fault.get("Error", [])
+            fault = json.loads(response.text).get("Fault", {})
+        except (ValueError, AttributeError):
+            return {}
+        return fault if isinstance(fault, dict) else {}
+
+    def error_message(self, response: httpx.Response) -> str:
+        fault = self._fault_of(response)
         text = "; ".join(f"{e.get('Message', '')}: {e.get('Detail', '')}"
-                         + (f" (element {e['element']})" if e.get("element") else "") for e in errors) \
-            or r.text[:200]
-        kind = fault.get("type", "")
-        msg = f"QuickBooks {r.status_code} {kind} on {where}: {text}"
-        if r.status_code == 401 or kind.upper() == "AUTHENTICATION":
-            return AuthError(msg + " — run `relance connect`")
-        if r.status_code == 429:
-            return RateLimitedError(msg, retry_after=float(r.headers.get("Retry-After", 60)))
-        if r.status_code >= 500:
-            return RetriableError(msg)
-        return PermanentError(msg)
+                         + (f" (element {e['element']})" if e.get("element") else "")
+                         for e in fault.get("Error", []))
+        return f"{fault.get('type', '')} {text}".strip() or response.text[:200]
+
+    def auth_hint(self) -> str:
+        return "run `relance connect`"
+
+    def error_for(self, response: httpx.Response, where: str, *, sending: bool = False):
+        if self._fault_of(response).get("type", "").upper() == "AUTHENTICATION":
+            return AuthError(f"QuickBooks {response.status_code} on {where}: "
+                             f"{self.error_message(response)} — {self.auth_hint()}")
+        return super().error_for(response, where, sending=sending)
 
     async def _json(self, method: str, path: str, **kw: Any) -> dict[str, Any]:
         r = await self._request(method, path, **kw)

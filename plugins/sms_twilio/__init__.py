@@ -20,23 +20,16 @@ import phonenumbers
 from pydantic import Field, SecretStr
 
 from hub.contracts import (
-    Channel,
     DeliveryStatus,
     DeliveryUpdate,
+    HttpChannel,
     Message,
     PluginSettings,
     SendResult,
     WebhookRequest,
     WebhookResult,
 )
-from hub.errors import (
-    AuthError,
-    DeliveryUncertainError,
-    PermanentError,
-    RateLimitedError,
-    RetriableError,
-    SignatureError,
-)
+from hub.errors import PermanentError, SignatureError
 from hub.hookspecs import hookimpl
 from plugins.sms_twilio.segments import count, normalise
 
@@ -56,10 +49,12 @@ class TwilioSettings(PluginSettings):
     base_url: str = "https://api.twilio.com"
 
 
-class TwilioSmsChannel(Channel):
+class TwilioSmsChannel(HttpChannel):
     name = "sms_twilio"
     description = "SMS through Twilio"
     Settings: ClassVar = TwilioSettings
+    provider = "Twilio"
+    default_retry_after = 1.0
     supports_status = True
     supports_webhooks = True
     quiet_hours_relevant = True
@@ -126,31 +121,24 @@ class TwilioSmsChannel(Channel):
         if self.context.public_url:
             data["StatusCallback"] = (f"{self.context.public_url.rstrip('/')}/webhooks/"
                                       f"{self.name}/{self.context.name}")
-        try:
-            r = await self.http.post(self._messages_url() + ".json", data=data, auth=self._auth())
-        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-            raise RetriableError(f"Twilio unreachable: {exc}") from None
-        except httpx.TimeoutException as exc:
-            raise DeliveryUncertainError(f"Twilio did not answer in time: {exc}") from None
-        body = _json(r)
-        if r.status_code in (200, 201):
-            return SendResult(provider_ref=body["sid"], status=STATUSES.get(body.get("status"), "queued"))
-        text = f"Twilio {body.get('code', r.status_code)}: {body.get('message', r.text)}"
-        if r.status_code == 401:
-            raise AuthError(f"{text} — check account_sid/auth_token of channel {self.context.name}")
-        if r.status_code == 429:
-            raise RateLimitedError(text, retry_after=float(r.headers.get("Retry-After", 1)))
-        if r.status_code >= 500:
-            raise DeliveryUncertainError(text)
-        raise PermanentError(text)
+        r = await self.request("POST", self._messages_url() + ".json", where="send", sending=True,
+                               data=data, auth=self._auth())
+        body = self.json_object(r)
+        return SendResult(provider_ref=body["sid"], status=STATUSES.get(body.get("status"), "queued"))
+
+    def error_message(self, response: httpx.Response) -> str:
+        body = self.json_object(response)
+        message = body.get("message") or response.text[:200]
+        return f"{message} (error {body['code']})" if body.get("code") else message
+
+    def auth_hint(self) -> str:
+        return f"check account_sid/auth_token of channel {self.context.name}"
 
     async def status(self, provider_ref: str) -> DeliveryStatus:
         r = await self.http.get(f"{self._messages_url()}/{provider_ref}.json", auth=self._auth())
         if r.status_code == 404:
             return DeliveryStatus(provider_ref=provider_ref, status="unknown", detail="not found")
-        if r.status_code >= 400:
-            raise RetriableError(f"Twilio {r.status_code} while reading {provider_ref}")
-        body = _json(r)
+        body = self.json_object(self.checked(r, f"reading message {provider_ref}"))
         return DeliveryStatus(provider_ref=provider_ref,
                               status=STATUSES.get(body.get("status"), "unknown"),
                               detail=body.get("error_message"))
@@ -169,14 +157,6 @@ class TwilioSmsChannel(Channel):
         detail = params.get("ErrorCode")
         return WebhookResult(events=(DeliveryUpdate(provider_ref=sid, status=status,
                                                     detail=f"error {detail}" if detail else None),))
-
-
-def _json(r: httpx.Response) -> dict[str, Any]:
-    try:
-        data = r.json()
-        return data if isinstance(data, dict) else {}
-    except ValueError:
-        return {}
 
 
 @hookimpl

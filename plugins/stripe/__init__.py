@@ -20,15 +20,15 @@ import httpx
 from pydantic import Field, SecretStr
 
 from hub.contracts import (
+    HttpPaymentProvider,
     PaymentLink,
     PaymentLinkRequest,
-    PaymentProvider,
     PaymentReceived,
     PluginSettings,
     WebhookRequest,
     WebhookResult,
 )
-from hub.errors import AuthError, PermanentError, RateLimitedError, RetriableError, SignatureError
+from hub.errors import PermanentError, SignatureError
 from hub.hookspecs import hookimpl
 
 # Stripe's documented special currencies
@@ -67,10 +67,12 @@ class StripeSettings(PluginSettings):
     base_url: str = "https://api.stripe.com"
 
 
-class StripePaymentProvider(PaymentProvider):
+class StripePaymentProvider(HttpPaymentProvider):
     name = "stripe"
     description = "Stripe payment links"
     Settings: ClassVar = StripeSettings
+    provider = "Stripe"
+    default_retry_after = 2.0
     idempotent = True
     supports_deactivate = True
     supports_webhooks = True
@@ -80,24 +82,21 @@ class StripePaymentProvider(PaymentProvider):
                 "Stripe-Version": self.settings.stripe_version, "Idempotency-Key": key}
 
     async def _post(self, path: str, data: dict[str, str], key: str) -> dict[str, Any]:
+        # every call carries an idempotency key: a retry after a timeout is safe
+        r = await self.request("POST", f"{self.settings.base_url.rstrip('/')}{path}", data=data,
+                               headers=self._headers(key), where=f"POST {path}")
+        return r.json() if r.headers.get("content-type", "").startswith("application/json") else {}
+
+    def error_message(self, response: httpx.Response) -> str:
         try:
-            r = await self.http.post(f"{self.settings.base_url.rstrip('/')}{path}", data=data,
-                                     headers=self._headers(key))
-        except httpx.TransportError as exc:  # safe to retry: the idempotency key holds
-            raise RetriableError(f"Stripe unreachable: {exc}") from None
-        body = r.json() if r.headers.get("content-type", "").startswith("application/json") else {}
-        if r.status_code < 300:
-            return body
-        err = body.get("error", {})
-        text = f"Stripe {r.status_code} {err.get('type', '')}: {err.get('message', r.text)}" + \
-            (f" (param {err['param']})" if err.get("param") else "")
-        if r.status_code == 401:
-            raise AuthError(f"{text} — check api_key of payment provider {self.context.name}")
-        if r.status_code == 429:
-            raise RateLimitedError(text, retry_after=float(r.headers.get("Retry-After", 2)))
-        if r.status_code >= 500:
-            raise RetriableError(text)
-        raise PermanentError(text)
+            err = response.json().get("error", {})
+        except (ValueError, AttributeError):
+            return response.text[:200]
+        return (f"{err.get('type', '')}: {err.get('message', response.text[:200])}"
+                + (f" (param {err['param']})" if err.get("param") else ""))
+
+    def auth_hint(self) -> str:
+        return f"check api_key of payment provider {self.context.name}"
 
     async def create_link(self, request: PaymentLinkRequest) -> PaymentLink:
         refs = ",".join(request.invoice_refs)[:500]

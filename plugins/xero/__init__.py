@@ -21,13 +21,14 @@ from collections.abc import AsyncIterator, Sequence
 from decimal import Decimal
 from typing import ClassVar, Literal
 
+import httpx
 from pydantic import Field, SecretStr
 
 from hub.contracts import (
     Address,
-    Connector,
     Cursor,
     CustomerRecord,
+    HttpConnector,
     InvoiceRecord,
     LedgerChanged,
     LedgerNote,
@@ -67,10 +68,12 @@ class XeroSettings(PluginSettings):
     identity_url: str = "https://api.xero.com"
 
 
-class XeroConnector(Connector):
+class XeroConnector(HttpConnector):
     name = "xero"
     description = "Xero Accounting API (OAuth2, paced to Xero's limits)"
     Settings: ClassVar = XeroSettings
+    provider = "Xero"
+    auth_statuses = (401, 403)
     auth = "oauth2"
     oauth = OAuthSpec(authorize_url="https://login.xero.com/identity/connect/authorize",
                       token_url="https://identity.xero.com/connect/token", scopes=GRANULAR)
@@ -94,15 +97,23 @@ class XeroConnector(Connector):
             if not tenant:
                 raise AuthError(f"connection {self.context.name}: no Xero organisation chosen; "
                                 "run `relance connect` (or set tenant_id)")
-            self._api = XeroAPI(self.http, self.settings.base_url, tenant, oauth, self.pacer)
+            self._api = XeroAPI(self, self.settings.base_url, tenant, self.pacer)
         return self._api
 
+    def error_message(self, response: httpx.Response) -> str:
+        try:
+            body = response.json()
+        except ValueError:
+            return response.text[:200]
+        messages = [v["Message"] for e in body.get("Elements", []) for v in e.get("ValidationErrors", [])]
+        return "; ".join(messages) or body.get("Detail") or body.get("Message") or response.text[:200]
+
+    def auth_hint(self) -> str:
+        return "run `relance connect`"
+
     async def tenants(self) -> list[tuple[str, str]]:
-        token = await self.context.oauth.access_token()
-        r = await self.http.get(self.settings.identity_url.rstrip("/") + "/Connections",
-                                headers={"Authorization": f"Bearer {token}"})
-        if r.status_code >= 400:
-            raise XeroAPI.error(r, "GET /connections")
+        r = await self.request("GET", self.settings.identity_url.rstrip("/") + "/Connections",
+                               where="GET /connections", auth=self.context.auth)
         return [(t["tenantId"], t.get("tenantName") or t["tenantId"]) for t in r.json()
                 if t.get("tenantType", "ORGANISATION") == "ORGANISATION"]
 

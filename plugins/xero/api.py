@@ -1,4 +1,8 @@
-"""Xero's wire: auth headers, the per-tenant limits, errors, and Xero's `/Date(…)/` values.
+"""Xero's wire: tenant header, the per-tenant limits, and Xero's `/Date(…)/` values.
+
+Errors are mapped by the connector's base class (`hub.contracts.HttpConnector`; Xero's
+message format in `XeroConnector.error_message`), and the bearer token with its refresh on
+a 401 is the hub's `context.auth`.
 
 Limits (per tenant): 5 concurrent calls, 60 calls in any 60 seconds, 5,000 a day. We keep
 a sliding window of our own calls and read `X-MinLimit-Remaining` / `X-DayLimit-Remaining`
@@ -19,7 +23,7 @@ from typing import Any
 
 import httpx
 
-from hub.errors import AuthError, PermanentError, RateLimitedError, RetriableError
+from hub.errors import RateLimitedError
 
 _MS_DATE = re.compile(r"/Date\((-?\d+)([+-]\d{4})?\)/")
 
@@ -73,28 +77,25 @@ class Pacer:
 
 
 class XeroAPI:
-    def __init__(self, http: httpx.AsyncClient, base_url: str, tenant: str, token_provider,
-                 pacer: Pacer):
-        self.http, self.base, self.tenant, self.tokens, self.pacer = (
-            http, base_url.rstrip("/") + "/api.xro/2.0", tenant, token_provider, pacer)
+    """Calls for one tenant, paced under its limits; `plugin` maps errors and holds the auth."""
+
+    def __init__(self, plugin, base_url: str, tenant: str, pacer: Pacer):
+        self.plugin, self.base, self.tenant, self.pacer = (
+            plugin, base_url.rstrip("/") + "/api.xro/2.0", tenant, pacer)
 
     async def request(self, method: str, path: str, *, params: dict | None = None,
                       json_body: Any = None, modified_since: str | None = None,
                       accept: str = "application/json") -> httpx.Response:
+        headers = {"xero-tenant-id": self.tenant, "Accept": accept}
+        if modified_since:
+            headers["If-Modified-Since"] = modified_since
         for attempt in range(4):
-            token = await self.tokens.access_token()
-            headers = {"Authorization": f"Bearer {token}", "xero-tenant-id": self.tenant,
-                       "Accept": accept}
-            if modified_since:
-                headers["If-Modified-Since"] = modified_since
             await self.pacer.wait_turn()
             async with self.pacer.slots:
-                r = await self.http.request(method, self.base + path, params=params, json=json_body,
-                                            headers=headers)
+                r = await self.plugin.http.request(method, self.base + path, params=params,
+                                                   json=json_body, headers=headers,
+                                                   auth=self.plugin.context.auth)
             self.pacer.observe(r)
-            if r.status_code == 401 and attempt == 0:
-                await self.tokens.force_refresh()
-                continue
             if r.status_code == 429:
                 self.pacer.throttled += 1
                 wait = float(r.headers.get("Retry-After", "60"))
@@ -108,24 +109,7 @@ class XeroAPI:
                 raise RateLimitedError(f"Xero rate limit ({r.headers.get('X-Rate-Limit-Problem')})",
                                        retry_after=wait)
             break
-        if r.status_code < 300 or r.status_code == 304:
-            return r
-        raise self.error(r, f"{method} {path}")
-
-    @staticmethod
-    def error(r: httpx.Response, where: str) -> Exception:
-        try:
-            body = r.json()
-        except ValueError:
-            body = {}
-        messages = [v["Message"] for e in body.get("Elements", []) for v in e.get("ValidationErrors", [])]
-        detail = "; ".join(messages) or body.get("Detail") or body.get("Message") or r.text[:200]
-        text = f"Xero {r.status_code} on {where}: {detail}"
-        if r.status_code in (401, 403):
-            return AuthError(text + " — run `relance connect`")
-        if r.status_code >= 500:
-            return RetriableError(text)
-        return PermanentError(text)
+        return self.plugin.checked(r, f"{method} {path}")
 
     async def get_json(self, path: str, **kw: Any) -> dict[str, Any]:
         r = await self.request("GET", path, **kw)

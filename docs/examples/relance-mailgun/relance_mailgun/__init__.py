@@ -18,15 +18,16 @@ from typing import ClassVar, Literal
 import httpx
 from pydantic import Field, SecretStr
 
-from hub.contracts import Channel, DeliveryUpdate, Message, PluginSettings, SendResult, WebhookRequest, WebhookResult
-from hub.errors import (
-    AuthError,
-    DeliveryUncertainError,
-    PermanentError,
-    RateLimitedError,
-    RetriableError,
-    SignatureError,
+from hub.contracts import (
+    DeliveryUpdate,
+    HttpChannel,
+    Message,
+    PluginSettings,
+    SendResult,
+    WebhookRequest,
+    WebhookResult,
 )
+from hub.errors import PermanentError, SignatureError
 from hub.hookspecs import hookimpl
 
 REGIONS = {"us": "https://api.mailgun.net", "eu": "https://api.eu.mailgun.net"}
@@ -44,11 +45,14 @@ class Settings(PluginSettings):
     signature_tolerance: int = Field(300, description="seconds a webhook's timestamp may be old")
 
 
-class MailgunChannel(Channel):
+class MailgunChannel(HttpChannel):
     name = "mailgun"
     description = "E-mail through Mailgun's HTTP API"
     api_version = "1.0"
     Settings: ClassVar = Settings
+    provider = "Mailgun"
+    auth_statuses = (401, 403)
+    unprocessed_statuses = (503,)  # Mailgun: "service unavailable", nothing was queued
     supports_attachments = True
     supports_webhooks = True
     requires = ("email",)
@@ -81,33 +85,22 @@ class MailgunChannel(Channel):
     async def send(self, message: Message) -> SendResult:
         data = self.form(message)
         files = [("attachment", (a.filename, a.data, a.content_type)) for a in message.attachments]
-        try:
-            r = await self.http.post(self.url(), data=data, files=files or None,
-                                     auth=("api", self.settings.api_key.get_secret_value()))
-        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-            raise RetriableError(f"Mailgun at {self.url()} is unreachable ({exc}); retrying later") from None
-        except httpx.TimeoutException:
-            raise DeliveryUncertainError("Mailgun did not answer in time; the e-mail may have been "
-                                         "queued: check the Mailgun logs before re-sending") from None
-        if r.status_code == 200:
-            ref = _body(r).get("id") or data["h:Message-Id"]
-            return SendResult(provider_ref=ref.strip("<>"), status="queued")
-        detail = _body(r).get("message") or r.text[:200]
-        if r.status_code in (401, 403):
-            raise AuthError(f"Mailgun refused the API key for domain {self.settings.domain} "
-                            f"({r.status_code} {detail}); check api_key and region ({self.settings.region})")
-        if r.status_code == 429:
-            raise RateLimitedError(f"Mailgun rate limit: {detail}",
-                                   retry_after=float(r.headers.get("Retry-After") or 60))
-        if r.status_code == 503:
-            raise RetriableError(f"Mailgun is unavailable (503 {detail}); retrying later")
-        if r.status_code >= 500:
-            raise DeliveryUncertainError(f"Mailgun answered {r.status_code} ({detail}); the e-mail "
-                                         "may have been queued: check the Mailgun logs")
-        if r.status_code == 404:
-            raise PermanentError(f"Mailgun does not know the domain {self.settings.domain!r} in region "
-                                 f"{self.settings.region!r}: check `domain` and `region`")
-        raise PermanentError(f"Mailgun refused the e-mail to {message.recipient.email}: {detail}")
+        # HttpChannel maps the answer: 401/403 → re-connect, 429 → later, 503 → retried
+        # (Mailgun's "nothing was queued"), other 5xx and timeouts → uncertain, 4xx → refused
+        r = await self.request("POST", self.url(), where=f"send to {message.recipient.email}",
+                               sending=True, data=data, files=files or None,
+                               auth=("api", self.settings.api_key.get_secret_value()))
+        ref = self.json_object(r).get("id") or data["h:Message-Id"]
+        return SendResult(provider_ref=ref.strip("<>"), status="queued")
+
+    def error_for(self, response: httpx.Response, where: str, *, sending: bool = False):
+        if response.status_code == 404:
+            return PermanentError(f"Mailgun does not know the domain {self.settings.domain!r} in "
+                                  f"region {self.settings.region!r}: check `domain` and `region`")
+        return super().error_for(response, where, sending=sending)
+
+    def auth_hint(self) -> str:
+        return f"check api_key and region ({self.settings.region}) for domain {self.settings.domain}"
 
     def verify_webhook(self, request: WebhookRequest) -> WebhookResult:
         """Mailgun signs `timestamp + token` with the webhook signing key (HMAC-SHA256);
@@ -145,14 +138,6 @@ def _delivery(event: dict) -> DeliveryUpdate | None:
     detail = ds.get("description") or ds.get("message") or event.get("reason")
     at = dt.datetime.fromtimestamp(float(event["timestamp"]), dt.UTC) if event.get("timestamp") else None
     return DeliveryUpdate(provider_ref=ref, status=status, detail=detail or None, at=at)
-
-
-def _body(r: httpx.Response) -> dict:
-    try:
-        data = r.json()
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
 
 
 @hookimpl
