@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 
 from hub.clock import utcnow
 from hub.contracts import DeliveryUpdate, LedgerChanged, LedgerPayment, PaymentReceived
+from hub.send import outbox
 from hub.store.db import session
 from hub.store.events import record_event
 from hub.store.models import Connection, Dispatch, DispatchInvoice, Invoice, PaymentLinkRow
@@ -19,19 +20,19 @@ log = logging.getLogger("relance.feedback")
 
 
 def apply_delivery(ws: Workspace, ev: DeliveryUpdate) -> bool:
-    with session(ws.engine) as s:
+    with session(ws.engine, immediate=True) as s:
         d = s.execute(select(Dispatch).where(Dispatch.provider_ref == ev.provider_ref)).scalars().first()
         if d is None:
             log.warning("delivery update for unknown provider reference %s", ev.provider_ref)
             return False
-        values = {"delivery_status": ev.status, "updated_at": utcnow()}
-        if d.status == "uncertain":  # the provider has it: it was sent
-            values |= {"status": "sent", "sent_at": ev.at or utcnow()}
-        s.execute(update(Dispatch).where(Dispatch.id == d.id).values(**values))
+        # the provider has it: a dispatch left uncertain was sent (compare-and-set: a
+        # resolver that moved it meanwhile wins, and this only records the delivery)
+        settled = outbox.record_delivery(s, d.id, ev.status, ev.at)
         level = "warning" if ev.status in ("failed", "undelivered", "returned") else "info"
         record_event(s, "delivery", f"{d.channel}: {ev.status}" + (f" ({ev.detail})" if ev.detail else ""),
                      level=level, dispatch_id=d.id, customer_id=d.customer_id,
-                     data={"status": ev.status, "tracking": dict(ev.tracking), "detail": ev.detail})
+                     data={"status": ev.status, "tracking": dict(ev.tracking), "detail": ev.detail,
+                           "settled_uncertain": settled})
     return True
 
 

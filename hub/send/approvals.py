@@ -6,7 +6,8 @@ from sqlalchemy import select
 
 from hub.clock import utcnow
 from hub.errors import PermanentError
-from hub.send.dispatcher import transition
+from hub.send import outbox
+from hub.send.outbox import Status as S
 from hub.store.db import session
 from hub.store.events import record_event
 from hub.store.models import Dispatch
@@ -15,12 +16,12 @@ from hub.workspace import Workspace
 
 def approve(ws: Workspace, ids: list[int] | None) -> int:
     with session(ws.engine, immediate=True) as s:
-        q = select(Dispatch.id).where(Dispatch.status == "planned")
+        q = select(Dispatch.id).where(Dispatch.status == S.PLANNED)
         if ids is not None:
             q = q.where(Dispatch.id.in_(ids))
         n = 0
         for did in s.execute(q).scalars().all():
-            if transition(did, "planned", "approved", s):
+            if outbox.transition(s, did, S.PLANNED, S.APPROVED):
                 record_event(s, "approved", "approved by a person", dispatch_id=did)
                 n += 1
     return n
@@ -37,5 +38,5 @@ def resolve(ws: Workspace, dispatch_id: int, choice: str) -> None:
             raise PermanentError(f"dispatch {dispatch_id} is {d.status}; only uncertain or failed "
                                  "dispatches can be resolved")
         extra = {"sent_at": utcnow()} if target == "sent" else {"not_before": None}
-        transition(dispatch_id, d.status, target, s, **extra)
+        outbox.transition(s, dispatch_id, d.status, target, **extra)
         record_event(s, "resolved", f"{d.status} → {target} by a person", dispatch_id=dispatch_id)

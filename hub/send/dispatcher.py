@@ -1,10 +1,10 @@
-"""The outbox state machine: planned → approved → sending → sent | failed | cancelled | uncertain.
-
-Every transition is a compare-and-set UPDATE (`WHERE id = ? AND status = ?`), so two
-workers — threads, processes or Celery hosts — can never both send one dispatch. A
-crash while `sending` leaves the row `sending`; once its lease expires it becomes
-`uncertain` and is resolved through the channel's status API, re-sent only on channels
-whose provider honours the idempotency key, or held for a person (`relance resolve`).
+"""The dispatcher: claims approved dispatches, fresh-checks them, composes and sends each
+through its channel, and reports every outcome to the outbox (`hub.send.outbox`, the one
+writer of a dispatch's status, by compare-and-set), so two workers — threads, processes or
+Celery hosts — can never both send one dispatch. A crash while `sending` leaves the row
+`sending`; once its lease expires it becomes `uncertain` and is resolved through the
+channel's status API, re-sent only on channels whose provider honours the idempotency
+key, or held for a person (`relance resolve`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import logging
 import os
 import socket
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +35,7 @@ from hub.send import outbox
 from hub.send.coalesce import Coalescer
 from hub.send.compose import Work, compose, preload
 from hub.send.freshness import FreshCheck
+from hub.send.outbox import Status as S
 from hub.send.quiet_hours import next_allowed
 from hub.store.db import session
 from hub.store.events import record_event
@@ -57,16 +58,6 @@ class SendReport:
     amounts: dict[str, Any] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     hold_reasons: Counter = field(default_factory=Counter)
-
-
-def transition(dispatch_id: int, frm: str | Iterable[str], to: str, s, **values: Any) -> bool:
-    """Compare-and-set. True when this caller moved the row."""
-    states = [frm] if isinstance(frm, str) else list(frm)
-    # Core, not ORM: there is no in-session object to synchronise
-    res = s.connection().execute(
-        update(Dispatch).where(Dispatch.id == dispatch_id, Dispatch.status.in_(states))
-        .values(status=to, updated_at=utcnow(), **values))
-    return res.rowcount == 1
 
 
 class Dispatcher:
@@ -93,9 +84,9 @@ class Dispatcher:
         cutoff = self.now() - dt.timedelta(seconds=self.cfg.sending_lease)
         with session(self.ws.engine, immediate=True) as s:
             stale = s.execute(select(Dispatch.id).where(
-                Dispatch.status == "sending", Dispatch.updated_at < cutoff)).scalars().all()
+                Dispatch.status == S.SENDING, Dispatch.updated_at < cutoff)).scalars().all()
             for did in stale:
-                if transition(did, "sending", "uncertain", s):
+                if outbox.transition(s, did, S.SENDING, S.UNCERTAIN):
                     record_event(s, "uncertain", "worker died while sending; not re-sent blindly",
                                  level="warning", dispatch_id=did)
         return len(stale)
@@ -104,7 +95,7 @@ class Dispatcher:
         """Ask the channel, or re-send where the provider deduplicates; else leave for a person."""
         resolved = 0
         with session(self.ws.engine) as s:
-            rows = s.execute(select(Dispatch).where(Dispatch.status == "uncertain")).scalars().all()
+            rows = s.execute(select(Dispatch).where(Dispatch.status == S.UNCERTAIN)).scalars().all()
         for d in rows:
             cls = self.ws.plugin_class("channel", d.channel)
             with session(self.ws.engine, immediate=True) as s:
@@ -115,13 +106,13 @@ class Dispatcher:
                         log.warning("dispatch %s: status check failed: %s", d.id, exc)
                         continue
                     if st.status in ("queued", "sent", "delivered"):
-                        resolved += transition(d.id, "uncertain", "sent", s,
+                        resolved += outbox.transition(s, d.id, S.UNCERTAIN, S.SENT,
                                                delivery_status=st.status, sent_at=self.now())
                     elif st.status in ("failed", "undelivered"):
-                        resolved += transition(d.id, "uncertain", "failed", s,
+                        resolved += outbox.transition(s, d.id, S.UNCERTAIN, S.FAILED,
                                                last_error=st.detail or st.status)
                 elif cls.idempotent:
-                    if transition(d.id, "uncertain", "approved", s, not_before=None):
+                    if outbox.transition(s, d.id, S.UNCERTAIN, S.APPROVED, not_before=None):
                         resolved += 1
                         record_event(s, "resend", "re-sending: the provider deduplicates by "
                                      "idempotency key", dispatch_id=d.id)
@@ -130,7 +121,7 @@ class Dispatcher:
     # ------------------------------------------------------------------ main loop
     def due_ids(self, limit: int | None, channels: list[str] | None) -> list[int]:
         with session(self.ws.engine) as s:
-            q = select(Dispatch.id).where(Dispatch.status == "approved").where(
+            q = select(Dispatch.id).where(Dispatch.status == S.APPROVED).where(
                 (Dispatch.not_before.is_(None)) | (Dispatch.not_before <= self.now())
             ).order_by(Dispatch.id)
             if channels:
@@ -173,7 +164,7 @@ class Dispatcher:
         with session(self.ws.engine) as s:
             # only what is still ours to take: another worker may have claimed some meanwhile
             ds = {d.id: d for d in s.execute(select(Dispatch).where(
-                Dispatch.id.in_(ids), Dispatch.status == "approved")).scalars()}
+                Dispatch.id.in_(ids), Dispatch.status == S.APPROVED)).scalars()}
             ids = list(ds)
             links = s.execute(select(DispatchInvoice.dispatch_id, Invoice).join(
                 Invoice, Invoice.id == DispatchInvoice.invoice_id).where(
@@ -323,7 +314,7 @@ class Dispatcher:
             return self._fail(w, PermanentError(f"gave up after {d.attempts} attempts: {exc}"))
         delay = max(exc.retry_after or 0, self.cfg.retry_backoff * 2 ** (d.attempts - 1))
         with session(self.ws.engine, immediate=True) as s:
-            transition(d.id, "sending", "approved", s, last_error=str(exc)[:1000],
+            outbox.transition(s, d.id, S.SENDING, S.APPROVED, last_error=str(exc)[:1000],
                        not_before=self.now() + dt.timedelta(seconds=delay))
             record_event(s, "retry", f"transient failure, retry in {delay:.0f}s: {exc}",
                          level="warning", dispatch_id=d.id)
@@ -333,7 +324,7 @@ class Dispatcher:
         if cls.idempotent:
             return self._retry(w, RetriableError(str(exc)), cls)
         with session(self.ws.engine, immediate=True) as s:
-            transition(w.dispatch.id, "sending", "uncertain", s, last_error=str(exc)[:1000])
+            outbox.transition(s, w.dispatch.id, S.SENDING, S.UNCERTAIN, last_error=str(exc)[:1000])
             record_event(s, "uncertain", f"may or may not have been sent ({exc}); held for "
                          f"`relance resolve {w.dispatch.id}`", level="warning",
                          dispatch_id=w.dispatch.id)
@@ -341,7 +332,7 @@ class Dispatcher:
 
     def _fail(self, w: Work, exc: Exception) -> None:
         with session(self.ws.engine, immediate=True) as s:
-            transition(w.dispatch.id, ["sending", "approved"], "failed", s,
+            outbox.transition(s, w.dispatch.id, [S.SENDING, S.APPROVED], S.FAILED,
                        last_error=str(exc)[:1000])
             record_event(s, "failed", str(exc)[:1000], level="error",
                          customer_id=w.dispatch.customer_id, dispatch_id=w.dispatch.id)
@@ -350,16 +341,14 @@ class Dispatcher:
 
     def _cancel(self, w: Work, why: str) -> None:
         with session(self.ws.engine, immediate=True) as s:
-            if transition(w.dispatch.id, "approved", "cancelled", s, last_error=why):
+            if outbox.transition(s, w.dispatch.id, S.APPROVED, S.CANCELLED, last_error=why):
                 record_event(s, "cancelled", why, dispatch_id=w.dispatch.id,
                              customer_id=w.dispatch.customer_id, data={"dropped": w.dropped})
         self.report.cancelled += 1
 
     def _hold(self, dispatch_id: int, reason: str, until: dt.datetime) -> None:
         with session(self.ws.engine, immediate=True) as s:
-            s.execute(update(Dispatch).where(Dispatch.id == dispatch_id,
-                                             Dispatch.status == "approved")
-                      .values(not_before=until, hold_reason=reason, updated_at=utcnow()))
+            outbox.hold(s, dispatch_id, until, reason)
             record_event(s, "held", f"held until {until:%Y-%m-%d %H:%M} UTC: {reason}",
                          dispatch_id=dispatch_id)
         self.report.held += 1
@@ -367,7 +356,7 @@ class Dispatcher:
 
     def _hold_sending(self, dispatch_id: int, reason: str, delay: dt.timedelta) -> None:
         with session(self.ws.engine, immediate=True) as s:
-            transition(dispatch_id, "sending", "approved", s, hold_reason=reason,
+            outbox.transition(s, dispatch_id, S.SENDING, S.APPROVED, hold_reason=reason,
                        not_before=self.now() + delay)
             record_event(s, "held", reason, level="error", dispatch_id=dispatch_id)
         self.report.held += 1

@@ -1,11 +1,17 @@
-"""The two writes on every send's path — the claim and the record of the send — as plain
-SQL for a whole batch, one transaction each.
+"""The outbox: the one writer of a dispatch's status.
 
-Built with SQLAlchemy's ORM, each cost a millisecond or more of statement building and
-unit-of-work bookkeeping per dispatch: more than a fast SMTP relay takes to accept the
-message. The statements are the same compare-and-set ones (`… WHERE status = ?`), so the
-outbox guarantees hold unchanged: a row is sent by the worker whose claim moved it, and
-recorded as sent only while it is still `sending`.
+    planned ──approve──▶ approved ──claim──▶ sending ──▶ sent
+       │                  │  ▲                 │  ├──▶ failed      (permanent error)
+       └──▶ cancelled ◀───┘  └──retry later────┘  └──▶ uncertain   (timeout mid-send, crash)
+
+Every move is a compare-and-set (`UPDATE … WHERE id = ? AND status = ?`): the caller that
+changes the row owns the transition, so two workers, a webhook and a person can never
+all win. `TRANSITIONS` lists the moves; anything else is a bug and raises.
+
+The two writes on every send's path — the claim and the record of the send — are plain
+SQL for a whole batch, one transaction each (built with the ORM, each cost more than a
+fast SMTP relay takes to accept a message): a row is sent by the worker whose claim
+moved it, and recorded as sent only while it is still `sending`.
 """
 
 from __future__ import annotations
@@ -14,12 +20,75 @@ import datetime as dt
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, update
+from sqlalchemy.orm import Session
 
+from hub.clock import utcnow
 from hub.store.bulk import Converters, sql
 from hub.store.db import writing
 from hub.store.events import log_event
+from hub.store.models import Dispatch
+
+
+class Status(StrEnum):
+    """A dispatch's place in the outbox (stored as its value)."""
+
+    PLANNED = "planned"
+    APPROVED = "approved"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    UNCERTAIN = "uncertain"
+
+
+S = Status
+#: every move the outbox makes; `transition` refuses any other
+TRANSITIONS: dict[Status, frozenset[Status]] = {
+    S.PLANNED: frozenset({S.APPROVED, S.CANCELLED}),
+    S.APPROVED: frozenset({S.SENDING, S.CANCELLED, S.FAILED}),
+    S.SENDING: frozenset({S.SENT, S.APPROVED, S.UNCERTAIN, S.FAILED}),
+    S.UNCERTAIN: frozenset({S.SENT, S.APPROVED, S.FAILED, S.CANCELLED}),
+    S.FAILED: frozenset({S.APPROVED, S.SENT, S.CANCELLED}),
+    S.SENT: frozenset(),
+    S.CANCELLED: frozenset(),
+}
+#: states in which a dispatch may still go out
+PENDING = (S.PLANNED, S.APPROVED)
+
+
+def transition(s: Session, dispatch_id: int, frm: Status | Iterable[Status], to: Status,
+               **values: Any) -> bool:
+    """Compare-and-set: move the row from one of `frm` to `to` (with `values`). True when
+    this caller moved it; False when it was in another state (someone else won)."""
+    states = [Status(frm)] if isinstance(frm, str) else [Status(f) for f in frm]
+    wrong = [f for f in states if Status(to) not in TRANSITIONS[f]]
+    if wrong:
+        raise ValueError(f"the outbox never moves a dispatch from {wrong[0]} to {to}")
+    res = s.connection().execute(
+        update(Dispatch).where(Dispatch.id == dispatch_id, Dispatch.status.in_(states))
+        .values(status=Status(to).value, updated_at=utcnow(), **values))
+    return res.rowcount == 1
+
+
+def hold(s: Session, dispatch_id: int, until: dt.datetime, reason: str) -> bool:
+    """An approved dispatch waits until `until` (quiet hours, stale data): still approved."""
+    res = s.connection().execute(
+        update(Dispatch).where(Dispatch.id == dispatch_id, Dispatch.status == S.APPROVED.value)
+        .values(not_before=until, hold_reason=reason, updated_at=utcnow()))
+    return res.rowcount == 1
+
+
+def record_delivery(s: Session, dispatch_id: int, delivery_status: str,
+                    at: dt.datetime | None) -> bool:
+    """A provider reports on a message: its delivery status is kept, and a dispatch left
+    `uncertain` becomes `sent` (the provider has it). True when this call settled it."""
+    s.connection().execute(update(Dispatch).where(Dispatch.id == dispatch_id).values(
+        delivery_status=delivery_status, updated_at=utcnow()))
+    return transition(s, dispatch_id, S.UNCERTAIN, S.SENT, sent_at=at or utcnow())
 
 
 @dataclass
