@@ -13,7 +13,6 @@ from hub.contracts import Address, CustomerRecord, InvoiceRecord
 from tests import memory_plugins
 
 TODAY = dt.date(2026, 11, 24)  # a Tuesday
-SPECS = Path(__file__).resolve().parents[2] / "shared" / "specs"  # ../shared beside the repo
 
 BASE_CONFIG = """
 company:

@@ -1,7 +1,7 @@
 """Render the plugin contract's docstrings into docs/plugins/reference.md.
 
     python docs/plugins/gen_reference.py          # rewrite the file
-A test (tests/core/test_docs.py) fails when the committed file is out of date.
+A test (tests/test_docs.py) fails when the committed file is out of date.
 """
 
 from __future__ import annotations

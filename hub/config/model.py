@@ -185,8 +185,8 @@ class ServeConfig(Strict):
 
 
 class ScaleConfig(Strict):
-    broker: str | None = Field(None, description="Celery broker URL (redis://127.0.0.1:6379/0): "
-                                                 "the clock enqueues, workers on any host run")
+    broker: str | None = Field(None, description="Celery broker URL (redis://127.0.0.1:6379/0) "
+                                                 "of the `relance.sync`/`relance.send` tasks")
     send_batch: int = Field(200, description="dispatches per send task")
 
 

@@ -3,6 +3,7 @@ and the scheduler, returning a summary a person (or a monitor) can read."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -15,10 +16,12 @@ from hub.workspace import Workspace
 
 async def daily_cycle(ws: Workspace, *, sync: bool = True, limit: int | None = None,
                       on_progress: Callable[[SendReport], None] | None = None,
-                      today=None) -> dict[str, Any]:
+                      today=None, stop: asyncio.Event | None = None) -> dict[str, Any]:
+    """Sync (unless `sync=False`), plan today, send what is due. `stop` (set on SIGTERM)
+    lets the sends in flight finish and claims nothing new."""
     syncs = await sync_all(ws) if sync else []
     planned = plan(ws, today=today)
-    report = await Dispatcher(ws, on_progress=on_progress).run(limit=limit)
+    report = await Dispatcher(ws, on_progress=on_progress, stop=stop).run(limit=limit)
     return {
         "date": planned.today,
         "sync": [{"connection": r.connection, "ok": r.ok, "invoices": r.invoices,

@@ -26,6 +26,7 @@ from sqlalchemy import update
 from hub.clock import today_in
 from hub.plan.scenarios import BusinessCalendar
 from hub.send.dispatcher import Dispatcher
+from hub.serve.cycle import daily_cycle
 from hub.store.db import session
 from hub.store.events import record_event
 from hub.store.models import Invoice
@@ -92,20 +93,18 @@ async def job_cycle(root: str) -> None:
 
 
 async def _cycle(rt: Runtime, today: dt.date) -> None:
-    from hub.plan.planner import plan
-
-    planned = plan(rt.ws, today=today)
-    report = await Dispatcher(rt.ws, stop=rt.stopping).run()
-    due = planned.created + report.held + report.failed + report.sent
-    rt.last_cycle = {"date": today.isoformat(), "planned": planned.created, "sent": report.sent,
-                     "failed": report.failed, "held": report.held}
-    if due and report.sent == 0 and (report.failed or report.held):
+    summary = await daily_cycle(rt.ws, sync=False, today=today, stop=rt.stopping)
+    due = summary["planned"] + summary["held"] + summary["failed"] + summary["sent"]
+    rt.last_cycle = {"date": today.isoformat(),
+                     **{k: summary[k] for k in ("planned", "sent", "failed", "held")}}
+    if due and summary["sent"] == 0 and (summary["failed"] or summary["held"]):
         rt.alert = (f"cycle of {today}: {due} dispatch(es) due but none sent "
-                    f"({report.failed} failed, {report.held} held: {dict(report.hold_reasons)})")
+                    f"({summary['failed']} failed, {summary['held']} held: "
+                    f"{summary['hold_reasons']})")
         with session(rt.ws.engine) as s:
             record_event(s, "alert", rt.alert, level="error")
         log.error(rt.alert)
-    elif report.sent:
+    elif summary["sent"]:
         rt.alert = None
 
 

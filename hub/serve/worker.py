@@ -1,9 +1,11 @@
-"""Scale-out: Celery workers (Redis broker) that run sync and send tasks on any host.
+"""Celery tasks (Redis broker) that run one connection's sync or a send pass on any host.
 
-The scheduler stays the single clock and only *enqueues*; any number of workers on any
-number of hosts take tasks. Safety does not come from Celery (a task may run twice):
-it comes from the store — compare-and-set dispatch states and the (invoice, scenario,
-step) key on a shared PostgreSQL — so two workers can never both send one dispatch.
+Today nothing enqueues them: `relance serve` runs its jobs in its own process, and these
+tasks are started by hand or by an operator's own beat (`celery call relance.send`).
+Wiring the scheduler to enqueue them is the scale-out work still to come. Safety does not
+come from Celery (a task may run twice): it comes from the store — compare-and-set
+dispatch states and the (invoice, scenario, step) key on a shared PostgreSQL — so two
+workers can never both send one dispatch.
 
     RELANCE_WORKSPACE=/srv/relance celery -A hub.serve.worker worker --concurrency 4
 """

@@ -16,11 +16,10 @@ from hub.contracts import WebhookRequest
 from hub.errors import AuthError, PermanentError, RetriableError, SignatureError
 from hub.testing import make_context
 from hub.testing.conformance import ChannelConformance, sample_message
-from hub.testing.openapi import OpenAPISpec
 from plugins.letter_lob import LobLetterChannel, LobSettings
-from tests.conftest import SPECS
+from tests.specs import Spec
 
-SPEC = OpenAPISpec.load(SPECS / "lob" / "lob-api-bundled.yml")
+SPEC = Spec("lob/lob-api-bundled.yml")
 URL = "https://api.lob.com/v1/letters"
 CREATED = {"id": "ltr_4868c3b754655f90", "object": "letter", "tracking_number": "9407111899560000000000",
            "expected_delivery_date": "2026-12-02"}

@@ -23,8 +23,8 @@ from hub.errors import AuthError, PermanentError, RateLimitedError, SignatureErr
 from hub.testing import MemoryTokenStore, StaticTokenProvider, make_context
 from hub.testing.conformance import ConnectorConformance
 from plugins.quickbooks import QuickBooksConnector, QuickBooksSettings
-from tests.conftest import SPECS
 from tests.fakes.quickbooks_server import FakeQuickBooks, stamp
+from tests.specs import need
 
 HOST = "https://quickbooks.api.intuit.com"
 
@@ -194,7 +194,7 @@ def test_webhook_signature():
 def xsd_fields(*types: str) -> set[str]:
     """Element names of these complexTypes, inherited ones included (the JSON keys)."""
     ns = {"xs": "http://www.w3.org/2001/XMLSchema"}
-    trees = [ET.parse(p) for p in (SPECS / "quickbooks").glob("*.xsd")]
+    trees = [ET.parse(p) for p in need("quickbooks/IntuitRestServiceDef.xsd").parent.glob("*.xsd")]
     index = {t.get("name"): t for tree in trees for t in tree.iter(f"{{{ns['xs']}}}complexType")}
     out, todo = set(), list(types)
     while todo:

@@ -16,12 +16,11 @@ from hub.contracts import Recipient, WebhookRequest
 from hub.errors import AuthError, DeliveryUncertainError, PermanentError, RateLimitedError, SignatureError
 from hub.testing import make_context
 from hub.testing.conformance import ChannelConformance, sample_message
-from hub.testing.openapi import OpenAPISpec
 from plugins.sms_twilio import TwilioSettings, TwilioSmsChannel
 from plugins.sms_twilio.segments import count
-from tests.conftest import SPECS
+from tests.specs import Spec
 
-SPEC = OpenAPISpec.load(SPECS / "twilio" / "twilio_api_v2010.json")
+SPEC = Spec("twilio/twilio_api_v2010.json")
 URL = "https://api.twilio.com/2010-04-01/Accounts/AC123/Messages.json"
 CREATED = {"sid": "SM0123456789abcdef0123456789abcdef", "status": "queued", "to": "+33612345678",
            "from": "+15005550006", "body": "x", "num_segments": "1", "error_code": None}

@@ -20,9 +20,9 @@ from hub.errors import AuthError, PermanentError, RetriableError, SignatureError
 from hub.testing import make_context
 from hub.testing.conformance import PaymentProviderConformance
 from plugins.stripe import StripePaymentProvider, StripeSettings, from_minor_units, to_minor_units
-from tests.conftest import SPECS
+from tests.specs import JsonFixtures
 
-FIX = json.loads((SPECS / "stripe" / "fixtures3.json").read_text())["resources"]
+FIX = JsonFixtures("stripe/fixtures3.json", "resources")
 API = "https://api.stripe.com"
 
 

@@ -15,12 +15,11 @@ from typer.testing import CliRunner
 
 from hub.cli import app
 from hub.demo.smtp import free_port
-from hub.testing.openapi import OpenAPISpec
 from hub.workspace import Workspace
 from hub.workspace.auth import DbTokenStore
-from tests.conftest import SPECS
+from tests.specs import Spec
 
-IDENTITY = OpenAPISpec.load(SPECS / "xero" / "xero-identity.yaml")
+IDENTITY = Spec("xero/xero-identity.yaml")
 CONFIG = """
 company: {name: Acme, country: GB, timezone: Europe/London}
 connections:

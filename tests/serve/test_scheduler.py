@@ -10,7 +10,7 @@ from starlette.testclient import TestClient
 from hub.serve.scheduler import RUNTIMES, Runtime, _cycle, start_scheduler
 from tests import memory_plugins
 from tests.conftest import BASE_CONFIG, customer, invoice
-from tests.core.test_dispatcher import setup
+from tests.send.test_dispatcher import setup
 
 TODAY = dt.date.today()
 

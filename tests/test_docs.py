@@ -8,7 +8,7 @@ from pathlib import Path
 
 from hub import hookspecs
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def load_generator():

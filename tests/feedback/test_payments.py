@@ -17,7 +17,7 @@ from hub.store.db import session
 from hub.store.models import Invoice, PaymentLinkRow
 from tests import memory_plugins
 from tests.conftest import BASE_CONFIG, customer, invoice
-from tests.core.test_dispatcher import send, setup
+from tests.send.test_dispatcher import send, setup
 
 D = dt.timedelta
 TODAY = dt.date.today()
