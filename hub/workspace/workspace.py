@@ -32,7 +32,6 @@ from hub.contracts.manager import Registry, discover
 from hub.errors import ConfigError
 from hub.store.db import make_engine, migrate
 from hub.workspace.http import make_client
-from hub.workspace.secrets import SecretBox
 
 log = logging.getLogger("relance")
 
@@ -109,6 +108,10 @@ class Workspace:
 
     @cached_property
     def box(self):
+        # imported on first use: `cryptography` costs 6–7 MB of RSS, and a workspace
+        # without OAuth connections never needs it
+        from hub.workspace.secrets import SecretBox
+
         return SecretBox.for_workspace(self.root)
 
     @cached_property

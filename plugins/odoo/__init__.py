@@ -10,7 +10,6 @@ invoice's chatter as internal notes, never as e-mails to the customer.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import AsyncIterator, Sequence
 from decimal import Decimal
 from typing import Any, ClassVar, Literal
@@ -32,7 +31,7 @@ from hub.contracts import (
 )
 from hub.errors import RelanceError
 from hub.hookspecs import hookimpl
-from plugins.odoo.rpc import OdooRPC, body_error, fault
+from plugins.odoo.rpc import OdooRPC, fault
 
 PARTNER_FIELDS = ["name", "email", "phone", "lang", "vat", "street", "street2", "zip", "city",
                   "country_code", "ref", "write_date"]
@@ -80,11 +79,6 @@ class OdooConnector(HttpConnector):
     # ------------------------------------------------------------------ Odoo's errors
     def auth_hint(self) -> str:
         return "check login and API key (Preferences → Account Security → API keys)"
-
-    def body_error(self, response: httpx.Response):
-        if response.request.url.path.endswith("/jsonrpc"):
-            return body_error(self.json_body(response), _where(response.request))
-        return None
 
     def error_for(self, response: httpx.Response, where: str, *, sending: bool = False):
         """Odoo's faults carry the exception's name: access, validation and user errors
@@ -233,18 +227,6 @@ class OdooConnector(HttpConnector):
             out.append("warning: this looks like a password, not an API key: create one in "
                        "Preferences → Account Security")
         return out
-
-
-def _where(request: httpx.Request) -> str:
-    """`model.method` (or `service.method`) of a JSON-RPC call, for messages."""
-    try:
-        params = json.loads(request.content).get("params", {})
-    except ValueError:
-        return request.url.path
-    args = params.get("args") or []
-    if params.get("method") == "execute_kw" and len(args) >= 5:
-        return f"{args[3]}.{args[4]}"
-    return f"{params.get('service', '?')}.{params.get('method', '?')}"
 
 
 @hookimpl

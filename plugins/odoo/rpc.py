@@ -54,6 +54,9 @@ class OdooRPC:
         body = await self._post("/jsonrpc", {"jsonrpc": "2.0", "method": "call", "id": next(self._ids),
                                              "params": {"service": service, "method": method,
                                                         "args": list(args)}}, where=where or method)
+        problem = body_error(body, where or method)  # JSON-RPC faults come in a 200 answer
+        if problem is not None:
+            raise problem
         return body.get("result")
 
     async def detect(self) -> str:
