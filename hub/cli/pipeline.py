@@ -32,23 +32,27 @@ def register(app: typer.Typer) -> None:
     app.command()(resolve)
 
 
-async def _sync(ws, names, full):
+async def _sync(ws, names, full, accept_shrink=False):
     from hub.sync.engine import sync_connection
 
     reports = []
     for name in names or list(ws.config.connections):
         with progress(f"sync {name}") as update:
             reports.append(await sync_connection(
-                ws, name, full=full, on_page=lambda r: update(r.records, f"{r.pages} pages")))
+                ws, name, full=full, accept_shrink=accept_shrink,
+                on_page=lambda r: update(r.records, f"{r.pages} pages")))
     return reports
 
 
 def sync(connections: list[str] = typer.Argument(None, help="connections to sync (default: all)"),
          full: bool = typer.Option(False, "--full", help="ignore the cursor: read everything"),
+         accept_shrink: bool = typer.Option(
+             False, "--accept-shrink", help="a complete export that lists far fewer open "
+                                            "invoices than the store is right: close the rest"),
          workspace: Path = WorkspaceOpt, as_json: bool = JsonOpt):
     """Read changed customers, invoices and payments from each connection."""
     ws = run_guarded(lambda: open_workspace(workspace))
-    reports = asyncio.run(_with_close(ws, _sync(ws, connections, full)))
+    reports = asyncio.run(_with_close(ws, _sync(ws, connections, full, accept_shrink)))
     if as_json:
         print_json([r.__dict__ | {"records": r.records} for r in reports])
     else:

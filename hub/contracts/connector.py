@@ -35,6 +35,10 @@ class Connector(Plugin):
     supports_writeback: ClassVar[bool] = False
     supports_payments_writeback: ClassVar[bool] = False
     supports_webhooks: ClassVar[bool] = False
+    refresh_lists_all: bool = True
+    """`refresh(ids)` answers for every id: one it does not return is gone (deleted in the
+    ledger, no longer in a complete export) and is not reminded. Set it False (on the class
+    or the instance) when your source cannot vouch for absence (a folder of partial exports)."""
 
     @abstractmethod
     def sync(self, cursor: Cursor) -> AsyncIterator[SyncPage]:
@@ -75,7 +79,11 @@ class Connector(Plugin):
         return tuple(out)
 
     async def refresh(self, external_ids: Sequence[str]) -> list[InvoiceRecord]:
-        """Re-read these invoices from the source just before a send (fresh-check)."""
+        """Re-read these invoices from the source just before a send (fresh-check).
+
+        The hub asks for at most 100 ids per call. Return the invoices as they are now; an
+        id you do not return is gone and its reminder dropped (see `refresh_lists_all`).
+        Raise when the source cannot answer: the sends wait, nothing goes out on a guess."""
         raise NotImplementedError
 
     async def fetch_pdf(self, external_id: str) -> bytes | None:

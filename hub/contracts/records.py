@@ -166,6 +166,8 @@ class SyncPage(Record):
     records: tuple[SyncItem, ...] = ()
     cursor: Cursor = Field(default_factory=dict)
     complete_snapshot: bool = False
+    source: str | None = Field(None, description="what a complete snapshot was read from (file "
+                                                 "names), for the hub's messages")
 
 
 class LedgerNote(Record):

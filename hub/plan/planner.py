@@ -199,8 +199,10 @@ def _materialise(s: Session, ws: Workspace, name: str, sc: ScenarioConfig, today
         key = (literal(f"{name}:") + func.min(st.step) + literal(":c")
                + cast(func.min(c.customer_id), String) + literal(f":{today.isoformat()}:{base}"))
     else:
+        # the planning run's mark too: a step released unsent (the invoice left the
+        # dispatch, then reopened) is planned again under a new key
         key = (literal(f"{name}:") + func.min(st.step) + literal(":i")
-               + cast(func.min(c.invoice_id), String))
+               + cast(func.min(c.invoice_id), String) + literal(f":{base}"))
     grouped = (
         select(literal(base) + c.grp, literal("rl-") + key, func.min(c.customer_id),
                literal(name), func.min(st.step), func.min(c.step_index), func.min(st.channel),

@@ -41,6 +41,7 @@ class Work:
     invoices: list[Invoice]
     connection: str
     dropped: dict[int, str] = field(default_factory=dict)  # invoice id -> why it left
+    gone: set[int] = field(default_factory=set)  # invoice ids the source no longer returns
     # read for the whole chunk by `preload` (None: read at compose time)
     owed: list[dict[str, Any]] | None = None
     past: tuple[dict[str, str], ...] | None = None

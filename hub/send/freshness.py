@@ -3,7 +3,9 @@
 Invoices are re-read from the source in one batched call per connection (when the
 connector can) and upserted, then each dispatch keeps only the invoices that are still
 open, owed, undisputed and not promised — so a customer who paid an hour ago is never
-reminded, and an amount that changed is rendered as it is now.
+reminded, and an amount that changed is rendered as it is now. An invoice the source no
+longer returns is gone, not open. A connection whose last sync failed, or whose data is
+older than `max_staleness`, holds its sends: unknown is not open.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from sqlalchemy import select
 
 from hub.clock import today_in, utcnow
 from hub.errors import RelanceError
+from hub.send import outbox
 from hub.store import records as store
 from hub.store.db import session
 from hub.store.events import record_event
@@ -70,9 +73,12 @@ class FreshCheck:
             return None
         if w.connection not in self._last_ok:  # once per run, not once per dispatch
             with session(self.ws.engine) as s:
-                self._last_ok[w.connection] = s.execute(select(Connection.last_sync_ok_at).where(
-                    Connection.name == w.connection)).scalar_one_or_none()
-        last = self._last_ok[w.connection]
+                self._last_ok[w.connection] = s.execute(select(
+                    Connection.last_sync_ok_at, Connection.state, Connection.last_error).where(
+                    Connection.name == w.connection)).first()
+        last, state, error = self._last_ok[w.connection] or (None, None, None)
+        if state in ("error", "needs_reauth"):  # the last sync could not read the source
+            return f"source_unavailable: {error or state}"
         if last is None or utcnow() - last > dt.timedelta(seconds=conf.max_staleness):
             return "stale_data"
         return None
@@ -106,8 +112,12 @@ class FreshCheck:
             store.upsert_invoices(s, conn_id, records, gen)
             fresh = {inv.id: inv for inv in s.execute(select(Invoice).where(
                 Invoice.id.in_([i.id for w in group for i in w.invoices]))).scalars()}
+        returned = {r.external_id for r in records}
+        lists_all = getattr(connector, "refresh_lists_all", True)
         for w in group:
             w.invoices = [fresh.get(i.id, i) for i in w.invoices]
+            if lists_all:  # not returned by the source: deleted, or gone from the export
+                w.gone = {i.id for i in w.invoices if i.external_id not in returned}
 
     def _filter(self, group: list[Work]) -> None:
         today = today_in(self.ws.config.company.timezone)
@@ -116,14 +126,18 @@ class FreshCheck:
             stops = sc.stop_when if sc else []
             keep = []
             for inv in w.invoices:
-                why = why_not_owed(inv, today, stops, w.customer.on_hold)
+                why = "gone" if inv.id in w.gone else \
+                    why_not_owed(inv, today, stops, w.customer.on_hold)
                 if why:
                     w.dropped[inv.id] = why
                 else:
                     keep.append(inv)
             if w.dropped:
                 numbers = {inv.id: inv.number for inv in w.invoices}
-                with session(self.ws.engine) as s:
+                with session(self.ws.engine, immediate=True) as s:
+                    # not reminded, so the step stays to do: an invoice that reopens later
+                    # (an export fixed, a dispute cleared) is planned again
+                    outbox.release(s, w.dispatch.id, list(w.dropped))
                     for inv_id, why in w.dropped.items():
                         # `reason` is the kind (a metric label); the message says until when
                         record_event(s, "suppressed",

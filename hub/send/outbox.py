@@ -82,6 +82,21 @@ def hold(s: Session, dispatch_id: int, until: dt.datetime, reason: str) -> bool:
     return res.rowcount == 1
 
 
+def release(s: Session, dispatch_id: int, invoice_ids: Sequence[int]) -> None:
+    """These invoices leave the dispatch before it is sent: their (invoice, scenario, step)
+    links go, so the step is still to do if they are owed again, and each invoice's
+    dunning level falls back to the last step still linked."""
+    if not invoice_ids:
+        return
+    marks = _marks(len(invoice_ids))
+    sql(s.connection(), f"DELETE FROM dispatch_invoice WHERE dispatch_id = ? AND invoice_id IN "
+                        f"({marks})", (dispatch_id, *invoice_ids))
+    sql(s.connection(), "UPDATE invoice SET dunning_level = COALESCE((SELECT MAX(di.step_index) "
+                        "FROM dispatch_invoice AS di WHERE di.invoice_id = invoice.id AND "
+                        "di.scenario = invoice.dunning_scenario), -1) "
+                        f"WHERE id IN ({marks})", tuple(invoice_ids))
+
+
 def record_delivery(s: Session, dispatch_id: int, delivery_status: str,
                     at: dt.datetime | None) -> bool:
     """A provider reports on a message: its delivery status is kept, and a dispatch left

@@ -15,7 +15,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 
 from hub.clock import utcnow
 from hub.contracts import (
@@ -51,6 +51,9 @@ class SyncReport:
     skipped: str | None = None
     # customer external ids committed during this sync: their existence is not re-checked
     known_customers: set[str] = field(default_factory=set, repr=False)
+    # a person confirmed that a complete export may close more than `max_shrink` of the
+    # open invoices (`relance sync --accept-shrink`)
+    accept_shrink: bool = field(default=False, repr=False)
 
     @property
     def records(self) -> int:
@@ -111,6 +114,7 @@ def commit_page(ws: Workspace, conn_id: int, generation: int, prepared: Prepared
         for text in problems:
             record_event(s, "record_problem", text, level="warning", connection_id=conn_id)
         if page.complete_snapshot:
+            check_shrink(ws, s, conn_id, generation, page, report)
             closed += store.close_unseen(s, conn_id, generation)
         conn = s.get(Connection, conn_id)
         conn.cursor = {**(conn.cursor or {}), **page.cursor}
@@ -123,9 +127,34 @@ def commit_page(ws: Workspace, conn_id: int, generation: int, prepared: Prepared
     report.pages += 1
 
 
+class SnapshotRefused(RelanceError):
+    """A complete export that would close too many open invoices: nothing is closed."""
+
+
+def check_shrink(ws: Workspace, s, conn_id: int, generation: int, page: SyncPage,
+                 report: SyncReport) -> None:
+    """Refuse a complete snapshot that lists none, or far fewer, of the open invoices:
+    a truncated or wrong export must not close the ledger (and stop every reminder)."""
+    share = ws.config.connections[report.connection].max_shrink
+    before, unseen = s.execute(text(
+        "SELECT COUNT(*), COALESCE(SUM(CASE WHEN seen_generation < :g THEN 1 ELSE 0 END), 0) "
+        "FROM invoice WHERE connection_id = :c AND status = 'open'"),
+        {"g": generation, "c": conn_id}).one()
+    if not before or report.accept_shrink or (unseen < before and unseen / before <= share):
+        return
+    listed = before - unseen
+    source = f" ({page.source})" if page.source else ""
+    raise SnapshotRefused(
+        f"connection {report.connection}{source}: the complete export lists {listed} of the "
+        f"{before} open invoices; closing the other {unseen} ({unseen / before:.0%}, more than "
+        f"max_shrink {share:.0%}) was refused and nothing was closed. If the export is right, "
+        f"run `relance sync {report.connection} --accept-shrink`")
+
+
 async def sync_connection(ws: Workspace, name: str, *, full: bool = False,
-                          on_page: Callable[[SyncReport], None] | None = None) -> SyncReport:
-    report = SyncReport(name)
+                          on_page: Callable[[SyncReport], None] | None = None,
+                          accept_shrink: bool = False) -> SyncReport:
+    report = SyncReport(name, accept_shrink=accept_shrink)
     entry = ws.config.connections[name]
     if not entry.enabled:
         report.skipped = "disabled in relance.yaml"

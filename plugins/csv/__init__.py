@@ -5,6 +5,10 @@ encodings, delimiters, decimal commas and date formats sniffed or configured. A 
 is reported as file:line:column and skipped; the rest imports. An unchanged file is not
 read again; with `complete_export: true` every run reads everything and the hub closes
 open invoices the export no longer lists.
+
+When the export cannot answer — no file, an unreadable one, a header that matches none of
+the mapped columns, or a complete export with no data rows — the sync fails with the
+reason and nothing is closed: unknown is not open, and not paid either.
 """
 
 from __future__ import annotations
@@ -25,9 +29,9 @@ from hub.contracts import (
     Cursor,
     InvoiceRecord,
     PluginSettings,
-    RecordProblem,
     SyncPage,
 )
+from hub.errors import PermanentError
 from hub.hookspecs import hookimpl
 from plugins.csv.parsing import (
     DEFAULT_DATE_FORMATS,
@@ -76,6 +80,8 @@ class CsvConnector(Connector):
 
     def __init__(self, settings, context):
         super().__init__(settings, context)
+        # only a complete export can say an invoice is gone by not listing it
+        self.refresh_lists_all = settings.complete_export
         self._indexes: dict[Path, tuple[str, dict[str, InvoiceRecord]]] = {}
         self._forget: asyncio.TimerHandle | None = None
 
@@ -101,14 +107,7 @@ class CsvConnector(Connector):
 
     # ------------------------------------------------------------------ sync
     async def sync(self, cursor: Cursor) -> AsyncIterator[SyncPage]:
-        files = self.files()
-        if not files:
-            yield SyncPage(records=(RecordProblem(
-                place=self.settings.path,
-                reason=f"no file found at {self.settings.path!r} (relative to "
-                       f"{self.context.workspace}); fix `settings.path` of connection "
-                       f"{self.context.name}"),))
-            return
+        files = self.existing_files()
         seen = json.loads(cursor.get("files", "{}"))
         prints = {}
         for i, path in enumerate(files):
@@ -117,12 +116,30 @@ class CsvConnector(Connector):
             if not self.settings.complete_export and seen.get(key) == prints[key]:
                 continue  # unchanged since the last sync
             last_file = i == len(files) - 1
+            rows = 0
             async for page in self._pages(path):
+                rows += len(page.records)
                 yield page
+            if self.settings.complete_export and rows == 0:
+                raise PermanentError(
+                    f"{path.name}: the export has no data rows; with complete_export, reading "
+                    f"it would close every open invoice of connection {self.context.name}. "
+                    "Nothing was closed: check the export")
             if not last_file:
                 yield SyncPage(cursor={"files": json.dumps({**seen, **prints}, sort_keys=True)})
         yield SyncPage(cursor={"files": json.dumps({**seen, **prints}, sort_keys=True)},
-                       complete_snapshot=self.settings.complete_export)
+                       complete_snapshot=self.settings.complete_export,
+                       source=", ".join(p.name for p in files))
+
+    def existing_files(self) -> list[Path]:
+        """The export's files; none is an error (the source cannot answer)."""
+        files = self.files()
+        if not files:
+            raise PermanentError(
+                f"connection {self.context.name}: no file found at {self.settings.path!r} "
+                f"(relative to {self.context.workspace}); nothing is sent on data the export "
+                "no longer confirms. Put the export back or fix `settings.path`")
+        return files
 
     async def _pages(self, path: Path) -> AsyncIterator[SyncPage]:
         for items in self.read_pages(path, self.settings.page_size):
@@ -131,7 +148,7 @@ class CsvConnector(Connector):
 
     async def refresh(self, external_ids: Sequence[str]) -> list[InvoiceRecord]:
         def scan() -> list[InvoiceRecord]:  # file I/O off the event loop
-            return [index[i] for path in self.files()
+            return [index[i] for path in self.existing_files()
                     for index in (self._invoices_of(path),) for i in external_ids if i in index]
 
         found = await asyncio.to_thread(scan)
@@ -165,6 +182,13 @@ class CsvConnector(Connector):
 
     def read_pages(self, path: Path, rows_per_page: int) -> Iterator[list]:
         """The records and problems of the file, a page of rows at a time."""
+        try:
+            yield from self._read_pages(path, rows_per_page)
+        except OSError as exc:
+            raise PermanentError(f"{path.name}: cannot read the export ({exc.strerror or exc}); "
+                                 "nothing from it was imported") from None
+
+    def _read_pages(self, path: Path, rows_per_page: int) -> Iterator[list]:
         rows = xlsx_rows(path) if path.suffix.lower() in (".xlsx", ".xlsm") else \
             csv_rows(path, self.settings.encoding, self.settings.delimiter)
         columns = {**DEFAULT_COLUMNS, **self.settings.columns}
@@ -173,12 +197,13 @@ class CsvConnector(Connector):
             header = {field: names[h.strip().lower()] for field, h in columns.items()
                       if h and h.strip().lower() in names}
             missing = [f for f in REQUIRED if f not in header]
-            if missing:
-                yield [RecordProblem(place=f"{path.name}:{line}", reason=(
-                    "missing column(s) " + ", ".join(f"{columns[f]!r}" for f in missing)
+            if missing:  # nothing in this file can be read: the sync fails, nothing closes
+                raise PermanentError(
+                    f"{path.name}:{line}: missing column(s) "
+                    + ", ".join(f"{columns[f]!r}" for f in missing)
                     + f"; found {', '.join(repr(c) for c in row)}. Map them under "
-                    f"`columns:` (e.g. columns: {{{missing[0]}: \"Your header\"}})"))]
-                return
+                    f"`columns:` (e.g. columns: {{{missing[0]}: \"Your header\"}}); "
+                    "nothing from this file was imported")
             break
         else:
             return  # an empty file
@@ -212,6 +237,7 @@ class CsvConnector(Connector):
         return MONTH_FIRST_FORMATS, itertools.chain(ahead, rows)
 
     async def check(self) -> list[str]:
+        """Doctor: the export is there."""
         if not self.files():
             return [f"no file at {self.settings.path!r} (relative to {self.context.workspace})"]
         return []

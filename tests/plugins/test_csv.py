@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from hub.contracts import CustomerRecord, InvoiceRecord, RecordProblem
+from hub.errors import PermanentError
 from hub.testing import make_context
 from plugins.csv import CsvConnector, CsvSettings
 from plugins.csv.parsing import parse_decimal
@@ -102,12 +103,25 @@ def test_bad_rows_are_named_and_the_rest_imports(tmp_path):
     assert "'ten' is not an amount" in problems["invoices.csv:4:amount_due"]
 
 
-def test_missing_header_names_the_column_and_the_fix(tmp_path):
+def test_a_header_that_matches_no_mapping_fails_the_sync_naming_the_column_and_the_fix(tmp_path):
     (tmp_path / "invoices.csv").write_text("Numéro;Client;Montant;Echéance\nF-1;X;1;2026-11-24\n")
-    _, records = collect(connector(tmp_path))
-    [problem] = of(records, RecordProblem)
-    assert problem.place == "invoices.csv:1"
-    assert "'invoice_number'" in problem.reason and "columns:" in problem.reason
+    with pytest.raises(PermanentError) as caught:
+        collect(connector(tmp_path))
+    text = str(caught.value)
+    assert text.startswith("invoices.csv:1:") and "'invoice_number'" in text and "columns:" in text
+
+
+def test_a_missing_or_unreadable_export_fails_instead_of_looking_empty(tmp_path):
+    with pytest.raises(PermanentError, match=r"no file found at 'invoices\.csv'"):
+        collect(connector(tmp_path))
+    with pytest.raises(PermanentError, match="no file found"):  # the fresh-check too
+        asyncio.run(connector(tmp_path).refresh(["F-1"]))
+
+
+def test_a_complete_export_without_data_rows_is_refused(tmp_path):
+    (tmp_path / "invoices.csv").write_text(HEADER)
+    with pytest.raises(PermanentError, match=r"no data rows.*Nothing was closed"):
+        collect(connector(tmp_path, complete_export=True))
 
 
 def test_column_mapping(tmp_path):
