@@ -55,6 +55,8 @@ class PaymentReceived(Record):
     amount: Decimal
     currency: str
     at: dt.datetime | None = None
+    event_id: str | None = Field(None, description="the provider's event id: a replayed "
+                                                   "webhook with the same id is applied once")
 
 
 WebhookEvent = LedgerChanged | DeliveryUpdate | PaymentReceived

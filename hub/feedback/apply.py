@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from collections.abc import Iterable
 
@@ -13,7 +12,15 @@ from hub.contracts import DeliveryUpdate, LedgerChanged, LedgerPayment, PaymentR
 from hub.send import outbox
 from hub.store.db import session
 from hub.store.events import record_event
-from hub.store.models import Connection, Dispatch, DispatchInvoice, Invoice, PaymentLinkRow
+from hub.store.models import (
+    Connection,
+    Dispatch,
+    DispatchInvoice,
+    Invoice,
+    PaymentLinkRow,
+    WebhookEvent,
+)
+from hub.store.records import insert_ignore
 from hub.workspace import Workspace
 
 log = logging.getLogger("relance.feedback")
@@ -59,24 +66,35 @@ def _invoices_of_link(s, provider_ref: str) -> list[tuple[Invoice, str]]:
         Connection, Connection.id == Invoice.connection_id).where(Invoice.id.in_(ids))).all()]
 
 
-async def apply_payment(ws: Workspace, ev: PaymentReceived) -> int:
-    """Mark the invoices paid now (the ledger confirms at the next sync), stop their
-    scenarios, and record the payment in the ledger where the connection asks for it."""
+async def apply_payment(ws: Workspace, ev: PaymentReceived, source: str = "") -> int:
+    """Hold the invoices as paid at once — "paid, pending the ledger": no sync or fresh-check
+    that still reads them open can bring the reminders back — until the ledger shows the
+    payment. Record it in the ledger where the connection asks for it. A replayed event
+    (same `event_id` from the same `source`) is applied once. Returns the invoices held."""
     to_record = []
+    now = ev.at or utcnow()
     with session(ws.engine, immediate=True) as s:
+        if ev.event_id and not _first_time(s, source, ev.event_id):
+            log.info("payment event %s from %s already applied", ev.event_id, source or "?")
+            return 0
         found = _invoices_by_ref(s, ev.invoice_refs) if ev.invoice_refs else \
             _invoices_of_link(s, ev.provider_ref)
+        held = 0
         for inv, conn in found:
+            if inv.status != "open" or inv.hub_paid_ref == ev.provider_ref:
+                continue
             s.execute(update(Invoice).where(Invoice.id == inv.id).values(
-                status="paid", paid_at=ev.at or utcnow()))
+                hub_paid_at=now, hub_paid_ref=ev.provider_ref))
+            held += 1
             pending = s.execute(select(Dispatch.id).join(
                 DispatchInvoice, DispatchInvoice.dispatch_id == Dispatch.id).where(
                 DispatchInvoice.invoice_id == inv.id,
-                Dispatch.status.in_(("planned", "approved")))).scalars().all()
-            record_event(s, "payment", f"paid through {ev.provider_ref}: invoice {inv.number}",
+                Dispatch.status.in_(outbox.PENDING))).scalars().all()
+            record_event(s, "payment", f"paid through {ev.provider_ref}: invoice {inv.number} "
+                         "(held as paid until the ledger records it)",
                          invoice_id=inv.id, customer_id=inv.customer_id,
                          data={"pending_dispatches": pending, "amount": str(ev.amount),
-                               "currency": ev.currency})
+                               "currency": ev.currency, "event_id": ev.event_id})
             cfg = ws.config.connections.get(conn)
             if cfg and cfg.record_payments:
                 to_record.append((inv, conn))
@@ -86,14 +104,20 @@ async def apply_payment(ws: Workspace, ev: PaymentReceived) -> int:
         try:
             ref = await ws.connector(conn).record_payment(LedgerPayment(
                 invoice_external_id=inv.external_id, amount=inv.amount_due,
-                currency=inv.currency, date=(ev.at or utcnow()).date() if ev.at else dt.date.today(),
-                reference=ev.provider_ref))
+                currency=inv.currency, date=now.date(), reference=ev.provider_ref))
             msg, level = f"payment recorded in {conn} as {ref}", "info"
         except Exception as exc:
             msg, level = f"could not record the payment in {conn}: {exc}", "error"
         with session(ws.engine) as s:
             record_event(s, "payment_writeback", msg, level=level, invoice_id=inv.id)
-    return len(to_record)
+    return held
+
+
+def _first_time(s, source: str, event_id: str) -> bool:
+    """Remember the event; False when it was applied before (a replay)."""
+    res = s.execute(insert_ignore(s, WebhookEvent).values(source=source, event_id=event_id,
+                                                          at=utcnow()))
+    return res.rowcount == 1
 
 
 def ledger_changed(ws: Workspace, connection: str, ev: LedgerChanged, trigger) -> None:

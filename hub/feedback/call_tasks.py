@@ -41,7 +41,9 @@ def complete_task(s: Session, task_id: int, outcome: str, *, until: dt.date | No
     open_ids = list(s.execute(select(Invoice.id).where(
         Invoice.id.in_(ids), Invoice.status == "open")).scalars())
     values = {"promised": {"promised_until": until}, "disputed": {"disputed": True},
-              "paid": {"status": "paid", "paid_at": now}, "no_answer": {}}[outcome]
+              # held as paid until the ledger records it (a sync must not reopen it)
+              "paid": {"hub_paid_at": now, "hub_paid_ref": f"call task {task_id}"},
+              "no_answer": {}}[outcome]
     if values and open_ids:
         s.execute(update(Invoice).where(Invoice.id.in_(open_ids)).values(**values))
     task.status, task.outcome, task.done_at = "done", outcome, now

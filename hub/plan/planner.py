@@ -47,6 +47,7 @@ from hub.plan.scenarios import BusinessCalendar, Step, cutoff, steps_of
 from hub.store.db import session
 from hub.store.models import Customer, Dispatch, DispatchInvoice, Event, Invoice
 from hub.store.money import Money
+from hub.store.records import dialect_insert
 from hub.workspace import Workspace
 
 PLANNER_LOCK = 0x72656C616E6365  # "relance"
@@ -102,7 +103,7 @@ def eligible(sc: ScenarioConfig, today: dt.date):
     """Invariants first (open, owed, undisputed, not on hold), then the scenario's stops."""
     inv, cust = Invoice.__table__.c, Customer.__table__.c
     rules = [inv.status == "open", inv.kind == "invoice", inv.amount_due > Decimal(0),
-             inv.disputed == false(), cust.on_hold == false()]
+             inv.disputed == false(), cust.on_hold == false(), inv.hub_paid_at.is_(None)]
     if "promised" in sc.stop_when:
         rules.append(or_(inv.promised_until.is_(None), inv.promised_until < today))
     if "on_payment_plan" in sc.stop_when:
@@ -248,9 +249,7 @@ def _materialise(s: Session, ws: Workspace, name: str, sc: ScenarioConfig, today
 
 
 def _insert_ignore(s: Session, table, cols, select_stmt, conflict):
-    from hub.store.records import _insert
-
-    stmt = _insert(s, table).from_select(cols, select_stmt).on_conflict_do_nothing(
+    stmt = dialect_insert(s, table).from_select(cols, select_stmt).on_conflict_do_nothing(
         index_elements=conflict)
     return s.execute(stmt)
 

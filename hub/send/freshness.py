@@ -34,6 +34,8 @@ REFRESH_CHUNK = 100
 
 
 def why_not_owed(inv: Invoice, today: dt.date, stops: list[str], customer_on_hold: bool) -> str | None:
+    if inv.hub_paid_at is not None:  # we saw the payment; the ledger has not recorded it yet
+        return "paid (pending the ledger)"
     if inv.status != "open":
         return inv.status
     if inv.amount_due <= 0:

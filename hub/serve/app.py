@@ -52,7 +52,7 @@ async def _process(rt: Runtime, kind: str, name: str, events) -> None:
             elif isinstance(ev, DeliveryUpdate):
                 feedback.apply_delivery(rt.ws, ev)
             elif isinstance(ev, PaymentReceived):
-                await feedback.apply_payment(rt.ws, ev)
+                await feedback.apply_payment(rt.ws, ev, source=f"{kind}:{name}")
         except Exception:
             log.exception("webhook event from %s/%s failed", kind, name)
 

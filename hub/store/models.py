@@ -99,6 +99,11 @@ class Invoice(SQLModel, table=True):
     source_updated_at: dt.datetime | None = None
     synced_at: dt.datetime = Field(default_factory=utcnow)
     paid_at: dt.datetime | None = None
+    # A payment the hub itself learned of (a payment webhook, a call, a person) while the
+    # ledger still says open: the invoice is not reminded until the ledger shows it paid
+    # (the sync then clears this) or a person clears it. Hub-owned: a sync never sets it.
+    hub_paid_at: dt.datetime | None = None
+    hub_paid_ref: str | None = None
 
 
 class Payment(SQLModel, table=True):
@@ -223,6 +228,16 @@ class Writeback(SQLModel, table=True):
     attempts: int = 0
     next_attempt_at: dt.datetime = Field(default_factory=utcnow)
     last_error: str | None = None
+
+
+class WebhookEvent(SQLModel, table=True):
+    """A provider's event already applied: a replay (same id) changes nothing."""
+
+    __tablename__ = "webhook_event"
+
+    source: str = Field(primary_key=True)  # the plugin instance that received it
+    event_id: str = Field(primary_key=True)
+    at: dt.datetime = Field(default_factory=utcnow)
 
 
 class Lease(SQLModel, table=True):

@@ -24,9 +24,15 @@ from hub.store.money import MONEY_SCALE
 CHUNK = 400
 
 
-def _insert(session: Session, table):
+def dialect_insert(session: Session, table):
+    """`INSERT` with the dialect's `ON CONFLICT` clauses (SQLite and PostgreSQL share them)."""
     dialect = session.get_bind().dialect.name
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
+def insert_ignore(session: Session, table):
+    """`INSERT … ON CONFLICT DO NOTHING`: rowcount 0 when the row was there already."""
+    return dialect_insert(session, table).on_conflict_do_nothing()
 
 
 def _chunks(rows: Sequence, n: int = CHUNK) -> Iterable[Sequence]:
@@ -219,6 +225,15 @@ def apply_tombstones(session: Session, connection_id: int, records: Sequence[Tom
             Payment.connection_id == connection_id, Payment.external_id.in_(chunk)
         ).values(void=True))
     return len(inv) + len(pay)
+
+
+def settle_hub_payments(session: Session, connection_id: int) -> int:
+    """Payments the hub learned of that the ledger now shows: the ledger is the truth again
+    (a later reopening, a chargeback, is reminded as the ledger says)."""
+    result = session.execute(update(Invoice).where(
+        Invoice.connection_id == connection_id, Invoice.hub_paid_at.is_not(None),
+        Invoice.status != "open").values(hub_paid_at=None, hub_paid_ref=None))
+    return result.rowcount or 0
 
 
 def close_unseen(session: Session, connection_id: int, generation: int) -> int:

@@ -192,6 +192,7 @@ async def sync_connection(ws: Workspace, name: str, *, full: bool = False,
             s.execute(update(Connection).where(Connection.id == conn.id).values(
                 state="ok", state_detail=None, paused_until=None, last_error=None,
                 last_sync_ok_at=utcnow()))
+            store.settle_hub_payments(s, conn.id)
             record_event(s, "sync", f"connection {name}: {report.records} records in "
                          f"{report.pages} pages, {len(report.problems)} problems",
                          connection_id=conn.id, data={"invoices": report.invoices,

@@ -3,7 +3,8 @@
 A link is created for the amount due of one invoice or a consolidated statement: a
 Price (minor units computed from Decimal, currency-aware) then a Payment Link limited to
 one completed session. Every create carries an `Idempotency-Key` derived from the
-dispatch, so a retry never creates two links. `checkout.session.completed` (signature
+dispatch, so a retry never creates two links. `checkout.session.completed` and
+`checkout.session.async_payment_succeeded` (SEPA, ACH; signature
 and timestamp checked) becomes `PaymentReceived`; the hub marks the invoices paid at once.
 """
 
@@ -138,14 +139,17 @@ class StripePaymentProvider(HttpPaymentProvider):
                                  f"{self.settings.signature_tolerance}s tolerance")
         event = json.loads(request.body)
         obj = event.get("data", {}).get("object", {})
-        if event.get("type") != "checkout.session.completed" or obj.get("payment_status") != "paid":
+        # card payments complete at once; SEPA and ACH debits succeed later, asynchronously
+        paid = (event.get("type") == "checkout.session.completed" and obj.get("payment_status") == "paid"
+                ) or event.get("type") == "checkout.session.async_payment_succeeded"
+        if not paid:
             return WebhookResult()
         refs = tuple(filter(None, (obj.get("metadata") or {}).get("relance_invoices", "").split(",")))
         currency = (obj.get("currency") or "eur").upper()
         return WebhookResult(events=(PaymentReceived(
             provider_ref=obj.get("payment_link") or obj.get("id", ""), invoice_refs=refs,
             amount=from_minor_units(int(obj.get("amount_total") or 0), currency),
-            currency=currency),))
+            currency=currency, event_id=event.get("id")),))
 
 
 @hookimpl

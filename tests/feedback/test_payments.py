@@ -88,23 +88,90 @@ def test_link_created_reused_while_the_amount_holds_then_replaced(make_ws, strip
     assert any(c.request.url.path == "/v1/payment_links/plink_1" for c in stripe_api.calls)
 
 
-def test_paid_webhook_marks_paid_and_stops_the_scenario(make_ws, stripe_api):
+def paid(ws, **kw):
     from decimal import Decimal
 
     from hub.contracts import PaymentReceived
 
+    event = PaymentReceived(provider_ref="plink_1", invoice_refs=(), amount=Decimal("250.00"),
+                            currency="EUR", **kw)
+    return asyncio.run(apply_payment(ws, event, source="payment_provider:stripe"))
+
+
+def test_paid_webhook_holds_the_invoice_and_stops_the_scenario(make_ws, stripe_api):
+    from hub.plan.planner import plan
+
     ws = make_ws(CONFIG)
     setup(ws, customer("C1"), invoice("1", "C1", TODAY - D(days=3), amount="250.00"))
     send(ws)
-    event = PaymentReceived(provider_ref="plink_1", invoice_refs=(), amount=Decimal("250.00"),
-                            currency="EUR")
-    asyncio.run(apply_payment(ws, event))
+    assert paid(ws) == 1
     with session(ws.engine) as s:
-        assert s.execute(select(Invoice.status)).scalar_one() == "paid"
-    from hub.plan.planner import plan
-
+        inv = s.execute(select(Invoice)).scalar_one()
+    assert inv.hub_paid_ref == "plink_1" and inv.status == "open"  # as the ledger says, for now
     assert plan(ws, today=TODAY + D(days=30)).created == 0
     assert json.dumps([m.dispatch_id for m in memory_plugins.SENT["email"]]) == "[1]"
+
+
+def test_a_payment_we_learned_of_sticks_until_the_ledger_records_it(make_ws, stripe_api):
+    """The ledger has not recorded the payment yet: neither the next sync nor the
+    fresh-check, which both still read the invoice open, brings the reminder back."""
+    from hub.plan.planner import plan
+    from hub.sync.engine import sync_all
+
+    ws = make_ws(CONFIG)
+    setup(ws, customer("C1"), invoice("1", "C1", TODAY - D(days=3), amount="250.00"))
+    send(ws)
+    paid(ws)
+    asyncio.run(sync_all(ws, full=True))  # the ledger still says open
+    with session(ws.engine) as s:
+        s.execute(Invoice.__table__.update().values(due_date=TODAY - D(days=16)))
+    memory_plugins.LEDGERS["default"][1] = invoice("1", "C1", TODAY - D(days=16), amount="250.00")
+    assert plan(ws).created == 0  # the planner holds it
+    report = send(ws)  # and so would the fresh-check
+    assert report.sent == 0 and len(memory_plugins.SENT["email"]) == 1
+    # the ledger records the payment: the hold has done its work and ends
+    memory_plugins.LEDGERS["default"][1] = invoice("1", "C1", TODAY - D(days=16), amount="0",
+                                                   status="paid")
+    asyncio.run(sync_all(ws, full=True))
+    with session(ws.engine) as s:
+        inv = s.execute(select(Invoice)).scalar_one()
+    assert inv.status == "paid" and inv.hub_paid_at is None
+
+
+def test_a_replayed_payment_event_is_applied_once(make_ws, stripe_api):
+    from hub.store.models import Event
+
+    ws = make_ws(CONFIG)
+    setup(ws, customer("C1"), invoice("1", "C1", TODAY - D(days=3), amount="250.00"))
+    send(ws)
+    assert paid(ws, event_id="evt_1") == 1
+    assert paid(ws, event_id="evt_1") == 0  # Stripe retries deliveries: same id, no effect
+    with session(ws.engine) as s:
+        assert len(s.execute(select(Event).where(Event.kind == "payment")).all()) == 1
+
+
+def test_an_async_payment_that_succeeds_later_counts():
+    import hashlib
+    import hmac
+    import time
+
+    from hub.contracts import WebhookRequest
+    from hub.testing import make_context
+    from plugins.stripe import StripePaymentProvider, StripeSettings
+
+    provider = StripePaymentProvider(StripeSettings(api_key="sk_test_1", webhook_secret="whsec_1"),
+                                     make_context("stripe"))
+    body = json.dumps({"id": "evt_9", "type": "checkout.session.async_payment_succeeded",
+                       "data": {"object": {"id": "cs_1", "payment_link": "plink_1",
+                                           "payment_status": "paid", "currency": "eur",
+                                           "amount_total": 25000,
+                                           "metadata": {"relance_invoices": "ledger:1"}}}}).encode()
+    ts = str(int(time.time()))
+    sig = hmac.new(b"whsec_1", f"{ts}.".encode() + body, hashlib.sha256).hexdigest()
+    result = provider.verify_webhook(WebhookRequest(method="POST", path="/", body=body,
+                                                    headers={"Stripe-Signature": f"t={ts},v1={sig}"}))
+    [event] = result.events
+    assert event.event_id == "evt_9" and event.invoice_refs == ("ledger:1",)
 
 
 def test_delivery_events_update_the_dispatch_and_keep_the_tracking(make_ws):
