@@ -16,12 +16,18 @@ app = typer.Typer(
 )
 
 
-@app.callback()
-def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="debug logs on stderr"),
-          version: bool = typer.Option(False, "--version", help="print the version and exit")):
-    if version:
+def _print_version(value: bool) -> None:
+    if value:  # eager: runs before Typer asks for a command
         typer.echo(f"relance {__version__}")
         raise typer.Exit()
+
+
+@app.callback()
+def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="debug logs on stderr"),
+          version: bool = typer.Option(False, "--version", help="print the version and exit",
+                                       is_eager=True, callback=_print_version)):
+    """Exit codes: 0 everything worked; 1 something failed (a connection, a dispatch, a
+    check); 2 usage or configuration error."""
     import sys
 
     setup_logging(verbose, service="serve" in sys.argv[1:2] or "serve" in sys.argv)

@@ -127,6 +127,14 @@ def run(workspace: Path = WorkspaceOpt, as_json: bool = JsonOpt,
         print_json(summary)
     else:
         print_summary(summary)
+    if cycle_failed(summary):  # cron and monitors read the exit code
+        raise typer.Exit(1)
+
+
+def cycle_failed(summary: dict) -> bool:
+    """A connection that could not be read, or a dispatch that failed, is a failed run."""
+    return (any(not s["ok"] for s in summary["sync"]) or summary["failed"] > 0
+            or summary["uncertain"] > 0 or bool(summary["errors"]))
 
 
 async def _cycle(ws, do_sync: bool, limit: int | None, quiet: bool = False) -> dict:

@@ -22,8 +22,16 @@ def print_summary(summary: dict) -> None:
         if s["skipped"]:
             console.print(f"   [yellow]{s['skipped']}[/]", highlight=False)
     console.print(f"planned {summary['planned']} new dispatch(es) for {summary['date']}")
-    if summary["sent"] == 0 and summary["planned"] == 0:
+    waiting = {k: summary[k] for k in ("failed", "held", "uncertain", "retried") if summary[k]}
+    if summary.get("awaiting_approval"):
+        waiting["waiting for approval"] = summary["awaiting_approval"]
+    if summary["sent"] == 0 and summary["planned"] == 0 and not waiting \
+            and all(s["ok"] for s in summary["sync"]):
         console.print("[bold]Nothing new to send[/] — every due reminder has already gone out.")
+    elif summary["sent"] == 0:
+        console.print("[bold yellow]Nothing was sent[/]: " + (", ".join(
+            f"{n} {k}" for k, n in waiting.items()) or "a connection could not be read")
+            + " (see `relance status` and `relance history`)")
     if summary["by_step"]:
         t = Table(title="Sent")
         for col in ("scenario", "step", "channel", "sent"):

@@ -8,8 +8,13 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import func, select
+
 from hub.plan.planner import plan
 from hub.send.dispatcher import Dispatcher, SendReport
+from hub.send.outbox import Status
+from hub.store.db import session
+from hub.store.models import Dispatch
 from hub.sync.engine import sync_all
 from hub.workspace import Workspace
 
@@ -35,4 +40,12 @@ async def daily_cycle(ws: Workspace, *, sync: bool = True, limit: int | None = N
                     for k, v in sorted(report.by_step.items())],
         "amount_reminded": {c: Decimal(a) for c, a in sorted(report.amounts.items())},
         "errors": report.errors,
+        "awaiting_approval": awaiting_approval(ws),
     }
+
+
+def awaiting_approval(ws: Workspace) -> int:
+    """Dispatches planned but waiting for a person's approval."""
+    with session(ws.engine) as s:
+        return s.execute(select(func.count()).select_from(Dispatch).where(
+            Dispatch.status == Status.PLANNED.value)).scalar_one()

@@ -93,7 +93,9 @@ async def job_cycle(root: str) -> None:
 
 
 async def _cycle(rt: Runtime, today: dt.date) -> None:
-    summary = await daily_cycle(rt.ws, sync=False, today=today, stop=rt.stopping)
+    # the same cycle as `relance run`: sync first, so nothing is planned or sent on data
+    # older than the ledger (and a source that cannot answer holds the sends)
+    summary = await daily_cycle(rt.ws, sync=True, today=today, stop=rt.stopping)
     due = summary["planned"] + summary["held"] + summary["failed"] + summary["sent"]
     rt.last_cycle = {"date": today.isoformat(),
                      **{k: summary[k] for k in ("planned", "sent", "failed", "held")}}
