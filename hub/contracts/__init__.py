@@ -61,6 +61,7 @@ from hub.contracts.plugin import (
     TemplateFilter,
 )
 from hub.contracts.records import (
+    CURRENCIES,
     Address,
     Cursor,
     CustomerRecord,
@@ -74,6 +75,7 @@ from hub.contracts.records import (
     SyncItem,
     SyncPage,
     Tombstone,
+    is_currency,
 )
 from hub.contracts.webhooks import (
     DeliveryUpdate,
@@ -86,6 +88,7 @@ from hub.contracts.webhooks import (
 
 __all__ = [
     'API_VERSION',
+    'CURRENCIES',
     'Address',
     'AsyncTask',
     'Attachment',
@@ -132,6 +135,7 @@ __all__ = [
     'WebhookEvent',
     'WebhookRequest',
     'WebhookResult',
+    'is_currency',
     'pages',
     'retry_after',
 ]

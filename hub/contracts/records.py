@@ -10,6 +10,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, Literal, Self
 
+from babel.numbers import list_currencies
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from hub.contracts._maker import record_maker
@@ -50,9 +51,18 @@ def _money(value: Any) -> Decimal:
     return Decimal(str(value)) if not isinstance(value, Decimal) else value
 
 
+#: ISO 4217 codes, as Babel (CLDR) lists them
+CURRENCIES = frozenset(list_currencies())
+
+
+def is_currency(code: str) -> bool:
+    """True for an ISO 4217 currency code (EUR, JPY, KWD), per Babel's list."""
+    return code in CURRENCIES
+
+
 def _currency(value: str) -> str:
     value = (value or "").strip().upper()
-    if len(value) != 3 or not value.isalpha():
+    if not is_currency(value):
         raise ValueError(f"{value!r} is not an ISO 4217 currency code")
     return value
 

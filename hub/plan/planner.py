@@ -44,7 +44,7 @@ from hub.clock import today_in, utcnow
 from hub.config import ScenarioConfig
 from hub.config.conditions import to_sql
 from hub.plan.scenarios import BusinessCalendar, Step, cutoff, steps_of
-from hub.store.db import session
+from hub.store.db import installation_id, session
 from hub.store.models import Customer, Dispatch, DispatchInvoice, Event, Invoice
 from hub.store.money import Money
 from hub.store.records import dialect_insert
@@ -205,7 +205,7 @@ def _materialise(s: Session, ws: Workspace, name: str, sc: ScenarioConfig, today
         key = (literal(f"{name}:") + func.min(st.step) + literal(":i")
                + cast(func.min(c.invoice_id), String) + literal(f":{base}"))
     grouped = (
-        select(literal(base) + c.grp, literal("rl-") + key, func.min(c.customer_id),
+        select(literal(base) + c.grp, literal(f"rl-{installation_id(s)}:") + key, func.min(c.customer_id),
                literal(name), func.min(st.step), func.min(c.step_index), func.min(st.channel),
                func.min(st.template), literal("planned" if approval else "approved"),
                literal(today),

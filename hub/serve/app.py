@@ -64,6 +64,23 @@ def _sync_soon(rt: Runtime, name: str, job_id: str) -> None:
         asyncio.get_running_loop().create_task(job_sync(str(rt.ws.root), name))
 
 
+MAX_WEBHOOK_BYTES = 1 << 20  # no provider sends more in one callback
+
+
+async def _capped_body(request: Request) -> bytes | None:
+    """The body, or None when it is over the cap (read no further than the cap)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_WEBHOOK_BYTES:
+        return None
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_WEBHOOK_BYTES:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def create_app(rt: Runtime, *, lease_ttl: float = 15.0) -> Starlette:
     ws = rt.ws
     RUNTIMES[str(ws.root)] = rt
@@ -73,7 +90,9 @@ def create_app(rt: Runtime, *, lease_ttl: float = 15.0) -> Starlette:
         kind, instance = _find(ws, plugin, name)
         if instance is None:
             return PlainTextResponse("unknown webhook endpoint", status_code=404)
-        body = await request.body()
+        body = await _capped_body(request)
+        if body is None:
+            return PlainTextResponse(f"body over {MAX_WEBHOOK_BYTES} bytes", status_code=413)
         public = ws.config.serve.public_url
         url = (public.rstrip("/") + request.url.path +
                (f"?{request.url.query}" if request.url.query else "")) if public else str(request.url)
@@ -88,6 +107,10 @@ def create_app(rt: Runtime, *, lease_ttl: float = 15.0) -> Starlette:
             return PlainTextResponse("invalid signature", status_code=401)
         except NotImplementedError:
             return PlainTextResponse("this plugin takes no webhooks", status_code=404)
+        except Exception as exc:  # signed but not what the provider sends: the sender's fault
+            log.warning("webhook %s/%s refused as malformed: %s: %s (%d bytes, body not logged)",
+                        plugin, name, type(exc).__name__, exc, len(body))
+            return PlainTextResponse("malformed webhook body", status_code=400)
         task = BackgroundTask(_process, rt, kind, name, result.events) if result.events else None
         return Response(result.body, status_code=result.status_code,
                         media_type=result.content_type, background=task)

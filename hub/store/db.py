@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -98,6 +99,19 @@ def migrate(engine: Engine, revision: str = "head") -> None:
             if current == ScriptDirectory.from_config(cfg).get_current_head():
                 return
         command.upgrade(cfg, revision)
+
+
+_INSTALLATIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def installation_id(s: Session) -> str:
+    """This database's random id (16 hex digits), read once per engine, in the caller's
+    own transaction (a second connection would wait for the caller's write lock)."""
+    engine = s.get_bind().engine
+    if engine not in _INSTALLATIONS:
+        _INSTALLATIONS[engine] = s.connection().exec_driver_sql(
+            "SELECT id FROM installation").scalar_one()[:16]
+    return _INSTALLATIONS[engine]
 
 
 @contextmanager

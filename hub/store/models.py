@@ -240,6 +240,13 @@ class WebhookEvent(SQLModel, table=True):
     at: dt.datetime = Field(default_factory=utcnow)
 
 
+class Installation(SQLModel, table=True):
+    """One row: this database's random id, made by its first migration. It makes
+    idempotency keys and Message-IDs unique across installations and rebuilt databases."""
+
+    id: str = Field(primary_key=True)
+
+
 class Lease(SQLModel, table=True):
     """A named lease (the single scheduler clock on databases without advisory locks)."""
 

@@ -219,7 +219,7 @@ class CsvConnector(Connector):
                 lines, cells = zip(*chunk, strict=True)
                 page += reader.page(lines, cells)
             if page:
-                yield page
+                yield as_credit_notes(page)
             if left:
                 return
 
@@ -241,6 +241,16 @@ class CsvConnector(Connector):
         if not self.files():
             return [f"no file at {self.settings.path!r} (relative to {self.context.workspace})"]
         return []
+
+
+def as_credit_notes(items: list) -> list:
+    """A negative amount in an export is a credit note (what the customer is owed back),
+    not an invoice with a negative balance: kind `credit_note`, amounts as positive."""
+    if not any(isinstance(r, InvoiceRecord) and r.amount_due < 0 for r in items):
+        return items
+    return [r.model_copy(update={"kind": "credit_note", "amount_due": -r.amount_due,
+                                 "total": -r.total if r.total < 0 else r.total})
+            if isinstance(r, InvoiceRecord) and r.amount_due < 0 else r for r in items]
 
 
 @hookimpl

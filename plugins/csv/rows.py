@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 
 from babel.numbers import get_currency_precision
 
-from hub.contracts import Address, CustomerRecord, InvoiceRecord, RecordProblem
+from hub.contracts import Address, CustomerRecord, InvoiceRecord, RecordProblem, is_currency
 from plugins.csv import columns
 from plugins.csv.parsing import parse_date, parse_decimal
 
@@ -135,7 +135,7 @@ class RowReader:
 
     def _currency(self, text: str) -> str | None:
         code = text.upper() or self.default_currency
-        return code if len(code) == 3 and code.isalpha() else None
+        return code if is_currency(code) else None
 
     def _status(self, text: str) -> str | None:
         status = self.status_map.get(text.lower(), "open")

@@ -59,6 +59,11 @@ def valid_address(address: str | None) -> bool:
     return bool(address) and bool(_EMAIL.match(parseaddr(address)[1] or ""))
 
 
+def one_line(text: str) -> str:
+    """Header text on one line: CR, LF and other breaks become single spaces."""
+    return " ".join(text.split())
+
+
 class EmailChannel(Channel):
     name = "email"
     description = "E-mail through any SMTP server"
@@ -106,13 +111,17 @@ class EmailChannel(Channel):
                 mail.attach(part)
         else:
             mail = body
-        mail["From"] = formataddr((s.from_name or message.company.name, s.from_address), "utf-8")
-        mail["To"] = formataddr((r.name, r.email or ""), "utf-8")
+        # names come from the ledger: a line break in one must not end the header (it
+        # would inject headers and break Subject, Date, Message-ID); formataddr quotes
+        # commas and quotes and encodes non-ASCII (RFC 2047)
+        mail["From"] = formataddr((one_line(s.from_name or message.company.name), s.from_address),
+                                  "utf-8")
+        mail["To"] = formataddr((one_line(r.name), one_line(r.email or "")), "utf-8")
         if r.cc_emails:
-            mail["Cc"] = ", ".join(r.cc_emails)
+            mail["Cc"] = ", ".join(formataddr(("", one_line(a)), "utf-8") for a in r.cc_emails)
         if s.reply_to:
             mail["Reply-To"] = s.reply_to
-        mail["Subject"] = Header(message.subject, "utf-8")
+        mail["Subject"] = Header(one_line(message.subject), "utf-8")
         mail["Date"] = format_datetime(dt.datetime.now(dt.UTC))  # "+0000": UTC, said so
         mail["Message-ID"] = self.message_id(message.idempotency_key)
         mail["X-Relance-Dispatch"] = str(message.dispatch_id)

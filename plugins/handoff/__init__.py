@@ -7,7 +7,6 @@ yields the same files, so the channel is idempotent.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
 import re
@@ -18,6 +17,7 @@ from typing import ClassVar
 from pydantic import Field
 
 from hub.contracts import Channel, Message, PluginSettings, SendResult
+from hub.contracts.sheets import append_inert, csv_writer
 from hub.hookspecs import hookimpl
 
 COLUMNS = ["creditor", "customer_code", "customer_name", "email", "phone", "address_line1",
@@ -60,15 +60,15 @@ class HandoffChannel(Channel):
 
         data = rows(message)
         text = io.StringIO()
-        w = csv.writer(text)
+        w = csv_writer(text)  # cells that start like a formula stay text
         w.writerow(COLUMNS)
         w.writerows(data)
         wb = Workbook()
         ws = wb.active
         ws.title = "case"
-        ws.append(COLUMNS)
+        append_inert(ws, COLUMNS)
         for row in data:
-            ws.append(row)  # amounts stay exact decimal text, never float
+            append_inert(ws, row)  # amounts stay exact decimal text, never float
         xlsx = io.BytesIO()
         wb.save(xlsx)
         out = {"case.csv": text.getvalue().encode("utf-8"), "case.xlsx": xlsx.getvalue(),

@@ -8,7 +8,6 @@ writing it twice is harmless, so the channel is idempotent.
 from __future__ import annotations
 
 import asyncio
-import csv
 import datetime as dt
 import logging
 import re
@@ -18,6 +17,7 @@ from typing import ClassVar
 from pydantic import Field
 
 from hub.contracts import Channel, Message, PluginSettings, SendResult
+from hub.contracts.sheets import csv_writer
 from hub.errors import PermanentError
 from hub.hookspecs import hookimpl
 
@@ -85,7 +85,7 @@ class LetterPdfChannel(Channel):
         index = folder / "to_post.csv"
         new = not index.exists()
         with index.open("a", newline="", encoding="utf-8") as f:
-            w = csv.writer(f)
+            w = csv_writer(f)  # a customer's name that starts like a formula stays text
             if new:
                 w.writerow(["file", "customer", "postcode", "city", "country", "options"])
             a = message.recipient.address

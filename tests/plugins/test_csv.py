@@ -334,3 +334,21 @@ def test_a_status_mapped_to_no_known_state_is_named_with_its_fix(tmp_path):
     assert problem.place == "invoices.csv:2:status"
     assert "'Soldée' to 'settled'" in problem.reason and "use open, paid or void" in problem.reason
     assert [i.number for i in of(records, InvoiceRecord)] == ["F-2"]
+
+
+def test_an_unknown_currency_code_is_a_bad_row_named_with_its_place(tmp_path):
+    (tmp_path / "invoices.csv").write_text(HEADER + "F-1;A;;XXQ;10;2026-11-24;\n"
+                                           + "F-2;B;;EUR;10;2026-11-24;\n")
+    _, records = collect(connector(tmp_path))
+    assert [i.number for i in of(records, InvoiceRecord)] == ["F-2"]
+    [problem] = of(records, RecordProblem)
+    assert problem.place == "invoices.csv:2:currency" and "'XXQ' is not an ISO 4217" in problem.reason
+
+
+def test_a_negative_amount_is_a_credit_note(tmp_path):
+    (tmp_path / "invoices.csv").write_text(HEADER + "AV-1;A;;EUR;-150,00;2026-11-24;\n"
+                                           + "F-1;A;;EUR;100,00;2026-11-24;\n")
+    _, records = collect(connector(tmp_path))
+    kinds = {i.number: (i.kind, i.amount_due, i.total) for i in of(records, InvoiceRecord)}
+    assert kinds == {"AV-1": ("credit_note", Decimal("150.00"), Decimal("150.00")),
+                     "F-1": ("invoice", Decimal("100.00"), Decimal("100.00"))}

@@ -10,6 +10,7 @@ from decimal import Decimal
 
 import pytest
 from aiosmtpd.controller import Controller
+from sqlalchemy import select
 
 from hub.contracts import Attachment, CompanyInfo, Message, Recipient
 from hub.demo.smtp import free_port
@@ -193,3 +194,50 @@ def test_problems_explain_missing_or_invalid_addresses():
     assert "invalid e-mail address" in ch.problems(message(email_addr="not-an-email"))[0]
     assert ch.problems(message()) == []
     assert isinstance(message().recipient.name, str) and Decimal("1") == 1
+
+
+@pytest.mark.parametrize("name", ["Dupont\r\nBcc: attacker@example.com", "Dupont, \"Jean\"",
+                                  "Société Générale\n", "A\rB"])
+def test_names_from_the_ledger_cannot_break_the_headers(name):
+    import email
+
+    ch = channel(2525)
+    msg = message(1)
+    msg = msg.model_copy(update={"recipient": msg.recipient.model_copy(update={"name": name}),
+                                 "subject": f"Reminder for {name}"})
+    parsed = email.message_from_bytes(ch.build(msg).as_bytes())
+    assert parsed["Bcc"] is None
+    for header in ("Subject", "Date", "Message-ID", "To", "From"):
+        assert len(parsed.get_all(header)) == 1 and "\n" not in str(parsed[header]).strip()
+    display, addr = email.utils.parseaddr(str(email.header.make_header(
+        email.header.decode_header(parsed["To"]))))
+    assert addr == msg.recipient.email and display == " ".join(name.split())
+
+
+def test_message_ids_differ_between_installations(make_ws, tmp_path):
+    """Two fresh workspaces with the same data plan the same steps under different keys,
+    so their Message-IDs (derived from the key) never collide."""
+    import asyncio
+    import datetime as dt
+
+    from hub.plan.planner import plan
+    from hub.store.db import session
+    from hub.store.models import Dispatch
+    from hub.sync.engine import sync_all
+    from tests import memory_plugins
+    from tests.conftest import customer, invoice
+
+    keys = []
+    for n in range(2):
+        root = tmp_path / f"ws{n}"
+        root.mkdir()
+        ws = make_ws(root=root)
+        memory_plugins.LEDGERS["default"][:] = [customer("C1"), invoice(
+            "1", "C1", dt.date.today() - dt.timedelta(days=3))]
+        asyncio.run(sync_all(ws))
+        plan(ws)
+        with session(ws.engine) as s:
+            keys += list(s.execute(select(Dispatch.idempotency_key)).scalars())
+    assert len(keys) == 2 and keys[0] != keys[1]
+    ch = channel(2525)
+    assert ch.message_id(keys[0]) != ch.message_id(keys[1])

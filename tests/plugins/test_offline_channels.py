@@ -111,6 +111,23 @@ def test_handoff_bundle(tmp_path):
     assert result.invoice_updates == {"F-1": "in_collection"}
 
 
+@pytest.mark.parametrize("name", ["=cmd|' /C calc'!A0", "+1+1", "-2+3", "@SUM(A1)", "\tleading tab",
+                                  "\rleading CR"])
+def test_a_name_that_starts_like_a_formula_is_written_inert(tmp_path, name):
+    from hub.contracts import Recipient
+
+    ch = HandoffChannel(HandoffSettings(), make_context("agency", tmp_path))
+    msg = sample_message(history=HISTORY)
+    msg = msg.model_copy(update={"recipient": Recipient(**{**msg.recipient.model_dump(),
+                                                           "name": name})})
+    case = tmp_path / asyncio.run(ch.send(msg)).provider_ref
+    [row] = list(csv.DictReader(io.StringIO((case / "case.csv").read_text(), newline="")))
+    assert row["customer_name"].startswith("'") and name.strip("\t\r")[:3] in row["customer_name"]
+    cell = load_workbook(case / "case.xlsx").active[2][COLUMNS.index("customer_name")]
+    assert cell.data_type == "s" and cell.value.strip() == name.strip()  # text, never a formula
+    assert row["amount_due"] == "120.00"  # numbers are left as they are
+
+
 def test_handoff_zip_and_documented_columns(tmp_path):
     ch = HandoffChannel(HandoffSettings(zip=True), make_context("agency", tmp_path))
     result = asyncio.run(ch.send(sample_message()))
