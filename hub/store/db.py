@@ -92,13 +92,34 @@ def migrate(engine: Engine, revision: str = "head") -> None:
     from alembic.script import ScriptDirectory
 
     cfg = alembic_config(engine)
-    with _MIGRATE_LOCK:
+    with _MIGRATE_LOCK, _across_processes(engine):
         if revision == "head":
             with engine.connect() as conn:
                 current = MigrationContext.configure(conn).get_current_revision()
             if current == ScriptDirectory.from_config(cfg).get_current_head():
                 return
         command.upgrade(cfg, revision)
+
+
+MIGRATION_LOCK = 0x72656C616E6366  # PostgreSQL advisory lock key of the migration
+
+
+@contextmanager
+def _across_processes(engine: Engine) -> Iterator[None]:
+    """Several processes starting at once on a fresh PostgreSQL database migrate one at a
+    time (the others wait, then find the schema at head). SQLite's write lock serialises
+    them already."""
+    if engine.dialect.name != "postgresql":
+        yield
+        return
+    with engine.connect() as conn:
+        conn.exec_driver_sql(f"SELECT pg_advisory_lock({MIGRATION_LOCK})")
+        conn.commit()
+        try:
+            yield
+        finally:
+            conn.exec_driver_sql(f"SELECT pg_advisory_unlock({MIGRATION_LOCK})")
+            conn.commit()
 
 
 _INSTALLATIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

@@ -22,7 +22,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import ClassVar
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from hub.contracts import (
     Connector,
@@ -69,6 +69,15 @@ class CsvSettings(PluginSettings):
     complete_export: bool = False
     status_values: dict[str, str] = Field(default_factory=dict)
     page_size: int = Field(5000, ge=1, description="rows per page (one transaction each)")
+
+    @field_validator("columns")
+    @classmethod
+    def _known_fields(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(value) - set(DEFAULT_COLUMNS))
+        if unknown:
+            raise ValueError(f"unknown field(s) {', '.join(map(repr, unknown))} under columns "
+                             f"(keys are our fields; valid: {', '.join(DEFAULT_COLUMNS)})")
+        return value
 
 
 class CsvConnector(Connector):
@@ -237,10 +246,17 @@ class CsvConnector(Connector):
         return MONTH_FIRST_FORMATS, itertools.chain(ahead, rows)
 
     async def check(self) -> list[str]:
-        """Doctor: the export is there."""
-        if not self.files():
+        """Doctor: the export is there and its header matches the mapping."""
+        files = self.files()
+        if not files:
             return [f"no file at {self.settings.path!r} (relative to {self.context.workspace})"]
-        return []
+        problems = []
+        for path in files:
+            try:
+                await asyncio.to_thread(next, self.read_pages(path, 1), None)
+            except PermanentError as exc:
+                problems.append(str(exc))
+        return problems
 
 
 def as_credit_notes(items: list) -> list:

@@ -352,3 +352,16 @@ def test_a_negative_amount_is_a_credit_note(tmp_path):
     kinds = {i.number: (i.kind, i.amount_due, i.total) for i in of(records, InvoiceRecord)}
     assert kinds == {"AV-1": ("credit_note", Decimal("150.00"), Decimal("150.00")),
                      "F-1": ("invoice", Decimal("100.00"), Decimal("100.00"))}
+
+
+def test_an_unknown_key_under_columns_is_an_error_naming_the_valid_ones():
+    with pytest.raises(ValueError, match=r"unknown field\(s\) 'invoice_number'.*valid: invoice_id, number"):
+        CsvSettings(path="x.csv", columns={"invoice_number": "N°"})
+
+
+def test_doctor_checks_each_files_header_against_the_mapping(tmp_path):
+    (tmp_path / "invoices.csv").write_text("Numéro;Client;Montant;Echéance\nF-1;X;1;2026-11-24\n")
+    [problem] = asyncio.run(connector(tmp_path).check())
+    assert "invoices.csv:1: missing column(s) 'invoice_number'" in problem
+    (tmp_path / "invoices.csv").write_text(HEADER + "F-1;A;;EUR;10;2026-11-24;\n")
+    assert asyncio.run(connector(tmp_path).check()) == []
