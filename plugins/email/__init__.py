@@ -156,6 +156,12 @@ class EmailChannel(Channel):
                 aiosmtplib.SMTPTimeoutError) as exc:
             raise RetriableError(f"channel {self.context.name}: cannot reach "
                                  f"{s.host}:{s.port}: {exc}") from None
+        except aiosmtplib.SMTPException as exc:  # no AUTH, no STARTTLS offered: nothing sent
+            smtp.close()
+            raise RetriableError(f"channel {self.context.name}: the SMTP server at "
+                                 f"{s.host}:{s.port} cannot be used as configured ({exc}); "
+                                 "nothing was sent. Check `security`, `username` and the "
+                                 "server's settings") from None
         self._all.append(smtp)
         return smtp
 

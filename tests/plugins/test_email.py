@@ -241,3 +241,16 @@ def test_message_ids_differ_between_installations(make_ws, tmp_path):
     assert len(keys) == 2 and keys[0] != keys[1]
     ch = channel(2525)
     assert ch.message_id(keys[0]) != ch.message_id(keys[1])
+
+
+@pytest.mark.parametrize("settings", [{"username": "u", "password": "p"}, {"security": "starttls"}])
+def test_a_server_that_offers_no_auth_or_starttls_fails_the_send_as_retriable(smtp, settings):
+    """Nothing was sent: a failure to retry once the configuration is fixed, never an
+    `uncertain` dispatch held for a person."""
+    handler, port = smtp()
+    ch = channel(port, **{k: v for k, v in settings.items() if k != "security"})
+    if "security" in settings:
+        ch = EmailChannel(ch.settings.model_copy(update=settings), make_context("email"))
+    with pytest.raises(RetriableError, match="nothing was sent"):
+        run(ch.send(message()))
+    assert handler.messages == []
