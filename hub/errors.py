@@ -70,8 +70,14 @@ class RateLimitedError(RetriableError):
 class DeliveryUncertainError(RelanceError):
     """The request may have reached the provider (timeout after sending, 5xx mid-send).
 
-    Never retried blindly on a channel that does not honour idempotency keys.
+    Never retried blindly on a channel that does not honour idempotency keys. `provider_ref`
+    (when the plugin knows it, as an e-mail's Message-ID) is kept with the dispatch so a
+    person can look the message up at the provider.
     """
+
+    def __init__(self, message: str, *, provider_ref: str | None = None):
+        self.provider_ref = provider_ref
+        super().__init__(message)
 
 
 class PermanentError(RelanceError):

@@ -30,6 +30,7 @@ def register(app: typer.Typer) -> None:
     app.command()(run)
     app.command()(approve)
     app.command()(resolve)
+    app.command()(retry)
 
 
 async def _sync(ws, names, full, accept_shrink=False):
@@ -160,20 +161,60 @@ def approve(ids: list[int] = typer.Argument(None, help="dispatch ids to approve"
     console.print(f"{n} dispatch(es) approved; `relance run` sends them.")
 
 
-def resolve(dispatch_id: int = typer.Argument(...),
+def resolve(ids: list[int] = typer.Argument(None, help="dispatch ids (or --uncertain)"),
+            all_uncertain: bool = typer.Option(False, "--uncertain",
+                                               help="every uncertain dispatch (with --channel)"),
+            channel: str = typer.Option(None, "--channel", help="only this channel's"),
             sent: bool = typer.Option(False, "--sent", help="it was delivered: mark sent"),
             resend: bool = typer.Option(False, "--resend", help="it was not: send it again"),
             cancel: bool = typer.Option(False, "--cancel", help="drop it"),
-            workspace: Path = WorkspaceOpt):
-    """Settle an `uncertain` dispatch (a crash or timeout mid-send) after checking the channel."""
+            workspace: Path = WorkspaceOpt, as_json: bool = JsonOpt):
+    """Settle `uncertain` dispatches (a crash or timeout mid-send) after checking the channel.
+
+    With no choice, lists them with their recipient and provider reference (Message-ID)."""
     from hub.send.approvals import resolve as do_resolve
+    from hub.send.approvals import uncertain
 
     choice = [k for k, v in (("sent", sent), ("resend", resend), ("cancel", cancel)) if v]
+    ws = run_guarded(lambda: open_workspace(workspace))
+    if not choice:
+        rows = uncertain(ws, channel)
+        if as_json:
+            return print_json(rows)
+        for r in rows:
+            console.print(f"{r['id']} {r['channel']} {r['step']} to {r['customer']} "
+                          f"<{r['recipient'] or '?'}> ref {r['provider_ref'] or '-'} key "
+                          f"{r['idempotency_key']}: {r['error'] or ''}", highlight=False)
+        console.print(f"{len(rows)} uncertain; settle with `relance resolve ID… "
+                      f"--sent|--resend|--cancel -w {workspace}` or `--uncertain`")
+        return None
     if len(choice) != 1:
         raise fail("choose exactly one of --sent, --resend, --cancel")
+    if all_uncertain:
+        ids = [r["id"] for r in uncertain(ws, channel)]
+    if not ids:
+        raise fail("give dispatch ids, or --uncertain (see them with `relance resolve`)")
+    failed = 0
+    for dispatch_id in ids:
+        try:
+            do_resolve(ws, dispatch_id, choice[0])
+            console.print(f"dispatch {dispatch_id}: {choice[0]}")
+        except PermanentError as exc:
+            failed += 1
+            console.print(f"[red]✗[/] {exc}", highlight=False)
+    if failed:
+        raise typer.Exit(1)
+    return None
+
+
+def retry(ids: list[int] = typer.Argument(None, help="failed dispatch ids"),
+          all_failed: bool = typer.Option(False, "--failed", help="every failed dispatch"),
+          workspace: Path = WorkspaceOpt):
+    """Send failed dispatches again once the cause is fixed (a template, an address, a key)."""
+    from hub.send.approvals import retry as do_retry
+
+    if not ids and not all_failed:
+        raise fail("give dispatch ids or --failed (see them with `relance history --kind failed`)")
     ws = run_guarded(lambda: open_workspace(workspace))
-    try:
-        do_resolve(ws, dispatch_id, choice[0])
-    except PermanentError as exc:
-        raise fail(str(exc)) from None
-    console.print(f"dispatch {dispatch_id}: {choice[0]}")
+    n = do_retry(ws, None if all_failed else ids)
+    console.print(f"{n} failed dispatch(es) approved again; `relance run` sends them.")

@@ -1,4 +1,5 @@
-"""Decisions a person takes on dispatches: approve planned ones, settle uncertain ones."""
+"""Decisions a person takes on dispatches: approve planned ones, retry failed ones once the
+cause is fixed, settle uncertain ones (one by one or many at once)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,38 @@ def approve(ws: Workspace, ids: list[int] | None) -> int:
                 record_event(s, "approved", "approved by a person", dispatch_id=did)
                 n += 1
     return n
+
+
+def retry(ws: Workspace, ids: list[int] | None) -> int:
+    """failed → approved, attempts counted afresh (the cause is fixed): the next send pass
+    takes them. `ids=None`: every failed dispatch."""
+    with session(ws.engine, immediate=True) as s:
+        q = select(Dispatch.id).where(Dispatch.status == S.FAILED)
+        if ids is not None:
+            q = q.where(Dispatch.id.in_(ids))
+        n = 0
+        for did in s.execute(q).scalars().all():
+            if outbox.transition(s, did, S.FAILED, S.APPROVED, not_before=None, attempts=0):
+                record_event(s, "retry", "sent again on a person's request (relance retry)",
+                             dispatch_id=did)
+                n += 1
+    return n
+
+
+def uncertain(ws: Workspace, channel: str | None = None) -> list[dict]:
+    """The dispatches a person must settle, with what they need to check with the provider:
+    the recipient, the provider reference or Message-ID, and the idempotency key."""
+    from hub.store.models import Customer
+
+    with session(ws.engine) as s:
+        q = select(Dispatch, Customer).join(Customer, Customer.id == Dispatch.customer_id).where(
+            Dispatch.status == S.UNCERTAIN).order_by(Dispatch.id)
+        if channel:
+            q = q.where(Dispatch.channel == channel)
+        return [{"id": d.id, "channel": d.channel, "step": f"{d.scenario}/{d.step}",
+                 "customer": c.name, "recipient": c.email or c.mobile or c.phone,
+                 "provider_ref": d.provider_ref, "idempotency_key": d.idempotency_key,
+                 "since": d.updated_at, "error": d.last_error} for d, c in s.execute(q).all()]
 
 
 def resolve(ws: Workspace, dispatch_id: int, choice: str) -> None:

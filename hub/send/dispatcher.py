@@ -324,7 +324,8 @@ class Dispatcher:
         if cls.idempotent:
             return self._retry(w, RetriableError(str(exc)), cls)
         with session(self.ws.engine, immediate=True) as s:
-            outbox.transition(s, w.dispatch.id, S.SENDING, S.UNCERTAIN, last_error=str(exc)[:1000])
+            outbox.transition(s, w.dispatch.id, S.SENDING, S.UNCERTAIN, last_error=str(exc)[:1000],
+                              provider_ref=getattr(exc, "provider_ref", None))
             record_event(s, "uncertain", f"may or may not have been sent ({exc}); held for "
                          f"`relance resolve {w.dispatch.id}`", level="warning",
                          dispatch_id=w.dispatch.id)

@@ -197,7 +197,8 @@ class EmailChannel(Channel):
                 raise RetriableError(f"SMTP {exc.code}: {exc.message}") from None
             except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError) as exc:
                 smtp.close()
-                raise DeliveryUncertainError(f"connection lost during the send: {exc}") from None
+                raise DeliveryUncertainError(f"connection lost during the send: {exc}",
+                                             provider_ref=mail["Message-ID"]) from None
         finally:
             self._idle.put_nowait(smtp if smtp.is_connected else None)
         if message.recipient.email in errors:
