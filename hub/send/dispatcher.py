@@ -60,6 +60,11 @@ class SendReport:
     hold_reasons: Counter = field(default_factory=Counter)
 
 
+def worker_name() -> str:
+    """This process, as the outbox records who claimed a dispatch."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
 class Dispatcher:
     def __init__(self, ws: Workspace, *, worker: str | None = None,
                  now: Callable[[], dt.datetime] = utcnow,
@@ -67,7 +72,7 @@ class Dispatcher:
                  stop: asyncio.Event | None = None):
         self.ws, self.now, self.on_progress = ws, now, on_progress
         self.stop = stop  # set on SIGTERM: finish what is in flight, claim nothing new
-        self.worker = worker or f"{socket.gethostname()}:{os.getpid()}"
+        self.worker = worker or worker_name()
         self.report = SendReport()
         self.cfg = ws.config.dispatch
         self._limiters: dict[str, AsyncLimiter | None] = {}

@@ -97,6 +97,24 @@ def release(s: Session, dispatch_id: int, invoice_ids: Sequence[int]) -> None:
                         f"WHERE id IN ({marks})", tuple(invoice_ids))
 
 
+def abandon(engine: Engine, worker: str) -> int:
+    """A stopping process's claims that never completed: `sending` → `uncertain` (the send
+    may have reached the provider), with the audit event. Returns how many."""
+    with writing(engine) as c:
+        to = Converters(c)
+        ids = [i for (i,) in sql(c, "SELECT id FROM dispatch WHERE status = 'sending' AND worker = ?",
+                                 (worker,))]
+        for i in ids:
+            sql(c, "UPDATE dispatch SET status = 'uncertain', updated_at = ? "
+                   "WHERE id = ? AND status = 'sending'", (to.instant(utcnow()), i))
+        if ids:
+            sql(c, "INSERT INTO event (at, kind, level, dispatch_id, message, data) "
+                   "VALUES (?, 'uncertain', 'warning', ?, ?, ?)",
+                [(to.instant(utcnow()), i, "the service stopped while sending; not re-sent "
+                  "blindly: `relance resolve`", "{}") for i in ids])
+    return len(ids)
+
+
 def record_delivery(s: Session, dispatch_id: int, delivery_status: str,
                     at: dt.datetime | None) -> bool:
     """A provider reports on a message: its delivery status is kept, and a dispatch left

@@ -4,8 +4,8 @@ Webhooks are routed to the plugin's `verify_webhook`; a bad signature gets 401 a
 logged without its body; a good one is answered at once and processed in the
 background. The lifespan runs the leader loop: the lease holder runs the scheduler,
 the others wait as hot standbys. On SIGTERM uvicorn stops accepting requests, the
-lifespan sets `stopping` (no new dispatch is claimed), waits for the jobs in flight and
-shuts the scheduler down, so nothing is left `sending`.
+lifespan sets `stopping` (no new dispatch is claimed), waits for the sends in flight, then
+shuts the scheduler down (`graceful_stop`), so nothing is left `sending`.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ from starlette.routing import Route
 from hub.contracts import DeliveryUpdate, LedgerChanged, PaymentReceived, WebhookRequest
 from hub.errors import SignatureError
 from hub.feedback import apply as feedback
+from hub.send import outbox
+from hub.send.dispatcher import worker_name
 from hub.serve.leader import LeaseHolder
 from hub.serve.metrics import render
 from hub.serve.scheduler import RUNTIMES, Runtime, run_now, start_scheduler
@@ -147,20 +149,13 @@ def create_app(rt: Runtime, *, lease_ttl: float = 15.0) -> Starlette:
         try:
             yield
         finally:
-            rt.stopping.set()
             loop_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await loop_task
-            if rt.scheduler is not None and rt.scheduler.running:
-                rt.scheduler.shutdown(wait=False)
-            for _ in range(600):  # let the send in flight finish (≤ 60 s)
-                if rt.busy == 0:
-                    break
-                await asyncio.sleep(0.1)
+            await graceful_stop(rt)
             if rt.is_leader:
                 holder.release()
             await ws.aclose()
-            log.info("stopped cleanly")
 
     return Starlette(routes=[
         Route("/webhooks/{plugin}/{name}", webhook, methods=["POST", "GET"]),
@@ -168,6 +163,27 @@ def create_app(rt: Runtime, *, lease_ttl: float = 15.0) -> Starlette:
         Route("/readyz", readyz),
         Route("/metrics", metrics),
     ], lifespan=lifespan)
+
+
+async def graceful_stop(rt: Runtime, grace: float = 60.0) -> int:
+    """Stop claiming, let the sends in flight finish (up to `grace` seconds), then stop the
+    clock — in that order: the scheduler's shutdown cancels the jobs still running, and a
+    send cancelled after its claim would stay `sending`. A dispatch this process still
+    holds after the grace becomes `uncertain` (settled by `relance resolve`, never re-sent
+    blindly). Returns how many were left so."""
+    rt.stopping.set()
+    deadline = asyncio.get_running_loop().time() + grace
+    while rt.busy and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.05)
+    if rt.scheduler is not None and rt.scheduler.running:
+        rt.scheduler.shutdown(wait=False)
+    left = outbox.abandon(rt.ws.engine, worker_name())
+    if left:
+        log.error("stopped with %d dispatch(es) mid-send: they are uncertain; see "
+                  "`relance resolve`", left)
+    else:
+        log.info("stopped cleanly: nothing left sending")
+    return left
 
 
 async def _leader_loop(rt: Runtime, holder: LeaseHolder, ttl: float) -> None:
