@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 from rich.table import Table
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from hub.cli.common import JsonOpt, WorkspaceOpt, console, open_workspace, print_json, run_guarded
 
@@ -101,17 +101,24 @@ def history(workspace: Path = WorkspaceOpt, as_json: bool = JsonOpt,
 
     ws = run_guarded(lambda: open_workspace(workspace))
     with session(ws.engine) as s:
-        q = select(Event).order_by(Event.id.desc()).limit(limit)
+        where = []
         if kind:
-            q = q.where(Event.kind == kind)
+            where.append(Event.kind == kind)
         if invoice:
             ids = s.execute(select(Invoice.id).where(Invoice.number == invoice)).scalars().all()
             dids = s.execute(select(DispatchInvoice.dispatch_id).where(
                 DispatchInvoice.invoice_id.in_(ids))).scalars().all()
-            q = q.where(Event.invoice_id.in_(ids) | Event.dispatch_id.in_(dids))
+            # this invoice's events, and its dispatches' own (not another invoice's in them)
+            where.append(Event.invoice_id.in_(ids) | (
+                Event.dispatch_id.in_(dids) & Event.invoice_id.is_(None)))
+        total = s.execute(select(func.count()).select_from(Event).where(*where)).scalar_one()
+        q = select(Event).where(*where).order_by(Event.id.desc()).limit(limit)
         events = list(reversed(s.execute(q).scalars().all()))
     if as_json:
         return print_json([e.model_dump() for e in events])
+    if total > len(events):
+        console.print(f"… {total - len(events)} older entries hidden (`--limit {total}` shows "
+                      "them all)", highlight=False)
     for e in events:
         color = {"error": "red", "warning": "yellow"}.get(e.level, "default")
         console.print(f"{e.at:%Y-%m-%d %H:%M} [{color}]{e.kind:12}[/] "

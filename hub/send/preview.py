@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hub.money import quantize
 from hub.plan.planner import PlanReport, plan
 from hub.send.templates import renderer_for
 from hub.store.models import Customer, Dispatch, DispatchInvoice, Invoice
@@ -36,7 +37,8 @@ class PlanRow:
 
     def as_json(self) -> dict[str, Any]:
         d = asdict(self)
-        d["amounts"] = {k: str(v) for k, v in self.amounts.items()}
+        # with the currency's decimals (EUR 2, JPY 0, KWD 3), as a person would write it
+        d["amounts"] = {k: str(quantize(v, k)) for k, v in self.amounts.items()}
         return d
 
 

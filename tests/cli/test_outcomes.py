@@ -49,3 +49,28 @@ def test_held_reminders_are_not_called_already_sent(make_ws, tmp_path):
     result = runner.invoke(app, ["run", "--no-sync", "-w", str(tmp_path)])
     assert "already gone out" not in result.output
     assert "Nothing was sent" in result.output and "3 held" in result.output
+
+
+def test_history_of_one_invoice_shows_only_its_events_and_says_what_is_hidden(make_ws, tmp_path):
+    cfg = CONFIG.replace("  standard:\n", "  standard:\n    consolidate: per_customer\n")
+    ws = make_ws(cfg)
+    due = (dt.date.today() - dt.timedelta(days=10)).isoformat()
+    (tmp_path / "invoices.csv").write_text(
+        "invoice_number;customer_id;customer_name;email;currency;amount_due;due_date;status\n"
+        f"INV-1;C1;One;c1@example.com;EUR;100;{due};\nINV-2;C1;One;c1@example.com;EUR;50;{due};\n")
+    runner.invoke(app, ["sync", "-w", str(tmp_path)])
+    plan = runner.invoke(app, ["plan", "--json", "-w", str(tmp_path)])
+    assert '"EUR": "150.00"' in plan.output  # the currency's decimals, not 150.0000
+    from hub.plan.planner import plan as make_plan
+
+    make_plan(ws)
+    (tmp_path / "invoices.csv").write_text(  # INV-2 paid before the send
+        "invoice_number;customer_id;customer_name;email;currency;amount_due;due_date;status\n"
+        f"INV-1;C1;One;c1@example.com;EUR;100;{due};\nINV-2;C1;One;c1@example.com;EUR;0;{due};paid\n")
+    runner.invoke(app, ["run", "--no-sync", "-w", str(tmp_path)])
+    mine = runner.invoke(app, ["history", "--invoice", "INV-1", "-w", str(tmp_path)]).output
+    assert "INV-2" not in mine and "sent" in mine
+    other = runner.invoke(app, ["history", "--invoice", "INV-2", "-w", str(tmp_path)]).output
+    assert "INV-2 not reminded: paid" in other
+    short = runner.invoke(app, ["history", "--limit", "1", "-w", str(tmp_path)]).output
+    assert "older entries hidden" in short
