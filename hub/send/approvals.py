@@ -15,33 +15,32 @@ from hub.store.models import Dispatch
 from hub.workspace import Workspace
 
 
-def approve(ws: Workspace, ids: list[int] | None) -> int:
+def _move(ws: Workspace, ids: list[int] | None, frm: S, to: S, why: str, kind: str,
+          **values) -> int:
+    """Every dispatch in `frm` (or these `ids` of them) to `to`, each by compare-and-set,
+    each with its audit event."""
     with session(ws.engine, immediate=True) as s:
-        q = select(Dispatch.id).where(Dispatch.status == S.PLANNED)
+        q = select(Dispatch.id).where(Dispatch.status == frm)
         if ids is not None:
             q = q.where(Dispatch.id.in_(ids))
         n = 0
         for did in s.execute(q).scalars().all():
-            if outbox.transition(s, did, S.PLANNED, S.APPROVED):
-                record_event(s, "approved", "approved by a person", dispatch_id=did)
+            if outbox.transition(s, did, frm, to, **values):
+                record_event(s, kind, why, dispatch_id=did)
                 n += 1
     return n
+
+
+def approve(ws: Workspace, ids: list[int] | None) -> int:
+    """planned → approved (`ids=None`: every planned dispatch)."""
+    return _move(ws, ids, S.PLANNED, S.APPROVED, "approved by a person", "approved")
 
 
 def retry(ws: Workspace, ids: list[int] | None) -> int:
     """failed → approved, attempts counted afresh (the cause is fixed): the next send pass
     takes them. `ids=None`: every failed dispatch."""
-    with session(ws.engine, immediate=True) as s:
-        q = select(Dispatch.id).where(Dispatch.status == S.FAILED)
-        if ids is not None:
-            q = q.where(Dispatch.id.in_(ids))
-        n = 0
-        for did in s.execute(q).scalars().all():
-            if outbox.transition(s, did, S.FAILED, S.APPROVED, not_before=None, attempts=0):
-                record_event(s, "retry", "sent again on a person's request (relance retry)",
-                             dispatch_id=did)
-                n += 1
-    return n
+    return _move(ws, ids, S.FAILED, S.APPROVED, "sent again on a person's request "
+                 "(relance retry)", "retry", not_before=None, attempts=0)
 
 
 def uncertain(ws: Workspace, channel: str | None = None) -> list[dict]:
