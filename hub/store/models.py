@@ -11,7 +11,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, UniqueConstraint  # noqa: F401
+from sqlalchemy import JSON, BigInteger, Column, Index, UniqueConstraint, text  # noqa: F401
 from sqlmodel import Field, SQLModel
 
 from hub.clock import utcnow
@@ -71,7 +71,12 @@ class Customer(SQLModel, table=True):
 class Invoice(SQLModel, table=True):
     # No (status, due_date) index on purpose: most invoices are open, and planning reads
     # them sequentially; an index range scan over 80 % of a table is several times slower.
-    __table_args__ = (UniqueConstraint("connection_id", "external_id"),)
+    __table_args__ = (UniqueConstraint("connection_id", "external_id"),
+                      # partial: only the few invoices held as paid by the hub, so the
+                      # sync's "the ledger shows it now" update reads no more than those
+                      Index("ix_invoice_hub_paid", "connection_id",
+                            sqlite_where=text("hub_paid_at IS NOT NULL"),
+                            postgresql_where=text("hub_paid_at IS NOT NULL")))
 
     id: int | None = Field(default=None, primary_key=True)
     connection_id: int = Field(foreign_key="connection.id")

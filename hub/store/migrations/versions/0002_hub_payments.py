@@ -17,6 +17,9 @@ def upgrade() -> None:
     with op.batch_alter_table('invoice', schema=None) as batch_op:
         batch_op.add_column(sa.Column('hub_paid_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True))
         batch_op.add_column(sa.Column('hub_paid_ref', sqlmodel.sql.sqltypes.AutoString(), nullable=True))
+    op.create_index('ix_invoice_hub_paid', 'invoice', ['connection_id'],
+                    sqlite_where=sa.text('hub_paid_at IS NOT NULL'),
+                    postgresql_where=sa.text('hub_paid_at IS NOT NULL'))
     op.create_table('webhook_event',
     sa.Column('source', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('event_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
@@ -26,6 +29,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index('ix_invoice_hub_paid', table_name='invoice')
     op.drop_table('webhook_event')
     with op.batch_alter_table('invoice', schema=None) as batch_op:
         batch_op.drop_column('hub_paid_ref')
