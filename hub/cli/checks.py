@@ -10,6 +10,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import select
 
+from hub.cli.common import cmd
 from hub.errors import ConfigError, RelanceError
 from hub.send.templates import renderer_for
 
@@ -103,10 +104,10 @@ def _connections(ws) -> list[Check]:
     for name in ws.config.connections:
         c = rows.get(name)
         if c is None:
-            out.append(Check(f"connection {name}", "warn", "never synced: run `relance sync`"))
+            out.append(Check(f"connection {name}", "warn", f"never synced: run {cmd(ws.root, 'sync')}"))
         elif c.state == "needs_reauth":
             out.append(Check(f"connection {name}", "error",
-                             f"needs re-authorisation ({c.state_detail}): `relance connect {name}`"))
+                             f"needs re-authorisation ({c.state_detail}): {cmd(ws.root, f'connect {name}')}"))
         elif c.state != "ok":
             out.append(Check(f"connection {name}", "warn", f"{c.state}: {c.state_detail}"))
         else:

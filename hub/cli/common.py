@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shlex
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -41,6 +42,14 @@ def to_jsonable(obj: Any) -> Any:
     if hasattr(obj, "isoformat"):
         return obj.isoformat()
     return obj
+
+
+def cmd(workspace: Path | str, command: str) -> str:
+    """A command to suggest, runnable as printed: with `-w` unless the workspace is here."""
+    root = Path(workspace)
+    if root.resolve() == Path(os.environ.get("RELANCE_WORKSPACE", ".")).resolve():
+        return f"`relance {command}`"
+    return f"`relance {command} -w {shlex.quote(str(root))}`"
 
 
 def print_json(data: Any) -> None:

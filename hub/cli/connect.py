@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from hub.cli.common import WorkspaceOpt, console, fail, open_workspace, run_guarded
+from hub.cli.common import WorkspaceOpt, cmd, console, fail, open_workspace, run_guarded
 
 
 def register(app: typer.Typer) -> None:
@@ -42,7 +42,7 @@ def connect(connection: str = typer.Argument(..., help="a name under `connection
             console.print(p, highlight=False)
         if any(not p.lower().startswith(("note", "warning")) for p in problems):
             raise typer.Exit(1)
-        console.print(f"[green]connection {connection} works[/]; next: `relance sync {connection}`")
+        console.print(f"[green]connection {connection} works[/]; next: {cmd(ws.root, f'sync {connection}')}")
         return
     store = DbTokenStore(ws.engine, connection, ws.box, plugin=cls.name)
     spec = cls.oauth_for(settings)
@@ -70,4 +70,4 @@ def connect(connection: str = typer.Argument(..., help="a name under `connection
         store.save({**(store.load() or {}), "tenant_id": choice})
         console.print(f"organisation: {dict(tenants)[choice]} ({choice})")
     console.print(f"[green]connection {connection} authorised[/]; tokens stored encrypted. "
-                  f"Next: `relance sync {connection}`")
+                  f"Next: {cmd(ws.root, f'sync {connection}')}")

@@ -61,7 +61,8 @@ def run_demo(root: Path, *, reset: bool = False) -> dict:
                 preview = preview_plan(ws).preview
                 if preview:
                     shown = sample_rows(preview, DEMO_PLAN_ROWS)
-                    console.print(plan_table(shown, f"Today's plan: {len(preview)} reminders"))
+                    console.print(plan_table(shown, f"Today's plan: {len(preview)} reminders",
+                                              ws.config.company.babel_locale))
                     if len(preview) > len(shown):
                         console.print(f"… and {len(preview) - len(shown)} more, each kind of step "
                                       f"shown above; once sent, `relance history -w {root}` "
@@ -81,7 +82,7 @@ def run_demo(root: Path, *, reset: bool = False) -> dict:
 
         summary = asyncio.run(go())
         summary["fake_sms"], summary["fake_links"] = len(fakes.sms), len(fakes.links)
-    print_summary(summary)
+    print_summary(summary, root, ws.config.company.babel_locale)
     if summary["sent"] == 0:
         console.print("[green]Second run: nothing new was sent[/] — each step goes out at most "
                       "once per invoice. `--reset` starts over.")

@@ -12,6 +12,7 @@ from rich.table import Table
 from hub.cli.common import (
     JsonOpt,
     WorkspaceOpt,
+    cmd,
     console,
     fail,
     is_tty,
@@ -57,7 +58,7 @@ def sync(connections: list[str] = typer.Argument(None, help="connections to sync
     if as_json:
         print_json([r.__dict__ | {"records": r.records} for r in reports])
     else:
-        print_sync(reports)
+        print_sync(reports, workspace)
     if not all(r.ok for r in reports):
         raise typer.Exit(1)
 
@@ -69,7 +70,8 @@ async def _with_close(ws, coro):
         await ws.aclose()
 
 
-def plan_table(rows, title: str) -> Table:
+def plan_table(rows, title: str, locale: str) -> Table:
+    """One money format in the table: the company's locale, whoever the customer is."""
     from hub.money import fmt_amounts
 
     t = Table(title=title, show_lines=False)
@@ -84,7 +86,7 @@ def plan_table(rows, title: str) -> Table:
         if r.extra.get("problems"):
             why += " · [red]" + "; ".join(r.extra["problems"]) + "[/]"
         t.add_row(str(r.dispatch_id), r.customer, f"{r.scenario}/{r.step}",
-                  f"{r.channel} ({r.template})", inv, fmt_amounts(r.amounts), why)
+                  f"{r.channel} ({r.template})", inv, fmt_amounts(r.amounts, locale), why)
     return t
 
 
@@ -112,7 +114,8 @@ def plan(workspace: Path = WorkspaceOpt, as_json: bool = JsonOpt,
     if not rows:
         console.print(f"Nothing new is due on {report.today}.")
         return
-    console.print(plan_table(rows, f"Plan for {report.today}: {len(rows)} reminders"))
+    console.print(plan_table(rows, f"Plan for {report.today}: {len(rows)} reminders",
+                             ws.config.company.babel_locale))
 
 
 def run(workspace: Path = WorkspaceOpt, as_json: bool = JsonOpt,
@@ -127,7 +130,7 @@ def run(workspace: Path = WorkspaceOpt, as_json: bool = JsonOpt,
     if as_json:
         print_json(summary)
     else:
-        print_summary(summary)
+        print_summary(summary, workspace, ws.config.company.babel_locale)
     if cycle_failed(summary):  # cron and monitors read the exit code
         raise typer.Exit(1)
 
@@ -155,10 +158,11 @@ def approve(ids: list[int] = typer.Argument(None, help="dispatch ids to approve"
     from hub.send.approvals import approve as do_approve
 
     if not ids and not all_:
-        raise fail("give dispatch ids or --all (see them with `relance status` or `relance plan`)")
+        raise fail("give dispatch ids or --all (see them with "
+                   f"{cmd(workspace, 'status')} or {cmd(workspace, 'plan')})")
     ws = run_guarded(lambda: open_workspace(workspace))
     n = do_approve(ws, None if all_ else ids)
-    console.print(f"{n} dispatch(es) approved; `relance run` sends them.")
+    console.print(f"{n} dispatch(es) approved; {cmd(workspace, 'run')} sends them.")
 
 
 def resolve(ids: list[int] = typer.Argument(None, help="dispatch ids (or --uncertain)"),
@@ -185,15 +189,16 @@ def resolve(ids: list[int] = typer.Argument(None, help="dispatch ids (or --uncer
             console.print(f"{r['id']} {r['channel']} {r['step']} to {r['customer']} "
                           f"<{r['recipient'] or '?'}> ref {r['provider_ref'] or '-'} key "
                           f"{r['idempotency_key']}: {r['error'] or ''}", highlight=False)
-        console.print(f"{len(rows)} uncertain; settle with `relance resolve ID… "
-                      f"--sent|--resend|--cancel -w {workspace}` or `--uncertain`")
+        console.print(f"{len(rows)} uncertain; settle with "
+                      f"{cmd(workspace, 'resolve ID… --sent|--resend|--cancel')} (or --uncertain "
+                      "instead of the ids)", highlight=False)
         return None
     if len(choice) != 1:
         raise fail("choose exactly one of --sent, --resend, --cancel")
     if all_uncertain:
         ids = [r["id"] for r in uncertain(ws, channel)]
     if not ids:
-        raise fail("give dispatch ids, or --uncertain (see them with `relance resolve`)")
+        raise fail(f"give dispatch ids, or --uncertain (see them with {cmd(workspace, 'resolve')})")
     failed = 0
     for dispatch_id in ids:
         try:
@@ -214,7 +219,8 @@ def retry(ids: list[int] = typer.Argument(None, help="failed dispatch ids"),
     from hub.send.approvals import retry as do_retry
 
     if not ids and not all_failed:
-        raise fail("give dispatch ids or --failed (see them with `relance history --kind failed`)")
+        raise fail("give dispatch ids or --failed (see them with "
+                   f"{cmd(workspace, 'history --kind failed')})")
     ws = run_guarded(lambda: open_workspace(workspace))
     n = do_retry(ws, None if all_failed else ids)
-    console.print(f"{n} failed dispatch(es) approved again; `relance run` sends them.")
+    console.print(f"{n} failed dispatch(es) approved again; {cmd(workspace, 'run')} sends them.")

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 from sqlalchemy import func, select
 
-from hub.cli.common import JsonOpt, WorkspaceOpt, console, open_workspace, print_json, run_guarded
+from hub.cli.common import JsonOpt, WorkspaceOpt, cmd, console, open_workspace, print_json, run_guarded
 
 report_app = typer.Typer(help="Receivables reports.", no_args_is_help=True)
 
@@ -36,7 +36,8 @@ def status(workspace: Path = WorkspaceOpt, as_json: bool = JsonOpt):
     for reason, n in data["held"].items():
         console.print(f"[yellow]held[/] {n} × {reason}")
     if data["open_tasks"]:
-        console.print(f"{data['open_tasks']} open call task(s): `relance tasks list`")
+        console.print(f"{data['open_tasks']} open call task(s): {cmd(workspace, 'tasks list')}",
+                      highlight=False)
     for c in data["connections"]:
         color = {"ok": "green", "needs_reauth": "red"}.get(c["state"], "yellow")
         console.print(f"connection [bold]{c['name']}[/] ({c['plugin']}): [{color}]{c['state']}[/]"
@@ -79,7 +80,7 @@ def print_aging(data, today, locale, fmt, buckets) -> None:
 @report_app.command("dso")
 def dso(workspace: Path = WorkspaceOpt, as_json: bool = JsonOpt,
         days: int = typer.Option(90, "--days", help="length of the sales period")):
-    """Days sales outstanding per currency over the last N days."""
+    """Days sales outstanding per currency (countback over the last N days)."""
     from hub.reports.figures import dso as get_dso
 
     ws = run_guarded(lambda: open_workspace(workspace))
@@ -87,8 +88,14 @@ def dso(workspace: Path = WorkspaceOpt, as_json: bool = JsonOpt,
     data = get_dso(ws, today, days)
     if as_json:
         return print_json({"date": today, "days": days, "dso": data})
-    for cur, value in data.items():
-        console.print(f"{cur}: DSO {value if value is not None else 'n/a (no sales)'} days")
+    for cur, row in data.items():
+        if row["capped"]:
+            console.print(f"{cur}: DSO ≥ {row['days']} days — capped at the {days}-day period: "
+                          "its sales do not cover the open receivables; a longer `--days` gives "
+                          "the full figure", highlight=False)
+        else:
+            console.print(f"{cur}: DSO {row['days']} days (countback over {days} days)",
+                          highlight=False)
 
 
 def history(workspace: Path = WorkspaceOpt, as_json: bool = JsonOpt,

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from rich.table import Table
 
-from hub.cli.common import console
+from hub.cli.common import cmd, console
 from hub.money import fmt_amounts
 
 
-def print_summary(summary: dict) -> None:
+def print_summary(summary: dict, workspace, locale: str = "en_GB") -> None:
     for s in summary["sync"]:
         mark = "[green]✓[/]" if s["ok"] else "[red]✗[/]"
         line = f"{mark} sync {s['connection']}: {s['invoices']} invoices, {s['customers']} customers"
@@ -22,16 +22,18 @@ def print_summary(summary: dict) -> None:
         if s["skipped"]:
             console.print(f"   [yellow]{s['skipped']}[/]", highlight=False)
     console.print(f"planned {summary['planned']} new dispatch(es) for {summary['date']}")
-    waiting = {k: summary[k] for k in ("failed", "held", "uncertain", "retried") if summary[k]}
-    if summary.get("awaiting_approval"):
-        waiting["waiting for approval"] = summary["awaiting_approval"]
+    # the outbox as the cycle left it (this run's and earlier runs' work), and this run's retries
+    waiting = {k: n for k, n in summary["waiting"].items() if n}
+    if summary["retried"]:
+        waiting["retried"] = summary["retried"]
     if summary["sent"] == 0 and summary["planned"] == 0 and not waiting \
             and all(s["ok"] for s in summary["sync"]):
         console.print("[bold]Nothing new to send[/] — every due reminder has already gone out.")
     elif summary["sent"] == 0:
         console.print("[bold yellow]Nothing was sent[/]: " + (", ".join(
             f"{n} {k}" for k, n in waiting.items()) or "a connection could not be read")
-            + " (see `relance status` and `relance history`)")
+            + f" (see {cmd(workspace, 'status')} and {cmd(workspace, 'history')})",
+            highlight=False)
     if summary["by_step"]:
         t = Table(title="Sent")
         for col in ("scenario", "step", "channel", "sent"):
@@ -40,7 +42,7 @@ def print_summary(summary: dict) -> None:
             t.add_row(row["scenario"], row["step"], row["channel"], str(row["sent"]))
         console.print(t)
     if summary["amount_reminded"]:
-        console.print(f"amount reminded: {fmt_amounts(summary['amount_reminded'])}")
+        console.print(f"amount reminded: {fmt_amounts(summary['amount_reminded'], locale)}")
     counts = {k: summary[k] for k in ("sent", "failed", "retried", "held", "cancelled", "uncertain")
               if summary[k]}
     if counts:
@@ -51,7 +53,7 @@ def print_summary(summary: dict) -> None:
         console.print(f"[red]✗[/] {e}", highlight=False)
 
 
-def print_sync(reports) -> None:
+def print_sync(reports, workspace) -> None:
     for r in reports:
         if r.skipped:
             console.print(f"[yellow]{r.connection}[/]: skipped — {r.skipped}")
@@ -63,6 +65,7 @@ def print_sync(reports) -> None:
         for p in r.problems[:20]:
             console.print(f"   [yellow]skipped row[/] {p}", highlight=False)
         if len(r.problems) > 20:
-            console.print(f"   … and {len(r.problems) - 20} more (see `relance history --kind record_problem`)")
+            console.print(f"   … and {len(r.problems) - 20} more (see "
+                          f"{cmd(workspace, 'history --kind record_problem')})", highlight=False)
         if r.error:
             console.print(f"   [red]{r.error}[/]", highlight=False)

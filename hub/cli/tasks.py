@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from hub.cli.common import JsonOpt, WorkspaceOpt, console, fail, open_workspace, print_json, run_guarded
+from hub.cli.common import JsonOpt, WorkspaceOpt, cmd, console, fail, open_workspace, print_json, run_guarded
 
 app = typer.Typer(help="Phone-call tasks: list them, record outcomes.", no_args_is_help=True)
 
@@ -49,7 +49,7 @@ def show(task_id: int, workspace: Path = WorkspaceOpt):
     with session(ws.engine) as s:
         task = s.get(Task, task_id)
     if task is None:
-        raise fail(f"no task {task_id}: see `relance tasks list`")
+        raise fail(f"no task {task_id}: see {cmd(workspace, 'tasks list')}")
     console.print(task.script, highlight=False, markup=False)
 
 

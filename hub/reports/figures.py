@@ -41,20 +41,37 @@ def aging(ws: Workspace, today: dt.date) -> dict[str, dict[str, Decimal]]:
     return dict(sorted(out.items()))
 
 
-def dso(ws: Workspace, today: dt.date, days: int = 90) -> dict[str, Decimal | None]:
-    """Days sales outstanding per currency: open receivables / sales of the period × days."""
-    start = today - dt.timedelta(days=days)
+def dso(ws: Workspace, today: dt.date, days: int = 90) -> dict[str, dict[str, Any]]:
+    """Days sales outstanding per currency, by the countback method: walk back from today
+    through each day's sales until they account for the open receivables.
+
+    The figure cannot exceed the period: when the period's sales do not cover what is open,
+    it is `days` with `capped` set, and a longer `--days` gives the true figure."""
+    start = today - dt.timedelta(days=days - 1)
     with session(ws.engine) as s:
         open_rows = dict(s.execute(select(Invoice.currency, func.sum(Invoice.amount_due)).where(
             Invoice.status == "open", Invoice.kind == "invoice").group_by(Invoice.currency)).all())
-        sales = dict(s.execute(select(Invoice.currency, func.sum(Invoice.total)).where(
-            Invoice.kind == "invoice", Invoice.issue_date >= start, Invoice.issue_date <= today)
-            .group_by(Invoice.currency)).all())
-    out: dict[str, Decimal | None] = {}
+        daily = s.execute(select(Invoice.currency, Invoice.issue_date, func.sum(Invoice.total))
+                          .where(Invoice.kind == "invoice", Invoice.issue_date >= start,
+                                 Invoice.issue_date <= today)
+                          .group_by(Invoice.currency, Invoice.issue_date)).all()
+    sales: dict[str, dict[dt.date, Decimal]] = {}
+    for cur, day, amount in daily:
+        sales.setdefault(cur, {})[day] = amount
+    out: dict[str, dict[str, Any]] = {}
     for cur in sorted(set(open_rows) | set(sales)):
-        sold = sales.get(cur) or Decimal(0)
-        out[cur] = ((open_rows.get(cur, Decimal(0)) / sold) * days).quantize(Decimal("0.1")) \
-            if sold else None
+        receivable = owed = open_rows.get(cur) or Decimal(0)
+        by_day, counted, capped = sales.get(cur, {}), Decimal(0), True
+        for back in range(days):
+            sold = by_day.get(today - dt.timedelta(days=back), Decimal(0))
+            if receivable <= sold:
+                counted += receivable / sold if sold else 0
+                capped = False
+                break
+            receivable -= sold
+            counted += 1
+        out[cur] = {"days": counted.quantize(Decimal("0.1")), "capped": capped, "open": owed,
+                    "sales": sum(by_day.values(), Decimal(0))}
     return out
 
 

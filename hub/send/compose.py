@@ -48,7 +48,11 @@ class Work:
 
 
 def babel_locale(language: str, country: str | None, fallback: str) -> str:
-    for candidate in (f"{language}_{country}" if country else None, language, fallback):
+    """The customer's language in their country, else in the company's (a GB company's
+    customers of unknown country get GB dates, not the bare language's US ones)."""
+    home = fallback.partition("_")[2]
+    for candidate in (f"{language}_{country}" if country else None,
+                      f"{language}_{home}" if home else None, language, fallback):
         if not candidate:
             continue
         try:

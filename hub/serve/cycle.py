@@ -40,12 +40,20 @@ async def daily_cycle(ws: Workspace, *, sync: bool = True, limit: int | None = N
                     for k, v in sorted(report.by_step.items())],
         "amount_reminded": {c: Decimal(a) for c, a in sorted(report.amounts.items())},
         "errors": report.errors,
-        "awaiting_approval": awaiting_approval(ws),
+        **outstanding(ws),
     }
 
 
-def awaiting_approval(ws: Workspace) -> int:
-    """Dispatches planned but waiting for a person's approval."""
+def outstanding(ws: Workspace) -> dict[str, Any]:
+    """What still waits in the outbox after the cycle, whichever run left it there: a run
+    that sent nothing must not say "all gone out" while earlier reminders are held."""
+    held = Dispatch.hold_reason.is_not(None) & (Dispatch.status == Status.APPROVED.value)
     with session(ws.engine) as s:
-        return s.execute(select(func.count()).select_from(Dispatch).where(
-            Dispatch.status == Status.PLANNED.value)).scalar_one()
+        by_status = dict(s.execute(select(Dispatch.status, func.count()).where(
+            Dispatch.status.in_([Status.PLANNED.value, Status.FAILED.value,
+                                 Status.UNCERTAIN.value])).group_by(Dispatch.status)).all())
+        n_held = s.execute(select(func.count()).select_from(Dispatch).where(held)).scalar_one()
+    return {"awaiting_approval": by_status.get(Status.PLANNED.value, 0),
+            "waiting": {"held": n_held, "failed": by_status.get(Status.FAILED.value, 0),
+                        "uncertain": by_status.get(Status.UNCERTAIN.value, 0),
+                        "waiting for approval": by_status.get(Status.PLANNED.value, 0)}}

@@ -105,3 +105,19 @@ def test_sandbox_refuses_python_internals(tmp_path):
         "{% block text %}{{ ''.__class__.__mro__[1].__subclasses__() }}{% endblock %}")
     with pytest.raises(TemplateError, match=r"SecurityError|unsafe"):
         Renderer([tmp_path]).render("evil", "en", ctx())
+
+
+@pytest.mark.parametrize("language,country,company,expected", [
+    ("en", None, "en_GB", "3 December 2026"),   # a GB company's customer of unknown country
+    ("en", "US", "en_GB", "December 3, 2026"),  # the customer's own country wins
+    ("fr", None, "en_GB", "3 décembre 2026"),   # no fr_GB in CLDR: plain French
+    ("en", None, "fr_FR", "3 December 2026"),   # en_FR: day first, as in France
+])
+def test_a_customer_without_country_gets_the_company_country_dates(language, country, company,
+                                                                   expected):
+    from babel.dates import format_date
+
+    from hub.send.compose import babel_locale
+
+    locale = babel_locale(language, country, company)
+    assert format_date(dt.date(2026, 12, 3), "long", locale=locale) == expected
