@@ -59,6 +59,9 @@ def print_sync(reports, workspace) -> None:
             console.print(f"[yellow]{r.connection}[/]: skipped — {r.skipped}")
             continue
         mark = "[green]✓[/]" if r.ok else "[red]✗[/]"
+        if r.ok and not (r.records or r.closed or r.problems):
+            console.print(f"{mark} {r.connection}: no changes since the last sync")
+            continue
         console.print(f"{mark} {r.connection}: {r.invoices} invoices, {r.customers} customers, "
                       f"{r.payments} payments in {r.pages} pages"
                       + (f", {r.closed} closed" if r.closed else ""))

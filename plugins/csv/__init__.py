@@ -118,10 +118,14 @@ class CsvConnector(Connector):
     async def sync(self, cursor: Cursor) -> AsyncIterator[SyncPage]:
         files = self.existing_files()
         seen = json.loads(cursor.get("files", "{}"))
-        prints = {}
+        prints = {p.name: await asyncio.to_thread(self.fingerprint, p) for p in files}
+        if self.settings.complete_export and prints == seen:
+            # the same snapshot as last time: the store already holds it (closings included),
+            # and reading it again would only report its bad rows once more
+            yield SyncPage(cursor={"files": json.dumps(prints, sort_keys=True)})
+            return
         for i, path in enumerate(files):
             key = path.name
-            prints[key] = await asyncio.to_thread(self.fingerprint, path)
             if not self.settings.complete_export and seen.get(key) == prints[key]:
                 continue  # unchanged since the last sync
             last_file = i == len(files) - 1
@@ -134,9 +138,11 @@ class CsvConnector(Connector):
                     f"{path.name}: the export has no data rows; with complete_export, reading "
                     f"it would close every open invoice of connection {self.context.name}. "
                     "Nothing was closed: check the export")
-            if not last_file:
-                yield SyncPage(cursor={"files": json.dumps({**seen, **prints}, sort_keys=True)})
-        yield SyncPage(cursor={"files": json.dumps({**seen, **prints}, sort_keys=True)},
+            if not last_file:  # only the files read so far: a sync cut here reads the rest
+                done = {f.name: prints[f.name] for f in files[:i + 1]}
+                yield SyncPage(cursor={"files": json.dumps({**seen, **done}, sort_keys=True)})
+        final = prints if self.settings.complete_export else {**seen, **prints}
+        yield SyncPage(cursor={"files": json.dumps(final, sort_keys=True)},
                        complete_snapshot=self.settings.complete_export,
                        source=", ".join(p.name for p in files))
 

@@ -88,6 +88,8 @@ def test_a_header_only_export_closes_nothing_and_fails_the_sync(make_ws, tmp_pat
     [report] = asyncio.run(sync_all(ws))
     assert not report.ok and "no data rows" in report.error and report.closed == 0
     assert open_count(ws) == 100
+    [again] = asyncio.run(sync_all(ws))
+    assert not again.ok and "no data rows" in again.error
 
 
 def test_an_export_that_lost_most_open_invoices_is_refused_until_a_person_accepts(make_ws, tmp_path):
@@ -99,6 +101,8 @@ def test_an_export_that_lost_most_open_invoices_is_refused_until_a_person_accept
     assert not report.ok and report.closed == 0
     assert "lists 40 of the 100 open invoices" in report.error and "invoices.csv" in report.error
     assert "--accept-shrink" in report.error and open_count(ws) == 100
+    [still] = asyncio.run(sync_all(ws))  # the same file again: refused again, not skipped
+    assert not still.ok and "lists 40 of the 100" in still.error
     accepted = asyncio.run(sync_connection(ws, "books", accept_shrink=True))
     assert accepted.ok and accepted.closed == 60 and open_count(ws) == 40
 
@@ -120,3 +124,27 @@ def test_an_invoice_that_reopens_after_being_closed_is_planned_again(make_ws, tm
     with session(ws.engine) as s:
         assert s.execute(select(func.count()).select_from(Dispatch).where(
             Dispatch.status == "sent")).scalar_one() == 2
+
+
+def test_an_unchanged_complete_export_is_not_read_again_nor_its_problems_appended(make_ws,
+                                                                                 tmp_path):
+    from hub.store.models import Event
+
+    ws = make_ws(CONFIG)
+    export(tmp_path, range(1, 4))
+    with (tmp_path / "invoices.csv").open("a") as f:
+        f.write("9;INV-9;C9;Customer 9;c9@example.com;XXQ;100.00;2026-01-01;open\n")
+
+    def problems() -> int:
+        with session(ws.engine) as s:
+            return s.execute(select(func.count()).select_from(Event).where(
+                Event.kind == "record_problem")).scalar_one()
+
+    first = asyncio.run(sync_connection(ws, "books"))
+    assert first.ok and len(first.problems) == 1 and problems() == 1
+    again = asyncio.run(sync_connection(ws, "books"))
+    assert again.ok and again.invoices == 0 and problems() == 1  # not read, not re-reported
+    assert open_count(ws) == 3  # and nothing closed by the skipped read
+    export(tmp_path, range(1, 3))  # changed: read again, and the missing invoice closes
+    changed = asyncio.run(sync_connection(ws, "books"))
+    assert changed.ok and changed.invoices == 2 and open_count(ws) == 2
