@@ -31,6 +31,8 @@ RESULT_EXTRAS: dict[str, dict] = {}  # channel name -> extra SendResult fields
 REFRESHED: list[Sequence[str]] = []
 NOTES: list = []
 NOTE_FAILURES: list[str] = []
+PAYMENTS: list = []  # LedgerPayments the memory ledger recorded
+PAYMENT_FAILURES: list[str] = []  # queue: retry | uncertain | permanent
 
 
 class MemorySettings(PluginSettings):
@@ -44,6 +46,18 @@ class MemoryConnector(Connector):
     supports_incremental = True
     supports_refresh = True
     supports_writeback = True
+    supports_payments_writeback = True
+
+    async def record_payment(self, payment) -> str:
+        if PAYMENT_FAILURES:
+            kind = PAYMENT_FAILURES.pop(0)
+            if kind == "retry":
+                raise RetriableError("ledger busy", retry_after=60)
+            if kind == "uncertain":
+                raise DeliveryUncertainError("timeout after the request was sent")
+            raise PermanentError("the invoice is locked")
+        PAYMENTS.append(payment)
+        return f"pay-{len(PAYMENTS)}"
 
     async def write_note(self, note) -> None:
         if NOTE_FAILURES:
@@ -114,3 +128,5 @@ def reset() -> None:
     REFRESHED.clear()
     NOTES.clear()
     NOTE_FAILURES.clear()
+    PAYMENTS.clear()
+    PAYMENT_FAILURES.clear()

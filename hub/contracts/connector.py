@@ -34,6 +34,10 @@ class Connector(Plugin):
     supports_pdf: ClassVar[bool] = False
     supports_writeback: ClassVar[bool] = False
     supports_payments_writeback: ClassVar[bool] = False
+    idempotent_payments: ClassVar[bool] = False
+    """`record_payment` twice with the same `idempotency_key` records one payment (the
+    provider's idempotency header, or a lookup by key). Then a call cut off mid-way (a crash,
+    a timeout) is retried; otherwise it is failed for a person to check the ledger."""
     supports_webhooks: ClassVar[bool] = False
     refresh_lists_all: bool = True
     """`refresh(ids)` answers for every id: one it does not return is gone (deleted in the
@@ -98,7 +102,11 @@ class Connector(Plugin):
 
     async def record_payment(self, payment: LedgerPayment) -> str:
         """Record a payment the hub learned of (declare `supports_payments_writeback`);
-        return the ledger's id of the payment."""
+        return the ledger's id of the payment.
+
+        `payment.amount` is what was paid towards this invoice (never more than it owed).
+        The hub calls this once per payment and invoice; raise `RetriableError` to be tried
+        again later with the same `idempotency_key`."""
         raise NotImplementedError
 
 

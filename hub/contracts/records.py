@@ -198,5 +198,8 @@ class LedgerPayment(Record):
     currency: str
     date: dt.date
     reference: str
+    idempotency_key: str = Field("", description="the same for every attempt at this payment, "
+                                 "unique across installations: give it to the provider's "
+                                 "idempotency header where it has one")
 
 

@@ -8,8 +8,9 @@ from collections.abc import Iterable
 from sqlalchemy import select, update
 
 from hub.clock import utcnow
-from hub.contracts import DeliveryUpdate, LedgerChanged, LedgerPayment, PaymentReceived
+from hub.contracts import DeliveryUpdate, LedgerChanged, PaymentReceived
 from hub.send import outbox
+from hub.send.payment_writeback import process_payment_writebacks
 from hub.store.db import session
 from hub.store.events import record_event
 from hub.store.models import (
@@ -18,6 +19,7 @@ from hub.store.models import (
     DispatchInvoice,
     Invoice,
     PaymentLinkRow,
+    PaymentWriteback,
     WebhookEvent,
 )
 from hub.store.records import insert_ignore
@@ -67,11 +69,12 @@ def _invoices_of_link(s, provider_ref: str) -> list[tuple[Invoice, str]]:
 
 
 async def apply_payment(ws: Workspace, ev: PaymentReceived, source: str = "") -> int:
-    """Hold the invoices as paid at once — "paid, pending the ledger": no sync or fresh-check
-    that still reads them open can bring the reminders back — until the ledger shows the
-    payment. Record it in the ledger where the connection asks for it. A replayed event
-    (same `event_id` from the same `source`) is applied once. Returns the invoices held."""
-    to_record = []
+    """Hold the invoices the payment covers as paid at once — "paid, pending the ledger":
+    no sync or fresh-check that still reads them open can bring the reminders back — until
+    the ledger shows the payment. Where the connection records payments, queue each
+    invoice's share (what was paid towards it, oldest due first) to be written exactly once.
+    A replayed event (same `event_id` from the same `source`) is applied once. Returns the
+    invoices held."""
     now = ev.at or utcnow()
     with session(ws.engine, immediate=True) as s:
         if ev.event_id and not _first_time(s, source, ev.event_id):
@@ -79,38 +82,62 @@ async def apply_payment(ws: Workspace, ev: PaymentReceived, source: str = "") ->
             return 0
         found = _invoices_by_ref(s, ev.invoice_refs) if ev.invoice_refs else \
             _invoices_of_link(s, ev.provider_ref)
-        held = 0
+        found = sorted((f for f in found if f[0].status == "open"
+                        and f[0].hub_paid_ref != ev.provider_ref),
+                       key=lambda f: (f[0].due_date, f[0].id))
+        # an amount in another currency, or none, cannot be shared out: hold, record nothing
+        left = ev.amount if ev.amount > 0 and all(
+            inv.currency == ev.currency for inv, _ in found) else None
+        held = queued = 0
         for inv, conn in found:
-            if inv.status != "open" or inv.hub_paid_ref == ev.provider_ref:
-                continue
-            s.execute(update(Invoice).where(Invoice.id == inv.id).values(
-                hub_paid_at=now, hub_paid_ref=ev.provider_ref))
-            held += 1
-            pending = s.execute(select(Dispatch.id).join(
-                DispatchInvoice, DispatchInvoice.dispatch_id == Dispatch.id).where(
-                DispatchInvoice.invoice_id == inv.id,
-                Dispatch.status.in_(outbox.PENDING))).scalars().all()
-            record_event(s, "payment", f"paid through {ev.provider_ref}: invoice {inv.number} "
-                         "(held as paid until the ledger records it)",
-                         invoice_id=inv.id, customer_id=inv.customer_id,
-                         data={"pending_dispatches": pending, "amount": str(ev.amount),
-                               "currency": ev.currency, "event_id": ev.event_id})
-            cfg = ws.config.connections.get(conn)
-            if cfg and cfg.record_payments:
-                to_record.append((inv, conn))
-    for inv, conn in to_record:
-        if not ws.plugin_class("connector", conn).supports_payments_writeback:
-            continue
-        try:
-            ref = await ws.connector(conn).record_payment(LedgerPayment(
-                invoice_external_id=inv.external_id, amount=inv.amount_due,
-                currency=inv.currency, date=now.date(), reference=ev.provider_ref))
-            msg, level = f"payment recorded in {conn} as {ref}", "info"
-        except Exception as exc:
-            msg, level = f"could not record the payment in {conn}: {exc}", "error"
-        with session(ws.engine) as s:
-            record_event(s, "payment_writeback", msg, level=level, invoice_id=inv.id)
+            share = inv.amount_due if left is None else min(left, inv.amount_due)
+            if left is not None:
+                left -= share
+            data = {"amount": str(ev.amount), "currency": ev.currency, "event_id": ev.event_id,
+                    "share": str(share)}
+            if share < inv.amount_due:  # a part payment: still owed, so not held
+                record_event(s, "payment", f"{share} {ev.currency} of {inv.amount_due} paid "
+                             f"through {ev.provider_ref} on invoice {inv.number}: the rest is "
+                             "still owed", invoice_id=inv.id, customer_id=inv.customer_id,
+                             data=data)
+            else:
+                s.execute(update(Invoice).where(Invoice.id == inv.id).values(
+                    hub_paid_at=now, hub_paid_ref=ev.provider_ref))
+                held += 1
+                data["pending_dispatches"] = s.execute(select(Dispatch.id).join(
+                    DispatchInvoice, DispatchInvoice.dispatch_id == Dispatch.id).where(
+                    DispatchInvoice.invoice_id == inv.id,
+                    Dispatch.status.in_(outbox.PENDING))).scalars().all()
+                record_event(s, "payment", f"paid through {ev.provider_ref}: invoice "
+                             f"{inv.number} (held as paid until the ledger records it)",
+                             invoice_id=inv.id, customer_id=inv.customer_id, data=data)
+            queued += _queue_writeback(ws, s, inv, conn, share if left is not None else None,
+                                       ev.currency, now, ev.provider_ref)
+    if queued:
+        await process_payment_writebacks(ws)
     return held
+
+
+def _queue_writeback(ws: Workspace, s, inv: Invoice, conn: str, share, currency: str, now,
+                     reference: str) -> int:
+    """Queue this invoice's share for the ledger (once: unique per invoice and payment)."""
+    cfg = ws.config.connections.get(conn)
+    if not (cfg and cfg.record_payments):
+        return 0
+    if not ws.plugin_class("connector", conn).supports_payments_writeback:
+        record_event(s, "payment_writeback", f"{conn} cannot record payments: record the "
+                     f"payment on invoice {inv.number} in the ledger", level="warning",
+                     invoice_id=inv.id)
+        return 0
+    if share is None or share <= 0:
+        record_event(s, "payment_writeback", f"the amount paid on invoice {inv.number} is not "
+                     f"known in {inv.currency}: record the payment in {conn} by hand",
+                     level="warning", invoice_id=inv.id)
+        return 0
+    res = s.execute(insert_ignore(s, PaymentWriteback).values(
+        invoice_id=inv.id, amount=share, currency=currency, paid_on=now.date(),
+        reference=reference, status="pending", attempts=0, next_attempt_at=utcnow()))
+    return res.rowcount
 
 
 def _first_time(s, source: str, event_id: str) -> bool:

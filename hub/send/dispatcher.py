@@ -153,9 +153,11 @@ class Dispatcher:
                 await sending
         finally:
             self._completions.flush()
+        from hub.send.payment_writeback import process_payment_writebacks
         from hub.send.writeback import process_writebacks
 
         await process_writebacks(self.ws, now=self.now)
+        await process_payment_writebacks(self.ws, now=self.now)
         return self.report
 
     async def load(self, ids: list[int]) -> list[Work]:

@@ -134,9 +134,11 @@ async def job_expire(root: str) -> None:
 
 
 async def job_writeback(root: str) -> None:
+    from hub.send.payment_writeback import process_payment_writebacks
     from hub.send.writeback import process_writebacks
 
     await _timed(root, "writeback", process_writebacks(_rt(root).ws))
+    await _timed(root, "payment_writeback", process_payment_writebacks(_rt(root).ws))
 
 
 # ---------------------------------------------------------------------------- wiring

@@ -235,6 +235,27 @@ class Writeback(SQLModel, table=True):
     last_error: str | None = None
 
 
+class PaymentWriteback(SQLModel, table=True):
+    """A payment the hub learned of, to record in the ledger exactly once. Queued in the
+    transaction that holds the invoice as paid (unique per invoice and payment), then
+    retried apart from it; `recording` is claimed, with a lease in `next_attempt_at`."""
+
+    __tablename__ = "payment_writeback"
+    __table_args__ = (UniqueConstraint("invoice_id", "reference"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    invoice_id: int = Field(index=True)
+    amount: Decimal = money()
+    currency: str
+    paid_on: dt.date
+    reference: str
+    status: str = "pending"  # pending | recording | done | failed
+    attempts: int = 0
+    next_attempt_at: dt.datetime = Field(default_factory=utcnow)
+    last_error: str | None = None
+    ledger_ref: str | None = None
+
+
 class WebhookEvent(SQLModel, table=True):
     """A provider's event already applied: a replay (same id) changes nothing."""
 

@@ -2,15 +2,19 @@
 
 Use it in respx tests: ``spec = OpenAPISpec.load(path); spec.check(route.calls.last.request)``.
 It checks the operation (path template + method), required path/query/header
-parameters, the body's media type, its required fields, and that every field sent is
-one the schema names. It raises `AssertionError` with the reason.
+parameters, the body's media type, its required fields, that every field sent is one the
+schema names, and each value's type, format and enum, nested objects and arrays included
+(a number sent as a string fails). It raises `AssertionError` with the reason.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import json
 import re
+import uuid
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -100,36 +104,97 @@ class OpenAPISpec:
             raise AssertionError(f"{where}: body sent as {ctype!r}; spec accepts {sorted(content)}")
         schema = self.resolve(content[ctype].get("schema", {}))
         if ctype == "application/json":
-            data = json.loads(request.content)
+            self.check_object(where, schema, json.loads(request.content))
         elif ctype == "application/x-www-form-urlencoded":
             data = {k: v[-1] for k, v in parse_qs(request.content.decode(),
                                                  keep_blank_values=True).items()}
-        else:
-            return
-        self.check_object(where, schema, data)
+            self.check_object(where, schema, data, form=True)
 
-    def check_object(self, where: str, schema: dict[str, Any], data: Any) -> None:
+    def check_object(self, where: str, schema: dict[str, Any], data: Any, *, at: str = "",
+                     form: bool = False) -> None:
+        """`data` against `schema`: required and unknown fields, and each value's type,
+        format (date, date-time, uuid) and enum, through nested objects and arrays. `form`:
+        the values came form-encoded, so numbers and booleans arrive as text."""
         schema = self.resolve(schema)
         for key in ("oneOf", "anyOf"):
             if key in schema:
                 errors = []
                 for sub in schema[key]:
                     try:
-                        self.check_object(where, sub, data)
+                        self.check_object(where, sub, data, at=at, form=form)
                         return
                     except AssertionError as exc:
                         errors.append(str(exc))
-                raise AssertionError(f"{where}: body matches none of {key}: {errors}")
-        if not isinstance(data, dict) or not schema.get("properties"):
+                raise AssertionError(f"{where}: {at or 'body'} matches none of {key}: {errors}")
+        if data is None:
             return
+        kind = schema.get("type") or ("object" if "properties" in schema else None)
+        if kind == "object" and isinstance(data, dict) and schema.get("properties"):
+            self._check_fields(where, schema, data, at, form)
+        elif kind == "array" and not form:
+            if not isinstance(data, list):
+                raise AssertionError(f"{where}: {at} is {type(data).__name__}; the spec says array")
+            for i, item in enumerate(data):
+                self.check_object(where, schema.get("items", {}), item, at=f"{at}[{i}]")
+        elif kind is not None and kind != "object":
+            problem = _scalar_problem(kind, schema, data, form)
+            if problem:
+                raise AssertionError(f"{where}: {at or 'body'} = {data!r}: {problem}")
+
+    def _check_fields(self, where: str, schema: dict[str, Any], data: dict[str, Any], at: str,
+                      form: bool) -> None:
         props = schema["properties"]
         missing = [k for k in schema.get("required", []) if k not in data]
         if missing:
-            raise AssertionError(f"{where}: required body fields missing: {missing}")
+            raise AssertionError(f"{where}: required body fields missing{' in ' + at if at else ''}"
+                                 f": {missing}")
         if schema.get("additionalProperties") not in (True, {}) or "additionalProperties" not in schema:
             unknown = [k for k in data if k not in props and not _bracketed(k, props)]
             if unknown:
-                raise AssertionError(f"{where}: body fields not in the spec: {unknown}")
+                raise AssertionError(f"{where}: body fields not in the spec"
+                                     f"{' (in ' + at + ')' if at else ''}: {unknown}")
+        for key, value in data.items():
+            if key in props:
+                self.check_object(where, props[key], value, at=f"{at}.{key}".lstrip("."),
+                                  form=form)
+
+
+def _scalar_problem(kind: str, schema: dict[str, Any], value: Any, form: bool) -> str | None:
+    """Why `value` is not of the spec's scalar type and format (None when it is)."""
+    if form:
+        value = str(value)
+    if kind in ("number", "integer"):
+        if form:
+            try:
+                Decimal(value) if kind == "number" else int(value)
+            except (InvalidOperation, ValueError):
+                return f"not a{'n integer' if kind == 'integer' else ' number'}"
+        elif isinstance(value, bool) or not isinstance(value, int | float) or \
+                (kind == "integer" and not isinstance(value, int)):
+            return f"sent as {type(value).__name__}; the spec says {kind}"
+    elif kind == "boolean":
+        if (form and value not in ("true", "false")) or (not form and not isinstance(value, bool)):
+            return "the spec says boolean"
+    elif kind == "string":
+        if not isinstance(value, str):
+            return f"sent as {type(value).__name__}; the spec says string"
+        return _format_problem(schema.get("format"), value) or (
+            f"not one of {schema['enum']}" if schema.get("enum") and value not in schema["enum"]
+            else None)
+    return None
+
+
+def _format_problem(fmt: str | None, value: str) -> str | None:
+    try:
+        if fmt == "uuid":
+            uuid.UUID(value)
+        elif fmt == "date":
+            dt.date.fromisoformat(value)
+        elif fmt == "date-time":
+            dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return f"not a {fmt} (the spec's format)"
+    return None
 
 
 def _bracketed(key: str, props: dict[str, Any]) -> bool:

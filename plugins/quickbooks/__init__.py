@@ -42,7 +42,7 @@ from hub.contracts import (
     WebhookRequest,
     WebhookResult,
 )
-from hub.errors import AuthError, SignatureError
+from hub.errors import AuthError, PermanentError, RelanceError, SignatureError
 from hub.hookspecs import hookimpl
 
 HOSTS = {"production": "https://quickbooks.api.intuit.com",
@@ -82,6 +82,7 @@ class QuickBooksConnector(HttpConnector):
     supports_pdf = True
     supports_writeback = True
     supports_payments_writeback = True
+    idempotent_payments = True  # Intuit's `requestid`: a repeat returns the first answer
     supports_webhooks = True
 
     def __init__(self, settings, context):
@@ -132,6 +133,18 @@ class QuickBooksConnector(HttpConnector):
 
     def auth_hint(self) -> str:
         return "run `relance connect`"
+
+    def body_error(self, response: httpx.Response) -> RelanceError | None:
+        """QuickBooks can answer 200 with a `Fault` (a query it could not run): that is not
+        an empty result, and nothing may be closed or sent on it."""
+        if b'"Fault"' not in response.content[:200]:
+            return None
+        fault = self._fault_of(response)
+        if not fault:
+            return None
+        kind = AuthError if fault.get("type", "").upper() == "AUTHENTICATION" else PermanentError
+        return kind(f"QuickBooks answered {response.status_code} with a fault: "
+                    f"{self.error_message(response)}")
 
     def error_for(self, response: httpx.Response, where: str, *, sending: bool = False):
         if self._fault_of(response).get("type", "").upper() == "AUTHENTICATION":
@@ -282,13 +295,14 @@ class QuickBooksConnector(HttpConnector):
 
     async def record_payment(self, payment: LedgerPayment) -> str:
         [inv] = await self.refresh([payment.invoice_external_id])
-        body = {"TotalAmt": str(payment.amount), "TxnDate": payment.date.isoformat(),
+        body = {"TotalAmt": float(payment.amount), "TxnDate": payment.date.isoformat(),
                 "CustomerRef": {"value": inv.customer_external_id}, "PaymentRefNum": payment.reference[:21],
-                "Line": [{"Amount": str(payment.amount),
+                "Line": [{"Amount": float(payment.amount),
                           "LinkedTxn": [{"TxnId": payment.invoice_external_id, "TxnType": "Invoice"}]}]}
         if self.settings.payment_deposit_account:
             body["DepositToAccountRef"] = {"value": self.settings.payment_deposit_account}
-        created = await self._json("POST", "/payment", body=body)
+        created = await self._json("POST", "/payment", body=body, params={
+            "requestid": payment.idempotency_key[:50]} if payment.idempotency_key else None)
         return created.get("Payment", {}).get("Id", "")
 
     def verify_webhook(self, request: WebhookRequest) -> WebhookResult:

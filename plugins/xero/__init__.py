@@ -82,6 +82,7 @@ class XeroConnector(HttpConnector):
     supports_pdf = True
     supports_writeback = True
     supports_payments_writeback = True
+    idempotent_payments = True  # the Idempotency-Key header
     supports_webhooks = True
 
     def __init__(self, settings, context):
@@ -269,9 +270,10 @@ class XeroConnector(HttpConnector):
         r = await self.api.request("PUT", "/Payments", json_body={"Payments": [{
             "Invoice": {"InvoiceID": payment.invoice_external_id},
             "Account": {"Code": self.settings.payment_account_code},
-            "Date": payment.date.isoformat(), "Amount": str(payment.amount),
-            "Reference": payment.reference}]})
-        return r.json().get("Payments", [{}])[0].get("PaymentID", "")
+            "Date": payment.date.isoformat(), "Amount": float(payment.amount),
+            "Reference": payment.reference}]}, idempotency_key=payment.idempotency_key or None)
+        made = r.json().get("Payments") or [{}]
+        return made[0].get("PaymentID", "")
 
     def verify_webhook(self, request: WebhookRequest) -> WebhookResult:
         key = self.settings.webhook_key

@@ -85,8 +85,11 @@ class XeroAPI:
 
     async def request(self, method: str, path: str, *, params: dict | None = None,
                       json_body: Any = None, modified_since: str | None = None,
-                      accept: str = "application/json") -> httpx.Response:
+                      accept: str = "application/json",
+                      idempotency_key: str | None = None) -> httpx.Response:
         headers = {"xero-tenant-id": self.tenant, "Accept": accept}
+        if idempotency_key:  # Xero answers a repeat of the key with the first result
+            headers["Idempotency-Key"] = idempotency_key[:128]
         if modified_since:
             headers["If-Modified-Since"] = modified_since
         for attempt in range(4):

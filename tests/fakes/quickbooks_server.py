@@ -18,6 +18,8 @@ class FakeQuickBooks:
         self.changes: list[tuple[str, str, dict]] = []  # (time, entity, object)
         self.attachables: list[dict] = []
         self.throttle = 0  # answer the next N requests with 429
+        self.fault_in_200 = 0  # answer the next N queries 200 with a Fault, as Intuit can
+        self.payments: dict[str, dict] = {}  # requestid -> the Payment made
 
     @property
     def now(self) -> str:
@@ -61,6 +63,18 @@ class FakeQuickBooks:
             return 429, {"Fault": {"Error": [{"Message": "message=ThrottleExceeded; errorCode=003001; statusCode=429",
                                               "code": "3001"}], "type": "SERVICE"}}
         route = path.split("/v3/company/", 1)[1].split("/", 1)[1]
+        if route == "query" and self.fault_in_200:
+            self.fault_in_200 -= 1
+            return 200, {"Fault": {"Error": [{"Message": "An application error has occurred while "
+                                              "processing your request", "Detail": "System Failure "
+                                              "Error: Could not find resource for relative",
+                                              "code": "10000"}], "type": "SystemFault"},
+                         "time": self.now}
+        if route == "payment" and method == "POST":
+            # Intuit's idempotency: a repeated requestid gets the first answer, no new payment
+            key = params.get("requestid") or str(len(self.payments))
+            made = self.payments.setdefault(key, {**body, "Id": f"P{len(self.payments) + 1}"})
+            return 200, {"Payment": made, "time": self.now}
         if route == "query":
             return 200, {"QueryResponse": self.query(params["query"]), "time": self.now}
         if route == "cdc":

@@ -26,6 +26,7 @@ class FakeXero:
         self.window: collections.deque[float] = collections.deque()
         self.in_flight = 0
         self.changed: dict[str, dict] = {}   # InvoiceID -> overrides (with a later UpdatedDateUTC)
+        self.payments: list[dict] = []  # made by PUT /Payments
         self.history: list[tuple[str, str]] = []
         self.tenant = "7a513ee4-4e1e-4a4c-9e5b-1e1d2e0a0a11"
 
@@ -109,6 +110,11 @@ class FakeXero:
         if route == "/CreditNotes":
             notes = {"CreditNotes": []} if after else _lazy("CreditNotes", self.n_cn, self.credit, page, size)
             return 200, notes, extra
+        if route == "/Payments" and method == "PUT":  # as Xero answers: the payments made
+            made = [{**p, "PaymentID": f"0d0f0000-0000-4000-8000-{len(self.payments) + i:012d}",
+                     "Status": "AUTHORISED"} for i, p in enumerate(body["Payments"])]
+            self.payments += made
+            return 200, {"Payments": made}, extra
         if route == "/Payments":
             return 200, {"Payments": []}, extra
         return 404, {"Message": "not faked"}, extra

@@ -229,3 +229,25 @@ class TestQuickBooksConformance(ConnectorConformance):
         def throttled():
             fake.throttle = 1
         return {"transient": throttled}
+
+
+def test_a_fault_inside_a_200_answer_fails_the_sync_instead_of_reading_as_empty(fake, router):
+    fake.fault_in_200 = 1
+    with pytest.raises(PermanentError, match=r"answered 200 with a fault.*SystemFault"):
+        sync(qbo())
+
+
+def test_a_payment_is_recorded_once_per_requestid_with_number_amounts(fake, router):
+    from hub.contracts import LedgerPayment
+
+    payment = LedgerPayment(invoice_external_id="5", amount=Decimal("80.10"), currency="USD",
+                            date=dt.date(2026, 12, 3), reference="cs_1", idempotency_key="rl-ab:pay:7")
+    first = asyncio.run(qbo().record_payment(payment))
+    again = asyncio.run(qbo().record_payment(payment))  # a retry after a cut-off attempt
+    assert first == again and len(fake.payments) == 1
+    request = router.calls.last.request
+    assert request.url.params["requestid"] == "rl-ab:pay:7"
+    body = json.loads(request.content)
+    assert body["TotalAmt"] == 80.1 and body["Line"][0]["Amount"] == 80.1  # xs:decimal: a number
+    assert body["Line"][0]["LinkedTxn"] == [{"TxnId": "5", "TxnType": "Invoice"}]
+    assert QuickBooksConnector.idempotent_payments

@@ -216,3 +216,18 @@ class TestXeroConformance(ConnectorConformance):
     @pytest.fixture
     def connector(self, router):
         return xero()
+
+
+def test_a_payment_is_recorded_with_a_number_amount_and_the_idempotency_key(fake, router):
+    from hub.contracts import LedgerPayment
+
+    conn = xero(payment_account_code="090")
+    asyncio.run(conn.record_payment(LedgerPayment(
+        invoice_external_id="2b7a7b0c-0f5e-4a59-a0f4-b6d1c7e0e001", amount=Decimal("80.10"),
+        currency="GBP", date=dt.date(2026, 12, 3), reference="cs_1", idempotency_key="rl-ab:pay:7")))
+    request = router.calls.last.request
+    assert request.method == "PUT" and request.headers["Idempotency-Key"] == "rl-ab:pay:7"
+    [payment] = json.loads(request.content)["Payments"]
+    assert payment["Amount"] == 80.1 and payment["Date"] == "2026-12-03"
+    assert SPEC.check(request) == "/Payments"  # types and formats too: Amount is a number
+    assert XeroConnector.idempotent_payments
