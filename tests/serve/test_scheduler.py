@@ -82,3 +82,22 @@ def test_a_missed_cycle_runs_once_at_start_up(make_ws):
     nxt = asyncio.run(second_start())
     assert len(ran) == 1  # coalesced: three missed days, one run
     assert nxt > dt.datetime.now(dt.UTC)
+
+
+def test_the_service_cycle_syncs_before_it_plans_and_sends(make_ws):
+    """An invoice the ledger gained and one it marked paid since the last sync: the
+    service's cycle reads them first, as `relance run` does."""
+    ws = make_ws()
+    setup(ws, customer("C1"), invoice("1", "C1", TODAY - dt.timedelta(days=3)))
+    memory_plugins.LEDGERS["default"][:] = [
+        customer("C1"), invoice("1", "C1", TODAY - dt.timedelta(days=3), amount="0", status="paid"),
+        customer("C2"), invoice("2", "C2", TODAY - dt.timedelta(days=3))]
+    rt = Runtime(ws)
+
+    async def go():
+        await _cycle(rt, TODAY)
+        await ws.aclose()
+
+    asyncio.run(go())
+    sent = [m.invoices[0].number for m in memory_plugins.SENT["email"]]
+    assert sent == ["INV-2"], sent  # the new invoice, and not the one paid meanwhile
