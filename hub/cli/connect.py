@@ -42,6 +42,10 @@ def connect(connection: str = typer.Argument(..., help="a name under `connection
             console.print(p, highlight=False)
         if any(not p.lower().startswith(("note", "warning")) for p in problems):
             raise typer.Exit(1)
+        from hub.sync.engine import mark_authorised
+
+        if mark_authorised(ws, connection):
+            console.print(f"connection {connection} no longer needs re-authorisation")
         console.print(f"[green]connection {connection} works[/]; next: {cmd(ws.root, f'sync {connection}')}")
         return
     store = DbTokenStore(ws.engine, connection, ws.box, plugin=cls.name)

@@ -161,10 +161,8 @@ async def sync_connection(ws: Workspace, name: str, *, full: bool = False,
         return report
     conn = connection_row(ws, name)
     now = utcnow()
-    if conn.state == "needs_reauth":
-        report.ok, report.skipped = False, (
-            f"needs re-authorisation ({conn.state_detail}); run `relance connect {name}`")
-        return report
+    # a connection that needs re-authorisation is still tried: fixed credentials (an API
+    # key in relance.yaml, a token saved by `relance connect`) clear it on the first success
     if conn.paused_until and conn.paused_until > now:
         report.skipped = f"paused until {conn.paused_until:%Y-%m-%d %H:%M} UTC ({conn.state_detail})"
         return report
@@ -178,7 +176,9 @@ async def sync_connection(ws: Workspace, name: str, *, full: bool = False,
     try:
         await _pump(ws, connector, cursor, conn.id, generation, report, on_page)
     except AuthError as exc:
-        _fail(ws, conn.id, report, exc, state="needs_reauth")
+        _fail(ws, conn.id, report, exc, state="needs_reauth",
+              hint="" if "relance connect" in str(exc) else
+              f" — fix the credentials, then `relance connect {name}` checks them")
     except RateLimitedError as exc:
         until = utcnow() + dt.timedelta(seconds=exc.retry_after or 60)
         _fail(ws, conn.id, report, exc, state="paused", paused_until=until)
@@ -233,8 +233,8 @@ async def _pump(ws: Workspace, connector, cursor: dict, conn_id: int, generation
 
 
 def _fail(ws: Workspace, conn_id: int, report: SyncReport, exc: Exception, *, state: str,
-          paused_until: dt.datetime | None = None) -> None:
-    text = f"connection {report.connection}: {exc}"
+          paused_until: dt.datetime | None = None, hint: str = "") -> None:
+    text = f"connection {report.connection}: {exc}{hint}"
     report.ok, report.error = False, text
     with session(ws.engine) as s:
         s.execute(update(Connection).where(Connection.id == conn_id).values(
@@ -243,6 +243,20 @@ def _fail(ws: Workspace, conn_id: int, report: SyncReport, exc: Exception, *, st
         record_event(s, "sync_failed", text, level="error", connection_id=conn_id,
                      data={"state": state, "error": type(exc).__name__})
     log.error(text)
+
+
+def mark_authorised(ws: Workspace, name: str) -> bool:
+    """Credentials just worked (`relance connect`): a `needs_reauth` connection is ok
+    again. Returns whether it was waiting for that."""
+    conn = connection_row(ws, name)
+    with session(ws.engine) as s:
+        res = s.execute(update(Connection).where(
+            Connection.id == conn.id, Connection.state == "needs_reauth").values(
+            state="ok", state_detail=None, last_error=None))
+        if res.rowcount:
+            record_event(s, "connection", f"connection {name}: credentials accepted; "
+                         "re-authorisation no longer needed", connection_id=conn.id)
+    return bool(res.rowcount)
 
 
 async def sync_all(ws: Workspace, names: list[str] | None = None, *, full: bool = False,

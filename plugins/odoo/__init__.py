@@ -1,10 +1,11 @@
-"""Odoo connector (Community and Enterprise, 16 to 19): customers and posted invoices.
+"""Odoo connector (Community and Enterprise, 16 to 19): customers, posted invoices and
+customer payments.
 
-Incremental by `write_date` with a stable (write_date, id) keyset per model, so an update
-between two pages never skips or repeats a record, and records that tie on write_date
-are not lost. Invoices group under the commercial partner (the company, not the
-contact). Cancelled and reversed moves close the invoice. Reminders are posted to the
-invoice's chatter as internal notes, never as e-mails to the customer.
+Incremental on `write_date` by passes that can neither loop nor skip (`cursor.py`: Odoo
+answers whole seconds, and a long transaction commits records dated before others).
+Invoices group under the commercial partner (the company, not the contact). Cancelled
+and reversed moves close the invoice. Reminders are posted to the invoice's chatter as
+internal notes, never as e-mails to the customer.
 """
 
 from __future__ import annotations
@@ -25,12 +26,13 @@ from hub.contracts import (
     InvoiceRecord,
     LedgerNote,
     LedgerPayment,
+    PaymentRecord,
     PluginSettings,
-    RecordProblem,
     SyncPage,
 )
 from hub.errors import RelanceError
 from hub.hookspecs import hookimpl
+from plugins.odoo.cursor import changed_pages
 from plugins.odoo.rpc import OdooRPC, fault
 
 PARTNER_FIELDS = ["name", "email", "phone", "lang", "vat", "street", "street2", "zip", "city",
@@ -38,7 +40,7 @@ PARTNER_FIELDS = ["name", "email", "phone", "lang", "vat", "street", "street2", 
 MOVE_FIELDS = ["name", "move_type", "state", "commercial_partner_id", "invoice_date",
                "invoice_date_due", "amount_total", "amount_residual", "currency_id",
                "payment_state", "ref", "write_date", "company_id"]
-START = "1970-01-01 00:00:00|0"
+PAYMENT_FIELDS = ["amount", "currency_id", "date", "partner_id", "reconciled_invoice_ids", "state"]
 
 
 class OdooSettings(PluginSettings):
@@ -50,12 +52,9 @@ class OdooSettings(PluginSettings):
     protocol: Literal["auto", "json2", "jsonrpc"] = "auto"
     page_size: int = Field(500, ge=1, le=5000)
     in_payment_is_paid: bool = Field(True, description="'in payment' stops reminders")
-
-
-def keyset(cursor: str) -> list[Any]:
-    """Records after (write_date, id): strictly later, or the same date and a higher id."""
-    date, _, rid = cursor.partition("|")
-    return ["|", ("write_date", ">", date), "&", ("write_date", "=", date), ("id", ">", int(rid))]
+    late_commit_window: int = Field(1800, ge=0, description="seconds re-read behind the last "
+                                    "sync, for transactions that commit late with an earlier "
+                                    "write_date")
 
 
 class OdooConnector(HttpConnector):
@@ -146,18 +145,10 @@ class OdooConnector(HttpConnector):
             status=status, reference=self._str(m.get("ref")))
 
     # ------------------------------------------------------------------ sync
-    async def _pages(self, model: str, domain: list, fields: list[str], cursor: str):
-        position = cursor or START
-        while True:
-            rows = await self.rpc.call(model, "search_read", domain=domain + keyset(position),
-                                       fields=fields, order="write_date asc, id asc",
-                                       limit=self.settings.page_size)
-            if not rows:
-                return
-            position = f"{rows[-1]['write_date']}|{rows[-1]['id']}"
-            yield rows, position
-            if len(rows) < self.settings.page_size:
-                return
+    def _pages(self, model: str, domain: list, fields: list[str], cursor: str):
+        return changed_pages(self.rpc.call, model, domain, [*fields, "write_date"], cursor,
+                             page_size=self.settings.page_size,
+                             window=dt.timedelta(seconds=self.settings.late_commit_window))
 
     async def sync(self, cursor: Cursor) -> AsyncIterator[SyncPage]:
         # The server's version, protocol and uid ride in the cursor, so an incremental sync
@@ -173,23 +164,45 @@ class OdooConnector(HttpConnector):
         server = f"{(self.rpc.version or (0,))[0]}|{self.rpc.protocol}|{self.rpc.uid or ''}"
         if server != known:
             yield SyncPage(cursor={"server": server})
-        fields = PARTNER_FIELDS + (["mobile"] if self.rpc.version and self.rpc.version[0] < 18 else [])
-        partner_domain = [("customer_rank", ">", 0)]
-        async for rows, position in self._pages("res.partner", partner_domain, fields,
-                                                cursor.get("res.partner", "")):
-            yield SyncPage(records=tuple(self.customer(p) for p in rows),
+        company = await self.company_domain()  # an unknown company fails before any read
+        fields = PARTNER_FIELDS + (["mobile"] if self.major < 18 else [])
+        shared = [("company_id", "in", [company[0][2], False])] if company else []
+        async for rows, position in self._pages("res.partner", [("customer_rank", ">", 0), *shared],
+                                                fields, cursor.get("res.partner", "")):
+            yield SyncPage(records=self.build_records(rows, self.customer, what="res.partner",
+                                                      ident=lambda p: p.get("id")),
                            cursor={"res.partner": position})
-        domain = [("move_type", "in", ["out_invoice", "out_refund"]),
-                  ("state", "in", ["posted", "cancel"])] + await self.company_domain()
+        domain = [("move_type", "in", ["out_invoice", "out_refund"]), ("state", "in", ["posted", "cancel"]), *company]
         async for rows, position in self._pages("account.move", domain, MOVE_FIELDS,
                                                 cursor.get("account.move", "")):
-            records = []
-            for m in rows:
-                try:
-                    records.append(self.invoice(m))
-                except (KeyError, TypeError, ValueError) as exc:
-                    records.append(RecordProblem(place=f"account.move {m.get('id')}", reason=str(exc)))
-            yield SyncPage(records=tuple(records), cursor={"account.move": position})
+            yield SyncPage(records=self.build_records(rows, self.invoice, what="account.move",
+                                                      ident=lambda m: m.get("id")),
+                           cursor={"account.move": position})
+        states = ["in_process", "paid", "canceled", "rejected"] if self.major >= 18 \
+            else ["posted", "cancel"]
+        domain = [("payment_type", "=", "inbound"), ("partner_type", "=", "customer"),
+                  ("state", "in", states), *company]
+        async for rows, position in self._pages("account.payment", domain, PAYMENT_FIELDS,
+                                                cursor.get("account.payment", "")):
+            yield SyncPage(records=self.build_records(rows, self.payment, what="account.payment",
+                                                      ident=lambda m: m.get("id")),
+                           cursor={"account.payment": position})
+
+    @property
+    def major(self) -> int:
+        return (self.rpc.version or (17,))[0]
+
+    def payment(self, p: dict) -> PaymentRecord:
+        """A customer payment; linked to its invoice when it settles exactly one (a payment
+        over several stays the customer's: the invoices' residuals carry the split)."""
+        invoices = p.get("reconciled_invoice_ids") or []
+        partner = p.get("partner_id")
+        return PaymentRecord(
+            external_id=str(p["id"]), amount=Decimal(str(p["amount"])),
+            currency=p["currency_id"][1], date=p["date"],
+            invoice_external_id=str(invoices[0]) if len(invoices) == 1 else None,
+            customer_external_id=str(partner[0]) if isinstance(partner, list) else None,
+            void=p.get("state") in ("cancel", "canceled", "rejected"))
 
     async def refresh(self, external_ids: Sequence[str]) -> list[InvoiceRecord]:
         rows = await self.rpc.call("account.move", "read", [int(i) for i in external_ids],

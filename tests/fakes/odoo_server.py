@@ -1,9 +1,12 @@
-"""A small fake Odoo speaking JSON-RPC (`/jsonrpc`) and JSON-2 (`/json/2/<model>/<method>`).
+"""A fake Odoo speaking JSON-RPC (`/jsonrpc`) and JSON-2 (`/json/2/<model>/<method>`).
 
-Enough of `search_read` for the connector's keyset domain, `read`, `message_post`, with
-deterministic data generated on demand (no 100k dicts held), a version switch, an
-optional latency, and a call counter. Used by tests (through respx) and the benchmark
-(served by uvicorn).
+It keeps what makes Odoo's `write_date` hard to page on: the stored value has
+microseconds (domains compare and `order` sorts on them) but every answer gives whole
+seconds; one transaction stamps all its records with the same instant, its start; and its
+records are invisible until it commits — so a long transaction commits records with an
+earlier `write_date` than others already visible. Data is generated on demand (no 100k
+dicts held); domains in Odoo's prefix notation (`|`, `&`, `!`) are evaluated as Odoo does.
+Used by tests (through respx) and the benchmark (served by uvicorn).
 """
 
 from __future__ import annotations
@@ -11,90 +14,191 @@ from __future__ import annotations
 import asyncio
 import bisect
 import datetime as dt
+import heapq
 import json
 from typing import Any
 
 BASE = dt.datetime(2026, 1, 1)
+SECONDS = "%Y-%m-%d %H:%M:%S"
+
+
+def _wd(i: int) -> dt.datetime:
+    # seven records per minute, a millisecond apart: the same second, different microseconds
+    return BASE + dt.timedelta(minutes=i // 7, microseconds=(i % 7) * 1000)
+
+
+class Transaction:
+    """Writes that stay invisible until `commit()`, all stamped with the start instant."""
+
+    def __init__(self, fake: FakeOdoo):
+        self.fake, self.stamp = fake, fake.tick()
+        self.writes: list[tuple[str, int, dict]] = []
+
+    def change(self, i: int, model: str = "account.move", **fields) -> None:
+        self.writes.append((model, i, fields))
+
+    def commit(self) -> None:
+        for model, i, fields in self.writes:
+            self.fake.changed[model][i] = {**self.fake.changed[model].get(i, {}), **fields,
+                                           "_wd": self.stamp}
 
 
 class FakeOdoo:
     def __init__(self, invoices: int = 10, partners: int = 4, version: int = 17,
-                 companies: int = 1, latency: float = 0.0, api_key: str = "k" * 40):
-        self.n_inv, self.n_part, self.version = invoices, partners, version
-        self.companies, self.latency, self.api_key = companies, latency, api_key
+                 companies: int = 1, latency: float = 0.0, api_key: str = "k" * 40,
+                 payments: int = 0):
+        self.n = {"res.partner": partners, "account.move": invoices, "account.payment": payments}
+        self.version, self.companies, self.latency, self.api_key = version, companies, latency, api_key
         self.calls = 0
-        self.notes: list[tuple[int, str]] = []
-        self.changed: dict[int, dict] = {}  # move id -> field overrides (and a new write_date)
+        self.notes: list[tuple[int, Any]] = []
+        self.changed: dict[str, dict[int, dict]] = {m: {} for m in self.n}  # committed overrides
+        self.now = BASE + dt.timedelta(days=400)
+        self.searches: list[dict] = []  # the search_read calls, for tests
+
+    @property
+    def n_inv(self) -> int:
+        return self.n["account.move"]
+
+    def tick(self) -> dt.datetime:
+        self.now += dt.timedelta(milliseconds=1)
+        return self.now
+
+    def change(self, i: int, model: str = "account.move", **fields) -> None:
+        """A write committed at once (its own short transaction)."""
+        t = Transaction(self)
+        t.change(i, model, **fields)
+        t.commit()
+
+    def transaction(self) -> Transaction:
+        return Transaction(self)
 
     # ------------------------------------------------------------------ data
-    def partner(self, i: int) -> dict[str, Any]:
-        return {"id": i, "name": f"Client {i}", "email": f"c{i}@example.com", "phone": "+33 1 23 45 67 89",
-                "lang": "fr_FR", "vat": False, "street": f"{i} rue", "street2": False, "zip": "75001",
-                "city": "Paris", "country_code": "FR", "ref": f"C{i}",
-                "write_date": (BASE + dt.timedelta(minutes=i // 7)).strftime("%Y-%m-%d %H:%M:%S")}
+    def base(self, model: str, i: int) -> dict[str, Any]:
+        if model == "res.partner":
+            return {"id": i, "name": f"Client {i}", "email": f"c{i}@example.com",
+                    "phone": "+33 1 23 45 67 89", "lang": "fr_FR", "vat": False, "street": f"{i} rue",
+                    "street2": False, "zip": "75001", "city": "Paris", "country_code": "FR",
+                    "ref": f"C{i}", "customer_rank": 1, "_wd": _wd(i),
+                    "company_id": False}
+        if model == "account.payment":
+            supplier = i % 5 == 0  # a supplier payment among the customers'
+            return {"id": i, "name": f"PBNK1/2026/{i:05d}", "amount": 40.25,
+                    "currency_id": [1, "EUR"], "date": "2026-10-15",
+                    "partner_id": [i % self.n["res.partner"] + 1, "Client"],
+                    "payment_type": "outbound" if supplier else "inbound",
+                    "partner_type": "supplier" if supplier else "customer",
+                    "state": "posted", "reconciled_invoice_ids": [] if supplier else [i],
+                    "company_id": [1, "Company 1"], "_wd": _wd(i)}
+        parts = self.n["res.partner"]
+        return {"id": i, "name": f"INV/2026/{i:05d}",
+                "move_type": "out_refund" if i % 10 == 0 else "out_invoice", "state": "posted",
+                "commercial_partner_id": [i % parts + 1, f"Client {i % parts + 1}"],
+                "invoice_date": "2026-10-01", "invoice_date_due": "2026-11-01",
+                "amount_total": 120.5, "amount_residual": 120.5 if i % 3 else 60.25,
+                "currency_id": [1, "EUR"], "payment_state": "not_paid" if i % 3 else "partial",
+                "ref": False, "company_id": [i % self.companies + 1, f"Company {i % self.companies + 1}"],
+                "_wd": _wd(i)}
+
+    def record(self, model: str, i: int) -> dict[str, Any]:
+        return {**self.base(model, i), **self.changed[model].get(i, {})}
 
     def move(self, i: int) -> dict[str, Any]:
-        m = {"id": i, "name": f"INV/2026/{i:05d}", "move_type": "out_refund" if i % 10 == 0 else "out_invoice",
-             "state": "posted", "commercial_partner_id": [i % self.n_part + 1, f"Client {i % self.n_part + 1}"],
-             "invoice_date": "2026-10-01", "invoice_date_due": "2026-11-01",
-             "amount_total": 120.5, "amount_residual": 120.5 if i % 3 else 60.25,
-             "currency_id": [1, "EUR"], "payment_state": "not_paid" if i % 3 else "partial",
-             "ref": False, "company_id": [i % self.companies + 1, f"Company {i % self.companies + 1}"],
-             # several records share each write_date (ties across page boundaries)
-             "write_date": (BASE + dt.timedelta(minutes=i // 7)).strftime("%Y-%m-%d %H:%M:%S")}
-        m.update(self.changed.get(i, {}))
-        return m
-
-    def change(self, i: int, **fields) -> None:
-        stamp = (BASE + dt.timedelta(days=400, seconds=len(self.changed))).strftime("%Y-%m-%d %H:%M:%S")
-        self.changed[i] = {**fields, "write_date": stamp}
-
-    def _rows(self, model: str) -> tuple[list, Any]:
-        if model == "res.partner":
-            return list(range(1, self.n_part + 1)), self.partner
-        base = [i for i in range(1, self.n_inv + 1) if i not in self.changed]
-        return base + sorted(self.changed, key=lambda i: self.changed[i]["write_date"]), self.move
-
-    # ------------------------------------------------------------------ methods
-    def search_read(self, model: str, domain: list, fields: list, order: str = "", limit: int = 80,
-                    **_: Any) -> list[dict]:
-        ids, make = self._rows(model)
-        after = None
-        flt = []
-        for term in domain:
-            if isinstance(term, list) and term[0] == "write_date" and term[1] == ">":
-                after = term[2]
-            elif isinstance(term, list) and term[0] == "id" and term[1] == ">":
-                after = (after, term[2])
-            elif isinstance(term, list) and term[0] in ("company_id", "move_type", "state", "customer_rank"):
-                flt.append(term)
-        date, last_id = after if isinstance(after, tuple) else (after or "", 0)
-        out = []
-        # ids are in (write_date, id) order: binary search the keyset position
-        start = bisect.bisect_right(ids, (date, last_id), key=lambda i: (make(i)["write_date"], i))
-        for i in ids[start:]:
-            rec = make(i)
-            if all(self._match(rec, t) for t in flt):
-                out.append({k: rec.get(k, False) for k in ["id", *fields]})
-                if len(out) >= limit:
-                    break
-        return out
+        return self.out(self.record("account.move", i))
 
     @staticmethod
-    def _match(rec: dict, term: list) -> bool:
-        field, op, value = term
-        if field == "customer_rank":
-            return True
-        v = rec.get(field)
-        v = v[0] if isinstance(v, list) else v
-        return v in value if op == "in" else v == value
+    def out(rec: dict[str, Any], fields: list[str] | None = None) -> dict[str, Any]:
+        shown = {k: v for k, v in rec.items() if not k.startswith("_")}
+        shown["write_date"] = rec["_wd"].strftime(SECONDS)  # whole seconds, as Odoo answers
+        return shown if fields is None else {k: shown.get(k, False) for k in ["id", *fields]}
 
+    # ------------------------------------------------------------------ search
+    def search_read(self, model: str, domain: list, fields: list, order: str = "", limit: int = 80,
+                    **_: Any) -> list[dict]:
+        self.searches.append({"model": model, "domain": domain, "order": order, "limit": limit})
+        keys = [part.split() for part in order.split(",") if part.strip()] or [["id"]]
+        if keys[0][0] == "write_date" and keys[0][-1] == "desc" and limit:
+            ids = self._newest_first(model)
+            matched = []
+            for i in ids:
+                rec = self.record(model, i)
+                if self._eval(domain, rec):
+                    matched.append(rec)
+                    if len(matched) >= limit:
+                        break
+        elif keys[0][0] == "id":
+            matched = []
+            for i in self._by_id(model, domain):
+                rec = self.record(model, i)
+                if self._eval(domain, rec):
+                    matched.append(rec)
+                    if limit and len(matched) >= limit:
+                        break
+        else:  # any other order: sort everything that matches (small data only)
+            matched = [r for r in (self.record(model, i) for i in range(1, self.n[model] + 1))
+                       if self._eval(domain, r)]
+            for name, *direction in reversed(keys):
+                matched.sort(key=lambda r, f=name: r["_wd"] if f == "write_date" else r[f],
+                             reverse=bool(direction) and direction[0] == "desc")
+            matched = matched[:limit] if limit else matched
+        return [self.out(r, fields) for r in matched]
+
+    def _by_id(self, model: str, domain: list):
+        """Candidate ids in ascending order: base records are in write_date order, so a
+        top-level `write_date >=`/`>` bound skips the old ones by bisection."""
+        start, after = 1, 0
+        for term in domain:
+            if isinstance(term, list | tuple) and term[0] == "write_date" and term[1] in (">", ">="):
+                bound = dt.datetime.strptime(term[2], SECONDS)
+                start = bisect.bisect_left(range(1, self.n[model] + 1), bound, key=_wd) + 1
+            if isinstance(term, list | tuple) and term[0] == "id" and term[1] == ">":
+                after = term[2]
+        changed = sorted(self.changed[model])
+        last = None
+        for i in heapq.merge(range(max(start, after + 1), self.n[model] + 1), changed):
+            if i != last and i > after:
+                yield i
+            last = i
+
+    def _newest_first(self, model: str):
+        changed = sorted(self.changed[model], key=lambda i: self.changed[model][i]["_wd"],
+                         reverse=True)
+        base = (i for i in range(self.n[model], 0, -1) if i not in self.changed[model])
+        return heapq.merge(changed, base, key=lambda i: self.record(model, i)["_wd"], reverse=True)
+
+    def _eval(self, domain: list, rec: dict) -> bool:
+        stack: list[bool] = []
+        for item in reversed(domain):
+            if item == "&":
+                stack.append(stack.pop() & stack.pop())
+            elif item == "|":
+                stack.append(stack.pop() | stack.pop())
+            elif item == "!":
+                stack.append(not stack.pop())
+            else:
+                stack.append(self._term(item, rec))
+        return all(stack)
+
+    @staticmethod
+    def _term(term, rec: dict) -> bool:
+        field, op, value = term
+        if field == "write_date":
+            v, value = rec["_wd"], dt.datetime.strptime(value, SECONDS)
+        else:
+            v = rec.get(field)
+            v = v[0] if isinstance(v, list) and field != "reconciled_invoice_ids" else v
+        if field == "customer_rank":
+            v = rec.get("customer_rank", 1)
+        return {"=": lambda: v == value, "!=": lambda: v != value, ">": lambda: v > value,
+                ">=": lambda: v >= value, "<": lambda: v < value, "<=": lambda: v <= value,
+                "in": lambda: v in value, "not in": lambda: v not in value}[op]()
+
+    # ------------------------------------------------------------------ methods
     def dispatch(self, model: str, method: str, args: list, kwargs: dict) -> Any:
         if method == "search_read":
             return self.search_read(model, **kwargs)
         if method == "read":
-            return [{k: v for k, v in self.move(i).items() if k in ["id", *kwargs.get("fields", [])]}
-                    for i in args[0]]
+            return [self.out(self.record(model, i), kwargs.get("fields", []))
+                    for i in args[0] if 1 <= i <= self.n[model]]
         if method == "message_post":
             self.notes.append((args[0][0], kwargs["body"]))
             return 1

@@ -11,7 +11,7 @@ import httpx
 import pytest
 import respx
 
-from hub.contracts import CustomerRecord, InvoiceRecord, LedgerNote
+from hub.contracts import CustomerRecord, InvoiceRecord, LedgerNote, PaymentRecord
 from hub.errors import AuthError
 from hub.testing import make_context
 from hub.testing.conformance import ConnectorConformance
@@ -67,42 +67,94 @@ def test_protocol_detection_and_initial_sync(fake, router, version, protocol):
     partial = next(i for i in invoices if i.external_id == "3")
     assert partial.amount_due == Decimal("60.25") and partial.total == Decimal("120.5")
     assert {i.external_id for i in invoices if i.kind == "credit_note"} == {"10", "20"}
-    last = router.calls.last.request
+    moves = [c.request for c in router.calls if b"account.move" in c.request.content
+             or "account.move" in c.request.url.path]
+    last = moves[-1]
     if protocol == "json2":
         assert last.url.path == "/json/2/account.move/search_read"
         assert last.headers["authorization"] == f"bearer {KEY}" and last.headers["x-odoo-database"] == "acme"
         body = json.loads(last.content)
-        assert body["order"] == "write_date asc, id asc" and body["limit"] == 5
+        assert body["order"] == "id asc" and body["limit"] == 5
     else:
         body = json.loads(last.content)
         assert last.url.path == "/jsonrpc" and body["params"]["service"] == "object"
         assert body["params"]["args"][3:5] == ["account.move", "search_read"]
 
 
-def test_calls_are_one_per_page_plus_version_and_login(fake, router):
+def test_calls_are_one_per_page_plus_version_login_and_a_mark_per_model(fake, router):
     pages(odoo())
-    # version + authenticate + partners (5 → 1 full page, 1 empty) + moves (23 → 5 pages)
-    assert fake.calls == 2 + 2 + 5
+    # version + authenticate + for each model its newest write_date, then its pages:
+    # partners (5 → 1 full page, 1 empty), moves (23 → 5 pages), payments (none: 1)
+    assert fake.calls == 2 + (1 + 2) + (1 + 5) + (1 + 1)
+
+
+def cursor_of(ps, cursor=None):
+    out = dict(cursor or {})
+    for p in ps:
+        out.update(p.cursor)
+    return out
 
 
 def test_incremental_nothing_changed_then_changes(fake, router):
     conn = odoo()
-    cursor = {}
-    for p in pages(conn):
-        cursor.update(p.cursor)
+    cursor = cursor_of(pages(conn))
     fake.calls = 0
-    assert records(pages(conn, cursor), InvoiceRecord) == []
-    assert fake.calls == 2  # one empty search_read per model (version/login cached)
+    again = pages(conn, cursor)
+    assert [r for p in again for r in p.records] == []  # the re-read window reports nothing
+    assert fake.calls == 3 + 2 + 5 + 1  # the marks, then the window: everything here
+    fake.calls = 0
+    quiet = pages(odoo(late_commit_window=0), cursor)
+    # the marks, and each model's last second: a full page of partners, then moves, payments
+    assert [r for p in quiet for r in p.records] == [] and fake.calls == 3 + 2 + 1 + 1
     fake.change(4, payment_state="paid", amount_residual=0.0)
     fake.change(9, state="cancel")
     fake.change(12, payment_state="reversed")
     fake.change(15, payment_state="in_payment")
-    changed = {i.external_id: i.status for i in records(pages(conn, cursor), InvoiceRecord)}
+    changed = {i.external_id: i.status for i in records(pages(conn, cursor_of(again, cursor)),
+                                                        InvoiceRecord)}
     assert changed == {"4": "paid", "9": "void", "12": "void", "15": "paid"}
 
 
+def test_more_records_on_one_write_date_than_a_page_end_the_sync(fake, router):
+    """600 invoices written in one transaction share one write_date (to the microsecond):
+    the sync ends, with each once, on a fresh workspace and incrementally."""
+    fake.n["account.move"] = 700
+    first = pages(odoo(page_size=50))
+    cursor = cursor_of(first)
+    t = fake.transaction()
+    for i in range(50, 650):
+        t.change(i, payment_state="paid", amount_residual=0.0)
+    t.commit()
+    ps = pages(odoo(page_size=50), cursor)  # today: an endless loop
+    ids = [int(r.external_id) for r in records(ps, InvoiceRecord)]
+    assert sorted(ids) == list(range(50, 650)) and len(ps) < 40
+
+
+def test_a_late_commit_with_an_earlier_write_date_is_not_skipped(fake, router):
+    conn = odoo()
+    cursor = cursor_of(pages(conn))
+    long = fake.transaction()  # starts first: its records carry this earlier instant
+    for i in range(1, 901):
+        long.change(i % 23 + 1, amount_residual=float(i))
+    fake.change(5, payment_state="paid", amount_residual=0.0)  # commits meanwhile
+    cursor = cursor_of(pages(conn, cursor), cursor)  # sees 5 and moves its mark past it
+    long.commit()
+    late = {i.external_id for i in records(pages(conn, cursor), InvoiceRecord)}
+    assert late == {str(i % 23 + 1) for i in range(1, 901)}  # today: skipped for good
+
+
+def test_a_second_change_in_the_same_second_is_seen(fake, router):
+    conn = odoo()
+    cursor = cursor_of(pages(conn))
+    fake.change(6, amount_residual=10.0)
+    cursor = cursor_of(pages(conn, cursor), cursor)
+    fake.change(6, amount_residual=0.0, payment_state="paid")  # a millisecond later
+    [inv] = records(pages(conn, cursor), InvoiceRecord)
+    assert inv.external_id == "6" and inv.status == "paid"
+
+
 def test_ties_on_write_date_across_pages_are_not_lost(fake, router):
-    # seven moves share each write_date and pages hold 5: every page boundary splits a tie
+    # seven moves share each second of write_date and pages hold 5
     ids = [int(i.external_id) for i in records(pages(odoo(page_size=5)), InvoiceRecord)]
     assert ids == sorted(set(ids)) == list(range(1, 24))
 
@@ -112,12 +164,24 @@ def test_resume_after_a_crash(fake, router):
     cursor = {}
     seen = []
     for n, p in enumerate(pages(conn)):
-        if n == 3:  # the hub died before committing page 4
+        if n == 5:  # the hub died before committing this page
             break
         cursor.update(p.cursor)
         seen += [r.external_id for r in p.records if isinstance(r, InvoiceRecord)]
     rest = [i.external_id for i in records(pages(odoo(), cursor), InvoiceRecord)]
     assert sorted(map(int, seen + rest)) == list(range(1, 24))
+
+
+def test_customer_payments_are_read_and_supplier_ones_are_not(fake, router):
+    fake.n["account.payment"] = 20
+    ps = pages(odoo())
+    paid = records(ps, PaymentRecord)
+    assert sorted(int(p.external_id) for p in paid) == [i for i in range(1, 21) if i % 5]
+    one = next(p for p in paid if p.external_id == "3")
+    assert one.invoice_external_id == "3" and one.amount == Decimal("40.25") and not one.void
+    fake.change(3, model="account.payment", state="cancel")
+    [void] = records(pages(odoo(), cursor_of(ps)), PaymentRecord)
+    assert void.external_id == "3" and void.void
 
 
 def test_multi_company_scoping(fake, router):
@@ -151,6 +215,8 @@ def test_refresh_and_chatter_note(fake, router):
 
 
 class TestOdooConformance(ConnectorConformance):
+    opaque_cursors = ("res.partner", "account.move", "account.payment")  # a pass's JSON state
+
     @pytest.fixture
     def connector(self, router):
         return odoo()
@@ -160,3 +226,52 @@ class TestOdooConformance(ConnectorConformance):
         def bad_key():
             fake.api_key = "another"
         return {"auth": bad_key}
+
+
+ODOO_WS = f"""
+company: {{name: Acme, country: FR, timezone: Europe/Paris, language: fr}}
+connections:
+  books:
+    plugin: odoo
+    settings: {{url: "{URL}", database: acme, login: ar@acme.example, api_key: "${{ODOO_KEY}}"}}
+channels: {{email: {{plugin: capture}}}}
+scenarios: {{standard: {{steps: [{{at: due+3d, channel: email, template: first_reminder}}]}}}}
+assign: [{{scenario: standard}}]
+"""
+
+
+def _state(ws) -> str:
+    from sqlalchemy import select
+
+    from hub.store.db import session
+    from hub.store.models import Connection
+
+    with session(ws.engine) as s:
+        return s.execute(select(Connection.state).where(Connection.name == "books")).scalar_one()
+
+
+def test_a_connection_recovers_once_the_key_is_fixed(fake, router, make_ws, monkeypatch, tmp_path):
+    from hub.sync.engine import sync_connection
+
+    monkeypatch.setenv("ODOO_KEY", "wrong-key-" * 4)
+    ws = make_ws(ODOO_WS)
+    assert not asyncio.run(sync_connection(ws, "books")).ok and _state(ws) == "needs_reauth"
+    monkeypatch.setenv("ODOO_KEY", KEY)  # the admin fixes the key: the next sync just works
+    ws = make_ws(ODOO_WS)
+    assert asyncio.run(sync_connection(ws, "books")).ok and _state(ws) == "ok"
+
+
+def test_relance_connect_clears_needs_reauth(fake, router, make_ws, monkeypatch, tmp_path):
+    from typer.testing import CliRunner
+
+    from hub.cli import app
+    from hub.sync.engine import sync_connection
+
+    monkeypatch.setenv("RELANCE_PLUGINS", "tests.memory_plugins_entry")
+    monkeypatch.setenv("ODOO_KEY", "wrong-key-" * 4)
+    ws = make_ws(ODOO_WS)
+    asyncio.run(sync_connection(ws, "books"))
+    monkeypatch.setenv("ODOO_KEY", KEY)
+    out = CliRunner().invoke(app, ["connect", "books", "-w", str(tmp_path)])
+    assert out.exit_code == 0, out.output
+    assert "no longer needs re-authorisation" in out.output and _state(ws) == "ok"

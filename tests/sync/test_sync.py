@@ -116,8 +116,8 @@ def test_auth_failure_marks_needs_reauth_and_others_keep_working(make_ws):
     with session(ws.engine) as s:
         state = s.execute(select(Connection.state).where(Connection.name == "xero_fr")).scalar()
     assert state == "needs_reauth"
-    again = run(ws, "xero_fr")
-    assert "relance connect xero_fr" in again.skipped
+    again = run(ws, "xero_fr")  # still tried, and still refused: said with the fix
+    assert not again.ok and not again.skipped and "relance connect xero_fr" in again.error
 
 
 def test_complete_snapshot_closes_invoices_missing_from_export(make_ws):
