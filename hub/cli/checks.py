@@ -44,6 +44,7 @@ async def diagnose(root: Path, *, online: bool = True) -> list[Check]:
     out += _database(ws)
     out += _templates(ws)
     out += _connections(ws)
+    out += _attachments(ws)
     if online:
         out += await _connectivity(ws)
     await ws.aclose()
@@ -112,6 +113,27 @@ def _connections(ws) -> list[Check]:
             out.append(Check(f"connection {name}", "warn", f"{c.state}: {c.state_detail}"))
         else:
             out.append(Check(f"connection {name}", "ok", f"last good sync {c.last_sync_ok_at}"))
+    return out
+
+
+def _attachments(ws) -> list[Check]:
+    """Steps that attach the invoice PDF, on connections that cannot fetch one."""
+    steps = [f"{name}/{st.id or st.at}" for name, sc in ws.config.scenarios.items()
+             for st in sc.steps if st.attach_invoice]
+    if not steps:
+        return []
+    out = []
+    for name in ws.config.connections:
+        try:
+            connector = ws.connector(name)
+        except RelanceError:
+            continue  # the connection's own check says why
+        if not connector.supports_pdf:
+            hint = getattr(connector, "pdf_hint", "")
+            out.append(Check(f"connection {name}", "warn",
+                             f"steps {', '.join(steps)} attach the invoice PDF, but this "
+                             "connection cannot fetch PDFs: those reminders go without it "
+                             f"(the history says so){'; ' + hint if hint else ''}"))
     return out
 
 

@@ -24,7 +24,7 @@ def status(workspace: Path = WorkspaceOpt, as_json: bool = JsonOpt):
     """Dispatch counts by state, holds, connections and their last sync."""
     from hub.reports.figures import status as get_status
 
-    ws = run_guarded(lambda: open_workspace(workspace))
+    ws = run_guarded(lambda: open_workspace(workspace, read_only=True))
     data = get_status(ws)
     if as_json:
         return print_json(data)
@@ -59,7 +59,7 @@ def aging(workspace: Path = WorkspaceOpt, as_json: bool = JsonOpt,
     from hub.reports.figures import BUCKETS
     from hub.reports.figures import aging as get_aging
 
-    ws = run_guarded(lambda: open_workspace(workspace))
+    ws = run_guarded(lambda: open_workspace(workspace, read_only=True))
     today = _today(ws, date)
     data = get_aging(ws, today)
     if as_json:
@@ -83,7 +83,7 @@ def dso(workspace: Path = WorkspaceOpt, as_json: bool = JsonOpt,
     """Days sales outstanding per currency (countback over the last N days)."""
     from hub.reports.figures import dso as get_dso
 
-    ws = run_guarded(lambda: open_workspace(workspace))
+    ws = run_guarded(lambda: open_workspace(workspace, read_only=True))
     today = _today(ws, None)
     data = get_dso(ws, today, days)
     if as_json:
@@ -106,7 +106,7 @@ def history(workspace: Path = WorkspaceOpt, as_json: bool = JsonOpt,
     from hub.store.db import session
     from hub.store.models import DispatchInvoice, Event, Invoice
 
-    ws = run_guarded(lambda: open_workspace(workspace))
+    ws = run_guarded(lambda: open_workspace(workspace, read_only=True))
     with session(ws.engine) as s:
         where = []
         if kind:

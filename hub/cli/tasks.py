@@ -21,7 +21,7 @@ def list_(workspace: Path = WorkspaceOpt, as_json: bool = JsonOpt,
     from hub.store.db import session
     from hub.store.models import Customer
 
-    ws = run_guarded(lambda: open_workspace(workspace))
+    ws = run_guarded(lambda: open_workspace(workspace, read_only=True))
     with session(ws.engine) as s:
         tasks = list_tasks(s, None if all_ else "open")
         names = {c.id: c.name for c in s.query(Customer).filter(
@@ -45,7 +45,7 @@ def show(task_id: int, workspace: Path = WorkspaceOpt):
     from hub.store.db import session
     from hub.store.models import Task
 
-    ws = run_guarded(lambda: open_workspace(workspace))
+    ws = run_guarded(lambda: open_workspace(workspace, read_only=True))
     with session(ws.engine) as s:
         task = s.get(Task, task_id)
     if task is None:

@@ -28,6 +28,7 @@ class LoadedConfig:
 
     def __init__(self, model: RelanceConfig, path: Path, lines: dict[tuple, int]):
         self.model, self.path, self.lines = model, path, lines
+        self.unset_secrets: list[str] = []  # plugin secrets left unset (read-only commands)
 
     def place(self, *key: Any) -> str:
         """`relance.yaml:LINE` of the nearest known ancestor of `key`."""
@@ -55,11 +56,21 @@ def _walk(node: yaml.Node, path: tuple, lines: dict[tuple, int]) -> Any:
     return yaml.safe_load(yaml.serialize(node))
 
 
-def _interpolate(value: Any, path: tuple, errors: list[tuple[tuple, str]]) -> Any:
+PLUGIN_SECTIONS = ("connections", "channels", "payment_providers")
+
+
+def _is_plugin_setting(path: tuple) -> bool:
+    return len(path) > 2 and path[0] in PLUGIN_SECTIONS and path[2] == "settings"
+
+
+def _interpolate(value: Any, path: tuple, errors: list[tuple[tuple, str]],
+                 unset: list[str] | None = None) -> Any:
+    """`${NAME}` and `${NAME:-default}`. With `unset` (read-only commands), a plugin's
+    missing secret is noted there instead of failing: nothing will call the provider."""
     if isinstance(value, dict):
-        return {k: _interpolate(v, (*path, k), errors) for k, v in value.items()}
+        return {k: _interpolate(v, (*path, k), errors, unset) for k, v in value.items()}
     if isinstance(value, list):
-        return [_interpolate(v, (*path, i), errors) for i, v in enumerate(value)]
+        return [_interpolate(v, (*path, i), errors, unset) for i, v in enumerate(value)]
     if isinstance(value, str) and "${" in value:
         def sub(m: re.Match[str]) -> str:
             name, default = m.group(1), m.group(2)
@@ -67,6 +78,9 @@ def _interpolate(value: Any, path: tuple, errors: list[tuple[tuple, str]]) -> An
                 return os.environ[name]
             if default is not None:
                 return default
+            if unset is not None and _is_plugin_setting(path):
+                unset.append(name)
+                return f"(${name} is not set)"
             errors.append((path, f"environment variable {name} is not set "
                                  f"(export it, or write ${{{name}:-default}})"))
             return ""
@@ -74,7 +88,7 @@ def _interpolate(value: Any, path: tuple, errors: list[tuple[tuple, str]]) -> An
     return value
 
 
-def parse(text: str, path: Path) -> LoadedConfig:
+def parse(text: str, path: Path, *, secrets_optional: bool = False) -> LoadedConfig:
     """Parse and validate config text; raise one ConfigError listing every problem."""
     try:
         node = yaml.compose(text)
@@ -87,7 +101,8 @@ def parse(text: str, path: Path) -> LoadedConfig:
     if not isinstance(data, dict):
         raise ConfigError("the file must be a mapping with a `company:` section", place=path.name)
     env_errors: list[tuple[tuple, str]] = []
-    data = _interpolate(data, (), env_errors)
+    unset: list[str] | None = [] if secrets_optional else None
+    data = _interpolate(data, (), env_errors, unset)
     problems: list[str] = []
     try:
         model = RelanceConfig.model_validate(data)
@@ -106,6 +121,7 @@ def parse(text: str, path: Path) -> LoadedConfig:
         problems += cross_check(loaded)
     if problems:
         raise ConfigError("\n".join(problems))
+    loaded.unset_secrets = unset or []
     return loaded
 
 
@@ -147,11 +163,11 @@ def cross_check(cfg: LoadedConfig) -> list[str]:
     return out
 
 
-def load(path: Path) -> LoadedConfig:
+def load(path: Path, *, secrets_optional: bool = False) -> LoadedConfig:
     if not path.exists():
         raise ConfigError(f"{path} not found: run `relance init` to write a starter config",
                           place=str(path))
-    return parse(path.read_text(encoding="utf-8"), path)
+    return parse(path.read_text(encoding="utf-8"), path, secrets_optional=secrets_optional)
 
 
 def json_schema() -> dict[str, Any]:

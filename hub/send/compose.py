@@ -26,6 +26,7 @@ from hub.contracts import (
 from hub.plan.scenarios import steps_of
 from hub.send.templates import renderer_for
 from hub.store.db import session
+from hub.store.events import record_event
 from hub.store.models import Customer, Dispatch, Invoice, PaymentLinkRow
 from hub.workspace import Workspace
 
@@ -172,21 +173,36 @@ async def payment_link(ws: Workspace, w: Work, provider_name: str) -> PaymentLin
 
 
 async def attachments(ws: Workspace, w: Work) -> tuple[Attachment, ...]:
-    cls = ws.plugin_class("connector", w.connection)
-    if not cls.supports_pdf:
-        return ()
+    """The invoices' PDFs for a step with `attach_invoice`. An attachment is a courtesy:
+    the reminder goes without it, and the dispatch's history says which is missing and why."""
     connector = ws.connector(w.connection)
-    out = []
+    if not connector.supports_pdf:  # the instance: a setting may turn PDFs on (Odoo)
+        _no_pdf(ws, w, [i.number for i in w.invoices],
+                f"connection {w.connection} cannot fetch invoice PDFs")
+        return ()
+    out, missing = [], {}
     for inv in w.invoices:
         try:
             data = await connector.fetch_pdf(inv.external_id)
-        except Exception as exc:  # an attachment is a courtesy: send without it, say so
-            log.warning("dispatch %s: invoice %s PDF unavailable: %s", w.dispatch.id, inv.number, exc)
+        except Exception as exc:
+            missing[inv.number] = str(exc)
             continue
         if data:
             out.append(Attachment(filename=f"{inv.number}.pdf", content_type="application/pdf",
                                   data=data))
+        else:
+            missing[inv.number] = "the ledger has no PDF for it"
+    for number, why in missing.items():
+        _no_pdf(ws, w, [number], why)
     return tuple(out)
+
+
+def _no_pdf(ws: Workspace, w: Work, numbers: list[str], why: str) -> None:
+    log.warning("dispatch %s: no PDF attached for %s: %s", w.dispatch.id, ", ".join(numbers), why)
+    with session(ws.engine) as s:
+        record_event(s, "attachment_missing", f"no PDF attached for invoice(s) "
+                     f"{', '.join(numbers)}: {why}", level="warning", dispatch_id=w.dispatch.id,
+                     customer_id=w.dispatch.customer_id)
 
 
 def context(ws: Workspace, w: Work, rcpt: Recipient, today: dt.date, locale: str,

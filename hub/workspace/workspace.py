@@ -57,9 +57,11 @@ class Workspace:
     @classmethod
     def open(cls, root: Path | str = ".", *, plugins: tuple = (), entry_points: bool = True,
              transport: httpx.AsyncBaseTransport | None = None, migrate_db: bool = True,
-             database_url: str | None = None) -> Workspace:
+             database_url: str | None = None, read_only: bool = False) -> Workspace:
+        """`read_only`: for commands that only read the store (status, history, reports):
+        the plugins' secrets need not be in the environment."""
         root = Path(root)
-        loaded = cfgmod.load(root / cfgmod.CONFIG_FILE)
+        loaded = cfgmod.load(root / cfgmod.CONFIG_FILE, secrets_optional=read_only)
         registry = discover(entry_points=entry_points, plugins=plugins)
         ws = cls(root, loaded, registry, transport=transport, database_url=database_url)
         ws.validate_plugins()

@@ -10,7 +10,9 @@ internal notes, never as e-mails to the customer.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import html
 from collections.abc import AsyncIterator, Sequence
 from decimal import Decimal
 from typing import Any, ClassVar, Literal
@@ -52,6 +54,10 @@ class OdooSettings(PluginSettings):
     protocol: Literal["auto", "json2", "jsonrpc"] = "auto"
     page_size: int = Field(500, ge=1, le=5000)
     in_payment_is_paid: bool = Field(True, description="'in payment' stops reminders")
+    pdf_via_send: bool = Field(False, description="fetch invoice PDFs through Odoo's Send & "
+                               "Print wizard (an API key cannot use the report route). Side "
+                               "effect: Odoo marks the invoice as sent, and may remember "
+                               "'download' as the partner's sending method")
     late_commit_window: int = Field(1800, ge=0, description="seconds re-read behind the last "
                                     "sync, for transactions that commit late with an earlier "
                                     "write_date")
@@ -74,6 +80,9 @@ class OdooConnector(HttpConnector):
         self.rpc = OdooRPC(self, s.url, s.database, s.login, s.api_key.get_secret_value(),
                            s.protocol)
         self._company_domain: list | None = None
+        self.supports_pdf = s.pdf_via_send  # type: ignore[misc]  # a setting turns PDFs on
+
+    pdf_hint = "set `pdf_via_send: true` to fetch them through Odoo's Send & Print (Odoo then marks the invoice sent)"
 
     # ------------------------------------------------------------------ Odoo's errors
     def auth_hint(self) -> str:
@@ -209,10 +218,44 @@ class OdooConnector(HttpConnector):
                                    fields=MOVE_FIELDS)
         return [self.invoice(m) for m in rows]
 
+    async def fetch_pdf(self, external_id: str) -> bytes | None:
+        """The invoice's own PDF: the one Odoo already made, or one made by Send & Print in
+        download-only mode (`pdf_via_send`), read back from `invoice_pdf_report_id`."""
+        if not self.settings.pdf_via_send:
+            return None
+        move = int(external_id)
+        pdf = await self._stored_pdf(move)
+        if pdf is None:
+            ctx = {"active_model": "account.move", "active_ids": [move]}
+            if self.major >= 18:
+                model, values = "account.move.send.wizard", {"move_id": move,
+                                                             "sending_methods": ["manual"]}
+            else:
+                model, values = "account.move.send", {"checkbox_download": True,
+                                                      "checkbox_send_mail": False}
+            wizard = await self.rpc.call(model, "create", values, context=ctx)
+            wizard_id = wizard[0] if isinstance(wizard, list) else wizard
+            await self.rpc.call(model, "action_send_and_print", [wizard_id], context=ctx)
+            pdf = await self._stored_pdf(move)
+        return pdf
+
+    async def _stored_pdf(self, move: int) -> bytes | None:
+        [row] = await self.rpc.call("account.move", "read", [move], fields=["invoice_pdf_report_id"])
+        ref = row.get("invoice_pdf_report_id")
+        if not ref:
+            return None
+        [att] = await self.rpc.call("ir.attachment", "read", [ref[0] if isinstance(ref, list) else ref],
+                                    fields=["datas"])
+        return base64.b64decode(att["datas"]) if att.get("datas") else None
+
     async def write_note(self, note: LedgerNote) -> None:
+        # From Odoo 17 a str body is escaped (RPC cannot send Markup): `body_is_html` posts
+        # the markup once; Odoo 16 takes the markup as it is
+        await self.rpc.detect()
+        extra = {"body_is_html": True} if self.major >= 17 else {}
         await self.rpc.call("account.move", "message_post", [int(note.invoice_external_id)],
-                            body=f"<p>{note.text}</p>", message_type="comment",
-                            subtype_xmlid="mail.mt_note")
+                            body=f"<p>{html.escape(note.text)}</p>", message_type="comment",
+                            subtype_xmlid="mail.mt_note", **extra)
 
     async def record_payment(self, payment: LedgerPayment) -> str:
         ctx = {"active_model": "account.move", "active_ids": [int(payment.invoice_external_id)]}
@@ -232,6 +275,16 @@ class OdooConnector(HttpConnector):
             await self.rpc.authenticate()
         else:
             await self.rpc.call("res.users", "context_get")
+        if self.settings.company is None:
+            companies = await self.rpc.call("res.company", "search_read", domain=[],
+                                            fields=["name"], limit=20)
+            if len(companies) > 1:
+                out.append(f"warning: this user sees {len(companies)} companies "
+                           f"({', '.join(c['name'] for c in companies)}) and no `company:` is "
+                           "set, so their invoices and customers are mixed: set `company:` "
+                           "(one connection per company)")
+        else:
+            await self.company_domain()  # an unknown name fails here, before any read
         version = ".".join(map(str, self.rpc.version or ()))
         out.append(f"note: Odoo {version}, using {'JSON-2' if protocol == 'json2' else 'JSON-RPC'}; "
                    "invoice PDFs are not fetched through the API key (attachments off)")

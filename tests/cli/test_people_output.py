@@ -93,3 +93,19 @@ def test_dso_says_when_the_period_caps_it(make_ws, tmp_path):
     out = runner.invoke(app, ["report", "dso", "-w", str(tmp_path), "--days", "30"],
                         env=WIDE).output
     assert "DSO ≥ 30" in out and "capped at the 30-day period" in out
+
+
+def test_read_only_commands_do_not_need_the_connections_secrets(make_ws, tmp_path, monkeypatch):
+    cfg = CONFIG.replace("channels:\n", "  xero:\n    plugin: xero\n    settings: {client_id: "
+                         '"${XERO_ID}", client_secret: "${XERO_SECRET}"}\nchannels:\n')
+    monkeypatch.setenv("XERO_ID", "x")
+    monkeypatch.setenv("XERO_SECRET", "y")
+    make_ws(cfg)
+    monkeypatch.delenv("XERO_ID")
+    monkeypatch.delenv("XERO_SECRET")
+    for args in (["status"], ["history"], ["report", "aging"], ["report", "dso"],
+                 ["tasks", "list"]):
+        result = runner.invoke(app, [*args, "-w", str(tmp_path)])
+        assert result.exit_code == 0, (args, result.output)
+    sync = runner.invoke(app, ["sync", "-w", str(tmp_path)])  # a command that calls Xero
+    assert sync.exit_code == 2 and "XERO_SECRET is not set" in sync.output

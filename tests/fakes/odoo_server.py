@@ -15,6 +15,7 @@ import asyncio
 import bisect
 import datetime as dt
 import heapq
+import html
 import json
 from typing import Any
 
@@ -47,13 +48,16 @@ class FakeOdoo:
     def __init__(self, invoices: int = 10, partners: int = 4, version: int = 17,
                  companies: int = 1, latency: float = 0.0, api_key: str = "k" * 40,
                  payments: int = 0):
-        self.n = {"res.partner": partners, "account.move": invoices, "account.payment": payments}
+        self.n = {"res.partner": partners, "account.move": invoices, "account.payment": payments,
+                  "res.company": companies}
         self.version, self.companies, self.latency, self.api_key = version, companies, latency, api_key
         self.calls = 0
         self.notes: list[tuple[int, Any]] = []
         self.changed: dict[str, dict[int, dict]] = {m: {} for m in self.n}  # committed overrides
         self.now = BASE + dt.timedelta(days=400)
         self.searches: list[dict] = []  # the search_read calls, for tests
+        self.wizards: dict[int, tuple[str, dict, dict]] = {}  # id -> (model, values, context)
+        self.attachments: dict[int, bytes] = {}
 
     @property
     def n_inv(self) -> int:
@@ -74,6 +78,8 @@ class FakeOdoo:
 
     # ------------------------------------------------------------------ data
     def base(self, model: str, i: int) -> dict[str, Any]:
+        if model == "res.company":
+            return {"id": i, "name": f"Company {i}", "_wd": BASE}
         if model == "res.partner":
             return {"id": i, "name": f"Client {i}", "email": f"c{i}@example.com",
                     "phone": "+33 1 23 45 67 89", "lang": "fr_FR", "vat": False, "street": f"{i} rue",
@@ -97,7 +103,7 @@ class FakeOdoo:
                 "amount_total": 120.5, "amount_residual": 120.5 if i % 3 else 60.25,
                 "currency_id": [1, "EUR"], "payment_state": "not_paid" if i % 3 else "partial",
                 "ref": False, "company_id": [i % self.companies + 1, f"Company {i % self.companies + 1}"],
-                "_wd": _wd(i)}
+                "invoice_pdf_report_id": False, "is_move_sent": False, "_wd": _wd(i)}
 
     def record(self, model: str, i: int) -> dict[str, Any]:
         return {**self.base(model, i), **self.changed[model].get(i, {})}
@@ -196,11 +202,33 @@ class FakeOdoo:
     def dispatch(self, model: str, method: str, args: list, kwargs: dict) -> Any:
         if method == "search_read":
             return self.search_read(model, **kwargs)
+        if method == "create" and model in ("account.move.send", "account.move.send.wizard"):
+            self.wizards[len(self.wizards) + 1] = (model, args[0], kwargs.get("context", {}))
+            return len(self.wizards)
+        if method == "action_send_and_print":
+            wizard_model, values, ctx = self.wizards[args[0][0]]
+            if wizard_model != ("account.move.send.wizard" if self.version >= 18
+                                else "account.move.send"):
+                raise ValueError(f"Object {wizard_model} doesn't exist")
+            move = values.get("move_id") or ctx["active_ids"][0]
+            self.attachments[move] = b"%%PDF-1.7 odoo invoice %d" % move
+            self.change(move, invoice_pdf_report_id=[move, f"INV-{move}.pdf"], is_move_sent=True)
+            return {"type": "ir.actions.act_url"}
+        if model == "ir.attachment" and method == "read":
+            import base64
+            return [{"id": i, "datas": base64.b64encode(self.attachments[i]).decode()}
+                    for i in args[0]]
         if method == "read":
             return [self.out(self.record(model, i), kwargs.get("fields", []))
                     for i in args[0] if 1 <= i <= self.n[model]]
         if method == "message_post":
-            self.notes.append((args[0][0], kwargs["body"]))
+            # Odoo 17+ escapes a str body (RPC cannot send Markup) unless body_is_html
+            body = kwargs["body"]
+            if self.version >= 17 and not kwargs.get("body_is_html"):
+                body = html.escape(body)
+            elif self.version < 17 and "body_is_html" in kwargs:
+                raise ValueError("message_post() got an unexpected keyword argument 'body_is_html'")
+            self.notes.append((args[0][0], body))
             return 1
         if method == "context_get":
             return {"lang": "fr_FR"}

@@ -209,7 +209,7 @@ def test_refresh_and_chatter_note(fake, router):
                                            channel="email", template="fr/first_reminder.j2",
                                            sent_at=dt.datetime.now(dt.UTC))))
     [(move, body)] = fake.notes
-    assert move == 7 and "Reminder sent" in body
+    assert move == 7 and body == "<p>Reminder sent by email</p>"  # markup once, not escaped
     post = json.loads(router.calls.last.request.content)["params"]["args"][6]
     assert post["message_type"] == "comment" and post["subtype_xmlid"] == "mail.mt_note"
 
@@ -275,3 +275,75 @@ def test_relance_connect_clears_needs_reauth(fake, router, make_ws, monkeypatch,
     out = CliRunner().invoke(app, ["connect", "books", "-w", str(tmp_path)])
     assert out.exit_code == 0, out.output
     assert "no longer needs re-authorisation" in out.output and _state(ws) == "ok"
+
+
+@pytest.mark.parametrize("version", [16, 17, 18])
+def test_the_chatter_note_is_markup_once_on_each_version(fake, router, version):
+    import datetime as dt
+
+    fake.version = version
+    asyncio.run(odoo().write_note(LedgerNote(invoice_external_id="7", text="Sent to A & B <ar>",
+                                             channel="email", template="t",
+                                             sent_at=dt.datetime.now(dt.UTC))))
+    [(_, body)] = fake.notes
+    assert body == "<p>Sent to A &amp; B &lt;ar&gt;</p>"
+
+
+@pytest.mark.parametrize("version", [17, 18])
+def test_invoice_pdf_through_send_and_print_only_when_asked(fake, router, version):
+    fake.version = version
+    assert asyncio.run(odoo().fetch_pdf("7")) is None and not odoo().supports_pdf
+    conn = odoo(pdf_via_send=True)
+    assert conn.supports_pdf
+    assert asyncio.run(conn.fetch_pdf("7")) == b"%PDF-1.7 odoo invoice 7"
+    [(model, values, ctx)] = fake.wizards.values()
+    if version >= 18:
+        assert model == "account.move.send.wizard" and values["sending_methods"] == ["manual"]
+    else:  # download only: never an e-mail to the customer from Odoo
+        assert values == {"checkbox_download": True, "checkbox_send_mail": False}
+    assert ctx["active_ids"] == [7] and fake.move(7)["is_move_sent"]  # the stated side effect
+    asyncio.run(conn.fetch_pdf("7"))  # made once: the next read takes the stored PDF
+    assert len(fake.wizards) == 1
+
+
+def test_a_step_that_attaches_a_pdf_the_connector_cannot_fetch_is_said(fake, router, make_ws,
+                                                                        monkeypatch, tmp_path):
+    import datetime as dt
+
+    from sqlalchemy import select
+    from typer.testing import CliRunner
+
+    from hub.cli import app
+    from hub.store.db import session
+    from hub.store.models import Event
+    from tests.send.test_unknown_is_not_open import run
+
+    monkeypatch.setenv("RELANCE_PLUGINS", "tests.memory_plugins_entry")
+    monkeypatch.setenv("ODOO_KEY", KEY)
+    cfg = ODOO_WS.replace("template: first_reminder}", "template: first_reminder, "
+                          "attach_invoice: true}").replace("due+3d", "due-3000d")
+    ws = make_ws(cfg)
+    checks = CliRunner().invoke(app, ["doctor", "-w", str(tmp_path), "--offline", "--json"])
+    [warn] = [c for c in json.loads(checks.stdout) if "attach the invoice PDF" in c["message"]]
+    assert warn["level"] == "warn" and "pdf_via_send" in warn["message"]
+    fake.n["account.move"] = 2
+    fake.change(1, invoice_date_due=(dt.date.today() + dt.timedelta(days=10)).isoformat())
+    summary = run(ws)
+    assert summary["sent"] >= 1
+    with session(ws.engine) as s:
+        msgs = s.execute(select(Event.message).where(Event.kind == "attachment_missing")).all()
+    assert msgs and "cannot fetch invoice PDFs" in msgs[0][0]
+
+
+def test_doctor_warns_when_several_companies_are_mixed_and_a_wrong_name_fails_first(fake, router):
+    from hub.errors import PermanentError
+
+    fake.companies = 2
+    fake.n["res.company"] = 2
+    [warning] = [p for p in asyncio.run(odoo().check()) if p.startswith("warning")]
+    assert "2 companies (Company 1, Company 2)" in warning and "company:" in warning
+    assert not [p for p in asyncio.run(odoo(company="Company 2").check()) if "companies" in p]
+    fake.calls = 0
+    with pytest.raises(PermanentError, match="no Odoo company named 'Nope'"):
+        pages(odoo(company="Nope"))
+    assert not [s for s in fake.searches if s["model"] != "res.company"]  # nothing else read
