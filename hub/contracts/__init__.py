@@ -75,6 +75,7 @@ from hub.contracts.records import (
     SyncItem,
     SyncPage,
     Tombstone,
+    country_code,
     is_currency,
 )
 from hub.contracts.webhooks import (
@@ -135,6 +136,7 @@ __all__ = [
     'WebhookEvent',
     'WebhookRequest',
     'WebhookResult',
+    'country_code',
     'is_currency',
     'pages',
     'retry_after',

@@ -6,6 +6,7 @@ Amounts are `Decimal` (a float is refused), currencies ISO 4217 codes, dates `da
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, Literal, Self
@@ -60,6 +61,37 @@ def is_currency(code: str) -> bool:
     return code in CURRENCIES
 
 
+#: the languages whose country names `country_code` understands (ledgers' free text)
+COUNTRY_NAME_LOCALES = ("en", "fr", "de", "es", "it", "nl", "pt", "sv", "da", "nb", "fi", "pl")
+
+
+@functools.cache
+def _country_names() -> dict[str, str]:
+    from babel import Locale
+    from babel.core import get_global
+
+    names: dict[str, str] = {}
+    for loc in COUNTRY_NAME_LOCALES:
+        for code, name in Locale.parse(loc).territories.items():
+            if len(code) == 2 and code.isalpha():
+                names.setdefault(name.casefold(), code)
+    for alias, codes in get_global("territory_aliases").items():  # USA, FRA, UK, …
+        if alias.isalpha() and len(codes) == 1 and len(codes[0]) == 2:
+            names.setdefault(alias.casefold(), codes[0])
+    names.update({code.casefold(): code for code in set(names.values())})
+    return names
+
+
+@functools.lru_cache(maxsize=4096)
+def country_code(value: str | None) -> str | None:
+    """ISO 3166-1 alpha-2 for a code, an alpha-3 code or a country's name as ledgers write
+    it ("United States", "USA", "Deutschland", "fr"), by Babel's (CLDR) names; None when
+    unknown — never the first two letters."""
+    if not value or not value.strip():
+        return None
+    return _country_names().get(" ".join(value.split()).casefold())
+
+
 def _currency(value: str) -> str:
     value = (value or "").strip().upper()
     if not is_currency(value):
@@ -74,7 +106,10 @@ class Address(Record):
     city: str | None = None
     postcode: str | None = None
     region: str | None = None
-    country: str | None = Field(None, description="ISO 3166-1 alpha-2")
+    country: str | None = Field(None, description="ISO 3166-1 alpha-2 (a name or alpha-3 code "
+                                "is converted by `country_code`; unknown: None)")
+
+    _country = field_validator("country", mode="before")(country_code)
 
     def missing_for_post(self) -> list[str]:
         """Fields a postal service needs that are absent."""

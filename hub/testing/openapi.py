@@ -87,6 +87,14 @@ class OpenAPISpec:
                 raise AssertionError(f"{where}: required query parameter {p['name']!r} missing")
             if p["in"] == "header" and p["name"].lower() not in {k.lower() for k in request.headers}:
                 raise AssertionError(f"{where}: required header {p['name']!r} missing")
+        for p in params:  # the values sent: types and formats, as for the body
+            sent = request.headers.get(p["name"]) if p["in"] == "header" else (
+                query[p["name"]][-1] if p["in"] == "query" and p["name"] in query else None)
+            if sent is not None and p.get("schema"):
+                problem = _scalar_problem(self.resolve(p["schema"]).get("type", "string"),
+                                          self.resolve(p["schema"]), sent, form=True)
+                if problem:
+                    raise AssertionError(f"{where}: {p['in']} {p['name']} = {sent!r}: {problem}")
         unknown = set(query) - known_query
         if unknown and known_query:
             raise AssertionError(f"{where}: query parameters {sorted(unknown)} are not in the spec")
@@ -190,8 +198,9 @@ def _format_problem(fmt: str | None, value: str) -> str | None:
             uuid.UUID(value)
         elif fmt == "date":
             dt.date.fromisoformat(value)
-        elif fmt == "date-time":
-            dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        elif fmt == "date-time":  # RFC 3339: the offset is part of it
+            if dt.datetime.fromisoformat(value.replace("Z", "+00:00")).tzinfo is None:
+                return "a date-time without its zone (RFC 3339 needs Z or an offset)"
     except ValueError:
         return f"not a {fmt} (the spec's format)"
     return None

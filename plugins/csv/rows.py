@@ -12,7 +12,14 @@ from collections.abc import Callable, Sequence
 
 from babel.numbers import get_currency_precision
 
-from hub.contracts import Address, CustomerRecord, InvoiceRecord, RecordProblem, is_currency
+from hub.contracts import (
+    Address,
+    CustomerRecord,
+    InvoiceRecord,
+    RecordProblem,
+    country_code,
+    is_currency,
+)
 from plugins.csv import columns
 from plugins.csv.parsing import parse_date, parse_decimal
 
@@ -207,7 +214,7 @@ class RowReader:
          country) = map(str.strip, self.customer_cells(row))
         address = NO_ADDRESS if not (line1 or line2 or city or postcode or country) else \
             Address.trusted(line1=line1 or None, line2=line2 or None, city=city or None,
-                            postcode=postcode or None, country=country.upper() or None)
+                            postcode=postcode or None, country=country_code(country))
         # every value is a str or None as read: no validation pass (see InvoiceRecord)
         return make_customer(
             cust_id, name, code or None, email or None, phone or None, mobile or None,

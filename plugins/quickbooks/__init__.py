@@ -174,7 +174,7 @@ class QuickBooksConnector(HttpConnector):
                 mobile=(o.get("Mobile") or {}).get("FreeFormNumber"),
                 address=Address(line1=addr.get("Line1"), line2=addr.get("Line2"), city=addr.get("City"),
                                 region=addr.get("CountrySubDivisionCode"),
-                                postcode=addr.get("PostalCode"), country=_country(addr.get("Country"))),
+                                postcode=addr.get("PostalCode"), country=addr.get("Country")),
                 segment=o.get("PreferredDeliveryMethod"), updated_at=updated)
         currency = (o.get("CurrencyRef") or {}).get("value", "USD")
         customer = (o.get("CustomerRef") or {}).get("value", "")
@@ -324,14 +324,6 @@ class QuickBooksConnector(HttpConnector):
 def utc(moment: dt.datetime) -> str:
     """Cursor timestamps in one format (UTC), so they compare as they sort."""
     return moment.astimezone(dt.UTC).isoformat(timespec="seconds")
-
-
-def _country(value: str | None) -> str | None:
-    if not value:
-        return None
-    v = value.strip().upper()
-    return {"USA": "US", "UNITED STATES": "US", "CANADA": "CA", "UNITED KINGDOM": "GB",
-            "FRANCE": "FR", "AUSTRALIA": "AU"}.get(v, v if len(v) == 2 else None)
 
 
 @hookimpl

@@ -40,9 +40,9 @@ from hub.contracts import (
     WebhookRequest,
     WebhookResult,
 )
-from hub.errors import AuthError, SignatureError
+from hub.errors import AuthError, RetriableError, SignatureError
 from hub.hookspecs import hookimpl
-from plugins.xero.api import Pacer, XeroAPI, xero_date, xero_datetime
+from plugins.xero.api import Pacer, XeroAPI, if_modified_since, xero_date, xero_datetime
 
 # Granular scopes (apps created from March 2026) and the broad ones older apps still use.
 GRANULAR = ("openid", "offline_access", "accounting.invoices", "accounting.payments",
@@ -89,6 +89,7 @@ class XeroConnector(HttpConnector):
         super().__init__(settings, context)
         self.pacer = Pacer(enforce=settings.enforce_limits)
         self._api: XeroAPI | None = None
+        self._base_currency: str | None = None
 
     @property
     def api(self) -> XeroAPI:
@@ -132,7 +133,7 @@ class XeroConnector(HttpConnector):
             phone=phones.get("DEFAULT") or None, mobile=phones.get("MOBILE") or None,
             address=Address(line1=a.get("AddressLine1"), line2=a.get("AddressLine2"), city=a.get("City"),
                             region=a.get("Region"), postcode=a.get("PostalCode"),
-                            country=(a.get("Country") or "")[:2].upper() or None) if a else Address(),
+                            country=a.get("Country")) if a else Address(),
             tax_id=c.get("TaxNumber"), updated_at=xero_datetime(c.get("UpdatedDateUTC")))
 
     @staticmethod
@@ -141,7 +142,9 @@ class XeroConnector(HttpConnector):
         if status is None:  # DRAFT and SUBMITTED were never sent to the customer
             return None
         ident = i["CreditNoteID"] if credit else i["InvoiceID"]
-        due = Decimal(str(i.get("RemainingCredit" if credit else "AmountDue") or 0))
+        # a credit note Xero lists without RemainingCredit has not been used: all of it is left
+        left = i.get("RemainingCredit", i.get("Total")) if credit else i.get("AmountDue")
+        due = Decimal(str(left or 0))
         return InvoiceRecord(
             kind="credit_note" if credit else "invoice", external_id=ident,
             customer_external_id=i["Contact"]["ContactID"],
@@ -153,36 +156,71 @@ class XeroConnector(HttpConnector):
             updated_at=xero_datetime(i.get("UpdatedDateUTC")))
 
     @staticmethod
-    def payment(p: dict) -> PaymentRecord:
+    def payment(p: dict, base_currency: str) -> PaymentRecord:
+        """A customer's payment on one of our invoices (the stream reads ACCRECPAYMENT only)."""
         inv = p.get("Invoice") or {}
         return PaymentRecord(external_id=p["PaymentID"], invoice_external_id=inv.get("InvoiceID"),
                              customer_external_id=(inv.get("Contact") or {}).get("ContactID"),
                              amount=Decimal(str(p.get("Amount") or 0)),
-                             currency=inv.get("CurrencyCode") or "USD", date=xero_date(p.get("Date")),
-                             void=p.get("Status") == "DELETED")
+                             currency=inv.get("CurrencyCode") or base_currency,
+                             date=xero_date(p.get("Date")), void=p.get("Status") == "DELETED")
+
+    @staticmethod
+    def credit(p: dict, kind: str) -> InvoiceRecord | None:
+        """A prepayment or overpayment received: the customer's credit while some remains."""
+        status = STATUS.get(p.get("Status", ""))
+        if status is None:
+            return None
+        ident, left = p[f"{kind}ID"], Decimal(str(p.get("RemainingCredit") or 0))
+        return InvoiceRecord(
+            kind="credit_note", external_id=ident, customer_external_id=p["Contact"]["ContactID"],
+            number=p.get("Reference") or f"{kind} {ident[:8]}", currency=p["CurrencyCode"],
+            total=Decimal(str(p.get("Total") or 0)), amount_due=left,
+            issue_date=xero_date(p.get("Date")), due_date=xero_date(p.get("Date")),
+            status="paid" if status == "open" and left <= 0 else status,
+            updated_at=xero_datetime(p.get("UpdatedDateUTC")))
+
+    async def base_currency(self) -> str:
+        if self._base_currency is None:
+            body = await self.api.get_json("/Organisation")
+            self._base_currency = (body.get("Organisations") or [{}])[0].get("BaseCurrency")
+            if not self._base_currency:
+                raise RetriableError("Xero did not say the organisation's base currency")
+        return self._base_currency
 
     # ------------------------------------------------------------------ paging
     STREAMS = {
         "contacts": ("/Contacts", "Contacts", {"summaryOnly": "true", "where": "IsCustomer==true"}),
         "invoices": ("/Invoices", "Invoices", {"summaryOnly": "true", "where": 'Type=="ACCREC"'}),
         "credit_notes": ("/CreditNotes", "CreditNotes", {"where": 'Type=="ACCRECCREDIT"'}),
-        "payments": ("/Payments", "Payments", {}),
+        # customers' payments on invoices: not supplier payments, not credit-note refunds
+        "payments": ("/Payments", "Payments", {"where": 'PaymentType=="ACCRECPAYMENT"'}),
+        "prepayments": ("/Prepayments", "Prepayments", {"where": 'Type=="RECEIVE-PREPAYMENT"'}),
+        "overpayments": ("/Overpayments", "Overpayments", {"where": 'Type=="RECEIVE-OVERPAYMENT"'}),
     }
 
-    def _records(self, stream: str, items: list[dict]) -> tuple:
+    async def _records(self, stream: str, items: list[dict]) -> tuple:
+        """One unreadable document is a record problem; the page and the sync go on."""
         if stream == "contacts":
-            return tuple(self.customer(c) for c in items)
-        if stream == "payments":
-            return tuple(self.payment(p) for p in items)
-        out = (self.invoice(i, credit=stream == "credit_notes") for i in items)
-        return tuple(r for r in out if r is not None)
+            build, ident = self.customer, "ContactID"
+        elif stream == "payments":
+            base = await self.base_currency() if any(
+                not (p.get("Invoice") or {}).get("CurrencyCode") for p in items) else ""
+            build, ident = (lambda p: self.payment(p, base)), "PaymentID"
+        elif stream in ("prepayments", "overpayments"):
+            kind = "Prepayment" if stream == "prepayments" else "Overpayment"
+            build, ident = (lambda p: self.credit(p, kind)), f"{kind}ID"
+        else:
+            credit = stream == "credit_notes"
+            build = lambda i: self.invoice(i, credit=credit)  # noqa: E731
+            ident = "CreditNoteID" if credit else "InvoiceID"
+        return self.build_records(items, build, what=stream.rstrip("s"),
+                                  ident=lambda x: x.get(ident) or x.get("InvoiceNumber"))
 
     async def _stream(self, stream: str, since: str | None, first_page: int = 1):
         """Pages of one stream, fetched up to 5 at a time, yielded in order."""
         path, key, params = self.STREAMS[stream]
-        modified = None
-        if since:
-            modified = dt.datetime.fromisoformat(since).strftime("%Y-%m-%dT%H:%M:%S")
+        modified = if_modified_since(since) if since else None
 
         async def fetch(page: int) -> dict:
             return await self.api.get_json(path, params={**params, "page": str(page),
@@ -221,11 +259,11 @@ class XeroConnector(HttpConnector):
         loading = not cursor.get("invoices.since")
         runs = int(cursor.get("runs", "0"))
         every = self.settings.other_streams_every
-        if loading:
-            streams = ["contacts", "invoices", "credit_notes"]
+        others = ["contacts", "credit_notes", "prepayments", "overpayments", "payments"]
+        if loading:  # payments: the invoices' AmountDue already holds them; read from now on
+            streams = ["contacts", "invoices", "credit_notes", "prepayments", "overpayments"]
         else:
-            streams = ["invoices"] + (["contacts", "credit_notes", "payments"]
-                                      if runs % every == every - 1 else [])
+            streams = ["invoices"] + (others if runs % every == every - 1 else [])
         for stream in streams:
             since = cursor.get(f"{stream}.since")
             if loading and since:
@@ -237,8 +275,11 @@ class XeroConnector(HttpConnector):
                 c = {f"{stream}.started": stamp, f"{stream}.page": str(page)} if loading else {}
                 if end:
                     c[f"{stream}.since"] = stamp
-                yield SyncPage(records=self._records(stream, items), cursor=c)
-        yield SyncPage(cursor={"runs": str(runs + 1)})
+                yield SyncPage(records=await self._records(stream, items), cursor=c)
+        done = {"runs": str(runs + 1)}
+        if loading and not cursor.get("payments.since"):  # history before the load is not read
+            done["payments.since"] = cursor.get("invoices.started") or started
+        yield SyncPage(cursor=done)
 
     @classmethod
     def oauth_for(cls, settings: XeroSettings) -> OAuthSpec:

@@ -28,19 +28,42 @@ from hub.errors import RateLimitedError
 _MS_DATE = re.compile(r"/Date\((-?\d+)([+-]\d{4})?\)/")
 
 
+def _ms_date(value: str) -> tuple[dt.datetime, dt.timedelta] | None:
+    """`/Date(ms±hhmm)/`: the instant, and the offset of the organisation's local time."""
+    m = _MS_DATE.match(value)
+    if not m:
+        return None
+    offset = m.group(2) or "+0000"
+    sign = -1 if offset[0] == "-" else 1
+    shift = sign * dt.timedelta(hours=int(offset[1:3]), minutes=int(offset[3:5]))
+    return dt.datetime.fromtimestamp(int(m.group(1)) / 1000, dt.UTC), shift
+
+
 def xero_datetime(value: str | None) -> dt.datetime | None:
+    """An instant (UTC). `/Date(0+0000)/` is Xero's "no date"."""
     if not value:
         return None
-    m = _MS_DATE.match(value)
-    if m:
-        return dt.datetime.fromtimestamp(int(m.group(1)) / 1000, dt.UTC)
+    ms = _ms_date(value)
+    if ms:
+        return None if ms[0].timestamp() == 0 else ms[0]
     parsed = dt.datetime.fromisoformat(value)
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
 def xero_date(value: str | None) -> dt.date | None:
-    moment = xero_datetime(value)
-    return moment.date() if moment else None
+    """The ledger's own date: `/Date(1426849200000+1300)/` is 21 March in Auckland, though
+    its instant is still 20 March in UTC."""
+    if not value:
+        return None
+    ms = _ms_date(value)
+    if ms:
+        return None if ms[0].timestamp() == 0 else (ms[0] + ms[1]).date()
+    return dt.date.fromisoformat(value[:10])
+
+
+def if_modified_since(since: str) -> str:
+    """The header as the spec types it (date-time): UTC, with its `Z`."""
+    return dt.datetime.fromisoformat(since).astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class Pacer:
@@ -81,7 +104,7 @@ class XeroAPI:
 
     def __init__(self, plugin, base_url: str, tenant: str, pacer: Pacer):
         self.plugin, self.base, self.tenant, self.pacer = (
-            plugin, base_url.rstrip("/") + "/api.xro/2.0", tenant, pacer)
+            plugin, base_url.rstrip("/").removesuffix("/api.xro/2.0") + "/api.xro/2.0", tenant, pacer)
 
     async def request(self, method: str, path: str, *, params: dict | None = None,
                       json_body: Any = None, modified_since: str | None = None,

@@ -8,6 +8,7 @@ import asyncio
 import collections
 import datetime as dt
 import math
+import re
 import time
 from typing import Any
 
@@ -27,6 +28,11 @@ class FakeXero:
         self.in_flight = 0
         self.changed: dict[str, dict] = {}   # InvoiceID -> overrides (with a later UpdatedDateUTC)
         self.payments: list[dict] = []  # made by PUT /Payments
+        # what GET /Payments, /Prepayments, /Overpayments list (filtered on `where` and
+        # If-Modified-Since as Xero does), and the organisation's base currency
+        self.listed: dict[str, list[dict]] = {"/Payments": [], "/Prepayments": [], "/Overpayments": []}
+        self.base_currency = "NZD"
+        self.listings: list[tuple[str, str | None]] = []  # (route, If-Modified-Since) of each read
         self.history: list[tuple[str, str]] = []
         self.tenant = "7a513ee4-4e1e-4a4c-9e5b-1e1d2e0a0a11"
 
@@ -115,8 +121,14 @@ class FakeXero:
                      "Status": "AUTHORISED"} for i, p in enumerate(body["Payments"])]
             self.payments += made
             return 200, {"Payments": made}, extra
-        if route == "/Payments":
-            return 200, {"Payments": []}, extra
+        if route == "/Organisation":
+            return 200, {"Organisations": [{"Name": "Demo", "BaseCurrency": self.base_currency}]}, extra
+        if route in self.listed:
+            self.listings.append((route, since))
+            m = re.fullmatch(r'(\w+)=="([^"]*)"', params.get("where", ""))
+            items = [x for x in self.listed[route] if (not m or x.get(m[1]) == m[2])
+                     and (not after or _when(x["UpdatedDateUTC"]) > after)]
+            return 200, _page(route[1:], items, page, size), extra
         return 404, {"Message": "not faked"}, extra
 
     # ------------------------------------------------------------------ serving

@@ -14,13 +14,20 @@ import httpx
 import pytest
 import respx
 
-from hub.contracts import CustomerRecord, InvoiceRecord, LedgerNote, WebhookRequest
+from hub.contracts import (
+    CustomerRecord,
+    InvoiceRecord,
+    LedgerNote,
+    PaymentRecord,
+    RecordProblem,
+    WebhookRequest,
+)
 from hub.errors import AuthError, PermanentError, RateLimitedError, SignatureError
 from hub.testing import StaticTokenProvider, make_context
 from hub.testing.conformance import ConnectorConformance
 from plugins.xero import XeroConnector, XeroSettings
 from plugins.xero.api import xero_date
-from tests.fakes.xero_server import FakeXero
+from tests.fakes.xero_server import EPOCH, FakeXero, ms
 from tests.specs import Spec
 
 SPEC = Spec("xero/xero_accounting.yaml")
@@ -78,7 +85,8 @@ def test_initial_sync_pages_of_1000_in_order(fake, router):
     invs = [r for p in pages for r in p.records if isinstance(r, InvoiceRecord)]
     assert [i.number for i in invs if i.kind == "invoice"] == [f"INV-{n:06d}" for n in range(1, 2301)]
     assert len([r for p in pages for r in p.records if isinstance(r, CustomerRecord)]) == 1200
-    assert fake.calls == 2 + 3 + 1  # contacts 2 pages, invoices 3, credit notes 1: no empty page
+    # contacts 2 pages, invoices 3, credit notes, prepayments, overpayments 1 each: no empty page
+    assert fake.calls == 2 + 3 + 1 + 2
     first = invs[0]
     assert first.amount_due == Decimal("120.0") and first.currency == "GBP"
     assert first.due_date == dt.date(2026, 1, 31)
@@ -231,3 +239,87 @@ def test_a_payment_is_recorded_with_a_number_amount_and_the_idempotency_key(fake
     assert payment["Amount"] == 80.1 and payment["Date"] == "2026-12-03"
     assert SPEC.check(request) == "/Payments"  # types and formats too: Amount is a number
     assert XeroConnector.idempotent_payments
+
+
+def test_xero_dates_keep_the_organisations_local_day_and_zero_is_no_date():
+    assert xero_date("/Date(1426849200000+1300)/") == dt.date(2015, 3, 21)  # NZ: a day later
+    assert xero_date("/Date(1426849200000-0500)/") == dt.date(2015, 3, 20)
+    assert xero_date("/Date(0+0000)/") is None
+
+
+def test_incremental_sends_if_modified_since_in_utc_with_z(fake, router):
+    cursor = merged(sync(xero()))
+    sync(xero(), cursor)
+    sent = router.calls.last.request.headers["If-Modified-Since"]
+    assert sent.endswith("Z") and dt.datetime.fromisoformat(sent.replace("Z", "+00:00"))
+    SPEC.check(router.calls.last.request)  # the spec's date-time: with its zone
+
+
+def test_country_names_become_iso_codes_and_unknown_ones_none():
+    def country(name):
+        return XeroConnector.customer({"ContactID": "c", "Name": "n", "Addresses": [
+            {"AddressType": "STREET", "AddressLine1": "1 Main St", "Country": name}]}).address.country
+    assert country("United States") == "US" and country("USA") == "US"
+    assert country("Deutschland") == "DE" and country("nz") == "NZ"
+    assert country("Unitopia") is None  # never "UN"
+
+
+def _payment(pid, kind="ACCRECPAYMENT", invoice=None, when=None):
+    return {"PaymentID": pid, "PaymentType": kind, "Status": "AUTHORISED", "Amount": 10.5,
+            "Date": "/Date(1764633600000+0000)/", "Invoice": invoice or {},
+            "UpdatedDateUTC": ms(when or dt.datetime.now(dt.UTC) + dt.timedelta(seconds=5))}
+
+
+def test_payments_are_customers_only_from_the_load_on_in_the_base_currency(fake, router):
+    fake.n_inv, fake.n_con, fake.n_cn = 3, 2, 0
+    cursor = merged(sync(xero()))
+    assert "/Payments" not in {r for r, _ in fake.listings}  # the load reads no payment history
+    fake.listed["/Payments"] = [
+        _payment("p1", invoice={"InvoiceID": "i-00000001", "CurrencyCode": "GBP",
+                                "Contact": {"ContactID": "c-000002"}}),
+        _payment("p2", kind="ACCPAYPAYMENT"), _payment("p3", kind="ARCREDITPAYMENT"),
+        _payment("p4", invoice={"InvoiceID": "i-00000002"}),  # no currency on the summary
+        _payment("p0", when=dt.datetime(2020, 1, 1, tzinfo=dt.UTC))]  # before the load
+    conn = xero(other_streams_every=1)
+    paid = {p.external_id: p for p in sync(conn, cursor) for p in p.records
+            if isinstance(p, PaymentRecord)}
+    assert set(paid) == {"p1", "p4"}
+    assert paid["p1"].currency == "GBP" and paid["p4"].currency == "NZD"  # the organisation's
+    [(_, since)] = [x for x in fake.listings if x[0] == "/Payments"]
+    assert since is not None  # from the load's time, not the whole history
+
+
+def test_prepayments_overpayments_and_unused_credit_notes_are_the_customers_credit(fake, router):
+    fake.n_inv, fake.n_con, fake.n_cn = 1, 1, 0
+    common = {"Contact": {"ContactID": "c-000001"}, "Date": ms(EPOCH), "CurrencyCode": "GBP",
+              "UpdatedDateUTC": ms(EPOCH), "Total": 50.0}
+    fake.listed["/Prepayments"] = [{**common, "PrepaymentID": "pp-1", "Type": "RECEIVE-PREPAYMENT",
+                                    "Status": "AUTHORISED", "RemainingCredit": 20.0},
+                                   {**common, "PrepaymentID": "pp-2", "Type": "SPEND-PREPAYMENT",
+                                    "Status": "AUTHORISED", "RemainingCredit": 5.0}]
+    fake.listed["/Overpayments"] = [{**common, "OverpaymentID": "op-1", "Type": "RECEIVE-OVERPAYMENT",
+                                     "Status": "AUTHORISED", "RemainingCredit": 7.5}]
+    credits = {r.external_id: r for p in sync(xero()) for r in p.records
+               if isinstance(r, InvoiceRecord) and r.kind == "credit_note"}
+    assert {k: v.amount_due for k, v in credits.items()} == {"pp-1": Decimal("20.0"),
+                                                             "op-1": Decimal("7.5")}
+    note = XeroConnector.invoice({"CreditNoteID": "cn-9", "Status": "AUTHORISED", "Total": 30.0,
+                                  "Contact": {"ContactID": "c"}, "Date": ms(EPOCH),
+                                  "CurrencyCode": "GBP"}, credit=True)
+    assert note.amount_due == Decimal("30.0") and note.status == "open"  # not "used up"
+
+
+def test_a_document_without_dates_is_a_problem_and_the_sync_goes_on(fake, router):
+    fake.n_inv = 2500
+    fake.changed["i-00000005"] = {"Date": None, "DueDate": None}
+    pages = sync(xero())
+    problems = [r for p in pages for r in p.records if isinstance(r, RecordProblem)]
+    invoices = [r for p in pages for r in p.records if isinstance(r, InvoiceRecord)
+                and r.kind == "invoice"]
+    assert len(problems) == 1 and "i-00000005" in problems[0].place and len(invoices) == 2499
+
+
+@pytest.mark.parametrize("base", ["https://api.xero.com", "https://api.xero.com/api.xro/2.0/"])
+def test_base_url_with_or_without_the_api_path(fake, router, base):
+    asyncio.run(xero(base_url=base).refresh(["i-00000001"]))
+    assert router.calls.last.request.url.path == "/api.xro/2.0/Invoices"
