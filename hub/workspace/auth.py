@@ -24,7 +24,7 @@ from authlib.integrations.base_client.errors import OAuthError
 from authlib.oauth2.rfc6749.errors import OAuth2Error
 from sqlalchemy import select, update
 
-from hub.contracts import OAuthSpec, TokenProvider, TokenStore
+from hub.contracts import OAuthSpec, TokenProvider, TokenStore, retry_after
 from hub.errors import AuthError, ConfigError, RetriableError
 from hub.store.db import session
 from hub.store.models import Connection
@@ -134,6 +134,15 @@ class OAuth2TokenProvider(TokenProvider):
                     raise AuthError(reason) from None
                 except httpx.TransportError as exc:
                     raise RetriableError(f"token endpoint unreachable: {exc}") from None
+                except httpx.HTTPStatusError as exc:  # an answer that is not OAuth's
+                    status = exc.response.status_code
+                    text = f"token endpoint answered {status}"
+                    if status >= 500 or status == 429:  # an outage: the grant is still good
+                        raise RetriableError(f"{text}; tried again later",
+                                             retry_after=retry_after(exc.response, 60)) from None
+                    reason = f"{text} to the token refresh: run `relance connect`"
+                    self.store.mark_needs_reauth(reason)
+                    raise AuthError(reason) from None
             token = {**extras, **dict(new)}
             if "refresh_token" not in token and seen.get("refresh_token"):
                 token["refresh_token"] = seen["refresh_token"]

@@ -23,27 +23,28 @@ from typing import Any, ClassVar, Literal
 
 import httpx
 from aiolimiter import AsyncLimiter
+from babel.numbers import get_territory_currencies
 from pydantic import Field, SecretStr
 
 from hub.contracts import (
-    Address,
     Cursor,
-    CustomerRecord,
     HttpConnector,
     InvoiceRecord,
     LedgerChanged,
     LedgerNote,
     LedgerPayment,
     OAuthSpec,
-    PaymentRecord,
     PluginSettings,
     SyncPage,
-    Tombstone,
     WebhookRequest,
     WebhookResult,
+    country_code,
+    retry_after,
 )
-from hub.errors import AuthError, PermanentError, RelanceError, SignatureError
+from hub.errors import AuthError, PermanentError, RateLimitedError, RelanceError, SignatureError
 from hub.hookspecs import hookimpl
+from plugins.quickbooks.faults import fault_of
+from plugins.quickbooks.mapping import Home, ext, needs_home, records
 
 HOSTS = {"production": "https://quickbooks.api.intuit.com",
          "sandbox": "https://sandbox-quickbooks.api.intuit.com"}
@@ -61,10 +62,6 @@ class QuickBooksSettings(PluginSettings):
     minorversion: int = 75
     webhook_verifier_token: SecretStr | None = None
     payment_deposit_account: str | None = Field(None, description="Account Id for recorded payments")
-
-
-def money(v: Any) -> Decimal:
-    return v if isinstance(v, Decimal) else Decimal(str(v or 0))
 
 
 class QuickBooksConnector(HttpConnector):
@@ -88,6 +85,7 @@ class QuickBooksConnector(HttpConnector):
     def __init__(self, settings, context):
         super().__init__(settings, context)
         self._limits_loop: asyncio.AbstractEventLoop | None = None
+        self._home: Home | None = None
 
     def _limits(self) -> tuple[asyncio.Semaphore, AsyncLimiter]:
         """The documented limits, made for the running event loop: the CLI runs a sync and
@@ -118,11 +116,9 @@ class QuickBooksConnector(HttpConnector):
 
     @staticmethod
     def _fault_of(response: httpx.Response) -> dict[str, Any]:
-        try:
-            fault = json.loads(response.text).get("Fault", {})
-        except (ValueError, AttributeError):
-            return {}
-        return fault if isinstance(fault, dict) else {}
+        """Intuit's fault, however it comes: `Fault` (documented), `fault` with lowercase
+        keys (real 401 bodies), or `<IntuitResponse><Fault>` XML; keys as documented."""
+        return fault_of(response.text)
 
     def error_message(self, response: httpx.Response) -> str:
         fault = self._fault_of(response)
@@ -137,7 +133,8 @@ class QuickBooksConnector(HttpConnector):
     def body_error(self, response: httpx.Response) -> RelanceError | None:
         """QuickBooks can answer 200 with a `Fault` (a query it could not run): that is not
         an empty result, and nothing may be closed or sent on it."""
-        if b'"Fault"' not in response.content[:200]:
+        head = response.content[:200]
+        if b'"Fault"' not in head and b'"fault"' not in head and b"<Fault" not in head:
             return None
         fault = self._fault_of(response)
         if not fault:
@@ -147,7 +144,13 @@ class QuickBooksConnector(HttpConnector):
                     f"{self.error_message(response)}")
 
     def error_for(self, response: httpx.Response, where: str, *, sending: bool = False):
-        if self._fault_of(response).get("type", "").upper() == "AUTHENTICATION":
+        fault = self._fault_of(response)
+        if response.status_code == 403 and any(
+                e.get("code") == "3001" or "ThrottleExceeded" in (e.get("Message") or "")
+                for e in fault.get("Error", [])):  # Intuit's throttle, sent as 403 too
+            return RateLimitedError(f"QuickBooks throttled {where}: {self.error_message(response)}",
+                                    retry_after=retry_after(response, 60))
+        if fault.get("type", "").upper() == "AUTHENTICATION":
             return AuthError(f"QuickBooks {response.status_code} on {where}: "
                              f"{self.error_message(response)} — {self.auth_hint()}")
         return super().error_for(response, where, sending=sending)
@@ -160,50 +163,30 @@ class QuickBooksConnector(HttpConnector):
         return (await self._json("GET", "/query", params={"query": statement})).get("QueryResponse", {})
 
     # ------------------------------------------------------------------ mapping
-    def record(self, entity: str, o: dict) -> Any:
-        if o.get("status") == "Deleted":
-            return Tombstone(of={"Customer": "customer", "Payment": "payment"}.get(entity, "invoice"),
-                             external_id=self._ext(entity, o["Id"]))
-        updated = o.get("MetaData", {}).get("LastUpdatedTime")
-        if entity == "Customer":
-            addr = o.get("BillAddr") or {}
-            return CustomerRecord(
-                external_id=o["Id"], name=o.get("DisplayName") or o.get("CompanyName") or o["Id"],
-                email=(o.get("PrimaryEmailAddr") or {}).get("Address"),
-                phone=(o.get("PrimaryPhone") or {}).get("FreeFormNumber"),
-                mobile=(o.get("Mobile") or {}).get("FreeFormNumber"),
-                address=Address(line1=addr.get("Line1"), line2=addr.get("Line2"), city=addr.get("City"),
-                                region=addr.get("CountrySubDivisionCode"),
-                                postcode=addr.get("PostalCode"), country=addr.get("Country")),
-                segment=o.get("PreferredDeliveryMethod"), updated_at=updated)
-        currency = (o.get("CurrencyRef") or {}).get("value", "USD")
-        customer = (o.get("CustomerRef") or {}).get("value", "")
-        if entity == "Payment":
-            linked = [t["TxnId"] for line in o.get("Line", []) for t in line.get("LinkedTxn", [])
-                      if t.get("TxnType") == "Invoice"]
-            return PaymentRecord(external_id=o["Id"], invoice_external_id=linked[0] if linked else None,
-                                 customer_external_id=customer, amount=money(o.get("TotalAmt")),
-                                 currency=currency, date=o.get("TxnDate"))
-        if entity == "CreditMemo":
-            return InvoiceRecord(kind="credit_note", external_id=self._ext(entity, o["Id"]),
-                                 customer_external_id=customer, number=o.get("DocNumber") or o["Id"],
-                                 currency=currency, total=money(o.get("TotalAmt")),
-                                 amount_due=money(o.get("RemainingCredit", o.get("Balance"))),
-                                 issue_date=o.get("TxnDate"), due_date=o.get("TxnDate"),
-                                 status="open" if money(o.get("RemainingCredit")) > 0 else "paid",
-                                 updated_at=updated)
-        balance, total = money(o.get("Balance")), money(o.get("TotalAmt"))
-        voided = "voided" in (o.get("PrivateNote") or "").lower() and total == 0
-        return InvoiceRecord(
-            external_id=o["Id"], customer_external_id=customer, number=o.get("DocNumber") or o["Id"],
-            currency=currency, total=total, amount_due=balance, issue_date=o.get("TxnDate"),
-            due_date=o.get("DueDate") or o.get("TxnDate"),
-            status="void" if voided else ("paid" if balance <= 0 else "open"),
-            online_url=o.get("InvoiceLink"), updated_at=updated)
+    async def home(self) -> Home:
+        """The company's country and home currency, read once (two queries) and only when
+        an object leaves them out."""
+        if self._home is None:
+            info = (await self.query("select * from CompanyInfo")).get("CompanyInfo") or [{}]
+            prefs = (await self.query("select * from Preferences")).get("Preferences") or [{}]
+            country = info[0].get("Country")
+            currency = ((prefs[0].get("CurrencyPrefs") or {}).get("HomeCurrency") or {}).get("value")
+            if not currency and country_code(country):
+                currency = (get_territory_currencies(country_code(country)) or [None])[0]
+            if not currency:
+                raise PermanentError("QuickBooks did not say the company's home currency "
+                                     "(Preferences.CurrencyPrefs.HomeCurrency)")
+            self._home = Home(country=country, currency=currency)
+        return self._home
 
-    @staticmethod
-    def _ext(entity: str, qid: str) -> str:
-        return f"CM{qid}" if entity == "CreditMemo" else qid  # ids are per entity in QBO
+    async def records(self, entity: str, objs: list[dict]) -> tuple:
+        """One object that cannot be read is a record problem; the page goes on."""
+        home = await self.home() if any(needs_home(entity, o) for o in objs) else None
+        out: list = []
+        for part in self.build_records(objs, lambda o: tuple(records(entity, o, home)),
+                                       what=entity, ident=lambda o: o.get("Id")):
+            out.extend(part if isinstance(part, tuple) else (part,))
+        return tuple(out)
 
     # ------------------------------------------------------------------ sync
     async def sync(self, cursor: Cursor) -> AsyncIterator[SyncPage]:
@@ -229,7 +212,7 @@ class QuickBooksConnector(HttpConnector):
                     continue
                 if len(objs) >= PAGE:
                     overflow.append(entity)
-                records += [self.record(entity, o) for o in objs]
+                records += await self.records(entity, objs)
         if overflow:  # more changed than CDC returns: read those entities by query
             async for page in self._by_query(tuple(overflow), since, final=now):
                 yield page
@@ -245,7 +228,7 @@ class QuickBooksConnector(HttpConnector):
             name = LOAD[index]
             resp = await self.query(f"select * from {name} STARTPOSITION {position} MAXRESULTS {PAGE}")
             objs = resp.get(name, [])
-            records = tuple(self.record(name, o) for o in objs)
+            records = await self.records(name, objs)
             if len(objs) == PAGE:
                 position += PAGE
             else:
@@ -265,7 +248,7 @@ class QuickBooksConnector(HttpConnector):
                                         f"'{since}' STARTPOSITION {position} MAXRESULTS {PAGE}")
                 objs = resp.get(name, [])
                 position += len(objs)
-                yield SyncPage(records=tuple(self.record(name, o) for o in objs))
+                yield SyncPage(records=await self.records(name, objs))
                 if len(objs) < PAGE:
                     break
         if final is None:
@@ -278,7 +261,9 @@ class QuickBooksConnector(HttpConnector):
         for i in range(0, len(ids), 100):
             in_list = ",".join(f"'{x}'" for x in ids[i:i + 100])
             resp = await self.query(f"select * from Invoice where Id in ({in_list})")
-            out += [self.record("Invoice", o) for o in resp.get("Invoice", [])]
+            # a deleted invoice is not answered (or answered as deleted): gone, not open
+            out += [r for r in await self.records("Invoice", resp.get("Invoice", []))
+                    if isinstance(r, InvoiceRecord)]
         return out
 
     async def fetch_pdf(self, external_id: str) -> bytes | None:
@@ -315,10 +300,33 @@ class QuickBooksConnector(HttpConnector):
         if not hmac.compare_digest(expected, got):
             raise SignatureError("intuit-signature does not match the body")
         realm = self.context.oauth.extras().get("realmId") if self.context.oauth else None
-        ids = tuple(e.get("id", "") for n in json.loads(request.body).get("eventNotifications", [])
-                    if not realm or n.get("realmId") == realm
-                    for e in n.get("dataChangeEvent", {}).get("entities", []))
+        try:
+            body = json.loads(request.body)
+        except ValueError:
+            raise ValueError("a signed QuickBooks webhook whose body is not JSON") from None
+        ids = tuple(changed_ids(body, realm))
         return WebhookResult(events=(LedgerChanged(external_ids=ids),) if ids else ())
+
+
+def changed_ids(body: Any, realm: str | None) -> list[str]:
+    """The objects a webhook says changed, in this company (`realm`): the CloudEvents array
+    (`[{"type": "qbo.invoice.updated.v1", "intuitentityid", "intuitaccountid"}]`, Intuit's
+    format from 2026) or the older `{"eventNotifications": [...]}`."""
+    if isinstance(body, list):
+        return [ext(_entity(e.get("type", "")), str(e["intuitentityid"])) for e in body
+                if isinstance(e, dict) and e.get("intuitentityid") is not None
+                and (not realm or str(e.get("intuitaccountid")) == realm)]
+    if not isinstance(body, dict):
+        raise ValueError("a QuickBooks webhook is a JSON array or object")
+    return [ext(e.get("name", ""), str(e.get("id", ""))) for n in body.get("eventNotifications", [])
+            if not realm or n.get("realmId") == realm
+            for e in n.get("dataChangeEvent", {}).get("entities", [])]
+
+
+def _entity(kind: str) -> str:
+    """`qbo.creditmemo.updated.v1` → `CreditMemo` (the names `ext` knows)."""
+    name = kind.split(".")[1] if kind.count(".") >= 2 else ""
+    return {"creditmemo": "CreditMemo"}.get(name.lower(), name.capitalize())
 
 
 def utc(moment: dt.datetime) -> str:

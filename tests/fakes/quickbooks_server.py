@@ -20,6 +20,7 @@ class FakeQuickBooks:
         self.throttle = 0  # answer the next N requests with 429
         self.fault_in_200 = 0  # answer the next N queries 200 with a Fault, as Intuit can
         self.payments: dict[str, dict] = {}  # requestid -> the Payment made
+        self.country, self.home_currency = "US", "USD"  # CompanyInfo, Preferences
 
     @property
     def now(self) -> str:
@@ -101,6 +102,11 @@ class FakeQuickBooks:
 
     def query(self, q: str) -> dict:
         entity = re.search(r"from (\w+)", q).group(1)
+        if entity == "CompanyInfo":
+            return {"CompanyInfo": [{"Id": "1", "CompanyName": "Sandbox Company", "Country": self.country}]}
+        if entity == "Preferences":
+            return {"Preferences": [{"Id": "1", "CurrencyPrefs": {
+                "MultiCurrencyEnabled": False, "HomeCurrency": {"value": self.home_currency}}}]}
         ids_in = re.search(r"Id in \(([^)]*)\)", q)
         if ids_in:
             ids = [int(x.strip(" '")) for x in ids_in.group(1).split(",")]

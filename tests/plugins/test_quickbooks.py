@@ -18,7 +18,7 @@ import httpx
 import pytest
 import respx
 
-from hub.contracts import InvoiceRecord, LedgerNote, Tombstone, WebhookRequest
+from hub.contracts import InvoiceRecord, LedgerNote, PaymentRecord, Tombstone, WebhookRequest
 from hub.errors import AuthError, PermanentError, RateLimitedError, SignatureError
 from hub.testing import MemoryTokenStore, StaticTokenProvider, make_context
 from hub.testing.conformance import ConnectorConformance
@@ -209,11 +209,15 @@ def xsd_fields(*types: str) -> set[str]:
 
 def test_every_field_read_exists_in_the_v3_schema():
     import plugins.quickbooks as module
+    import plugins.quickbooks.mapping as mapping
 
-    text = Path(module.__file__).read_text()
-    read = set(re.findall(r'o\.get\("([A-Z]\w+)"', text)) | set(re.findall(r'addr\.get\("([A-Z]\w+)"', text))
+    text = Path(module.__file__).read_text() + Path(mapping.__file__).read_text()
+    read = set(re.findall(r'\b(?:o|a|t|line|info\[0\]|prefs\[0\])\.get\("([A-Z]\w+)"', text)) | \
+        set(re.findall(r'a\[k\].*?for k in \(([^)]*)\)', text)[0].replace('"', "").replace(" ", "")
+            .split(","))
     known = xsd_fields("Invoice", "Customer", "CreditMemo", "Payment", "PhysicalAddress",
-                       "EmailAddress", "TelephoneNumber", "Line", "LinkedTxn", "ModificationMetaData")
+                       "EmailAddress", "TelephoneNumber", "Line", "LinkedTxn", "ModificationMetaData",
+                       "CompanyInfo", "Preferences", "CurrencyPrefs")
     assert read and read <= known, f"not in the XSD: {read - known}"
     written = {"Note", "AttachableRef", "EntityRef", "IncludeOnSend"}
     assert written <= xsd_fields("Attachable", "AttachableRef")
@@ -251,3 +255,88 @@ def test_a_payment_is_recorded_once_per_requestid_with_number_amounts(fake, rout
     assert body["TotalAmt"] == 80.1 and body["Line"][0]["Amount"] == 80.1  # xs:decimal: a number
     assert body["Line"][0]["LinkedTxn"] == [{"TxnId": "5", "TxnType": "Invoice"}]
     assert QuickBooksConnector.idempotent_payments
+
+
+def test_customers_and_documents_missing_country_or_currency_take_the_companys(fake, router):
+    fake.country, fake.home_currency = "CA", "CAD"
+    fake.change("Customer", {"Id": "2", "DisplayName": "Free Form", "Active": False,
+                             "PrimaryEmailAddr": {"Address": "ap@free.example, boss@free.example"},
+                             "BillAddr": {"Line1": "Free Form Ltd", "Line2": "12 Bay St",
+                                          "Line3": "Suite 4", "Line4": "Toronto, ON 12345"}})
+    fake.change("Invoice", {**fake.obj("Invoice", 3), "CurrencyRef": None})
+    conn = qbo()
+    cursor = merged(sync(conn))
+    cursor["cdc.since"] = "2026-01-01T00:00:00+00:00"
+    got = {type(r).__name__ + r.external_id: r for p in sync(conn, cursor) for r in p.records}
+    free = got["CustomerRecord2"]
+    assert free.email == "ap@free.example" and free.cc_emails == ("boss@free.example",)
+    assert free.address.model_dump() == {"line1": "Free Form Ltd", "line2": "12 Bay St, Suite 4",
+                                         "city": "Toronto", "postcode": "12345", "region": "ON",
+                                         "country": "CA"}
+    assert "inactive" in free.tags
+    assert got["InvoiceRecord3"].currency == "CAD"  # the home currency, not USD
+
+
+def test_a_payment_over_several_invoices_is_split_and_a_voided_one_is_void(fake, router):
+    fake.change("Payment", {"Id": "77", "TxnDate": "2026-11-02", "TotalAmt": 250.0,
+                            "CustomerRef": {"value": "1"}, "CurrencyRef": {"value": "USD"},
+                            "Line": [{"Amount": 150.0, "LinkedTxn": [{"TxnId": "4", "TxnType": "Invoice"}]},
+                                     {"Amount": 100.0, "LinkedTxn": [{"TxnId": "5", "TxnType": "Invoice"}]}]})
+    fake.change("Payment", {"Id": "78", "TxnDate": "2026-11-02", "TotalAmt": 0,
+                            "PrivateNote": "Voided", "CustomerRef": {"value": "1"},
+                            "CurrencyRef": {"value": "USD"}, "Line": []})
+    paid = [r for p in sync(qbo(), {"cdc.since": "2026-01-01T00:00:00+00:00"}) for r in p.records
+            if isinstance(r, PaymentRecord)]
+    split = {(p.invoice_external_id, p.amount) for p in paid if p.external_id.startswith("77")}
+    assert split == {("4", Decimal("150.0")), ("5", Decimal("100.0"))}
+    assert [p.void for p in paid if p.external_id == "78"] == [True]
+
+
+def test_a_403_throttle_pauses_like_a_429(fake, router):
+    router.route(host="quickbooks.api.intuit.com").mock(return_value=httpx.Response(403, json={
+        "Fault": {"Error": [{"Message": "message=ThrottleExceeded; errorCode=003001; statusCode=403",
+                             "code": "3001"}], "type": "SERVICE"}}))
+    with pytest.raises(RateLimitedError, match="ThrottleExceeded"):
+        sync(qbo())
+
+
+@pytest.mark.parametrize("body,ctype", [
+    ('{"warnings":null,"fault":{"error":[{"message":"message=AuthenticationFailed; errorCode=003200;'
+     ' statusCode=401","detail":"Token expired: AB11","code":"3200"}],"type":"AUTHENTICATION"}}',
+     "application/json"),
+    ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?><IntuitResponse '
+     'xmlns="http://schema.intuit.com/finance/v3" time="2026-12-03T04:05:06.000-08:00"><Fault '
+     'type="AUTHENTICATION"><Error code="3200"><Message>message=AuthenticationFailed; '
+     'errorCode=003200; statusCode=401</Message><Detail>Token expired</Detail></Error></Fault>'
+     '</IntuitResponse>', "application/xml")])
+def test_real_fault_bodies_lowercase_json_and_xml_are_read(fake, router, body, ctype):
+    router.route(host="quickbooks.api.intuit.com").mock(return_value=httpx.Response(
+        400, text=body, headers={"content-type": ctype}))
+    with pytest.raises(AuthError, match="AuthenticationFailed.*Token expired"):
+        sync(qbo())
+
+
+def test_a_deleted_invoice_is_gone_from_the_fresh_check(fake, router):
+    fake.change("Invoice", {"Id": "6", "status": "Deleted"})
+    assert [i.external_id for i in asyncio.run(qbo().refresh(["5", "6"]))] == ["5"]
+
+
+def _signed(body: bytes) -> WebhookRequest:
+    sig = base64.b64encode(hmac.new(b"verif", body, hashlib.sha256).digest()).decode()
+    return WebhookRequest(method="POST", path="/webhooks/quickbooks/qbo", body=body,
+                          headers={"intuit-signature": sig})
+
+
+def test_cloudevents_webhooks_of_this_company_are_read_and_a_non_json_body_is_refused():
+    body = json.dumps([
+        {"specversion": "1.0", "id": "88cd52aa", "source": "intuit.abc", "type": "qbo.invoice.updated.v1",
+         "datacontenttype": "application/json", "time": "2026-11-24T21:31:25.179851517Z",
+         "intuitentityid": "42", "intuitaccountid": "9130", "data": {}},
+        {"specversion": "1.0", "id": "2", "type": "qbo.creditmemo.created.v1",
+         "intuitentityid": "7", "intuitaccountid": "9130"},
+        {"specversion": "1.0", "id": "3", "type": "qbo.invoice.updated.v1",
+         "intuitentityid": "99", "intuitaccountid": "other-company"}]).encode()
+    [event] = qbo().verify_webhook(_signed(body)).events
+    assert event.external_ids == ("42", "CM7")
+    with pytest.raises(ValueError, match="not JSON"):
+        qbo().verify_webhook(_signed(b"<html>not json</html>"))

@@ -145,3 +145,18 @@ def test_the_oauth_client_imports_without_a_warning_on_stderr():
     done = subprocess.run([sys.executable, "-c", "import hub.workspace.auth"], capture_output=True,
                           text=True, timeout=60)
     assert done.returncode == 0 and done.stderr == ""
+
+
+@pytest.mark.parametrize("status,body", [(503, "<html>Service Unavailable</html>"),
+                                         (502, ""), (429, "slow down")])
+def test_a_token_endpoint_outage_is_retriable_and_keeps_the_connection(store, status, body):
+    from hub.errors import RetriableError
+
+    store.save({"access_token": "A1", "refresh_token": "R1", "expires_at": 0})
+    with respx.mock:
+        respx.post(TOKEN_URL).mock(return_value=httpx.Response(status, text=body))
+        with pytest.raises(RetriableError, match=f"token endpoint answered {status}"):
+            asyncio.run(OAuth2TokenProvider(SPEC, Settings(), store).access_token())
+    with session(store.engine) as s:
+        assert s.execute(select(Connection.state)).scalar_one() == "ok"
+    assert store.load()["refresh_token"] == "R1"  # kept for the next try
