@@ -90,7 +90,27 @@ class LobLetterChannel(HttpChannel):
                     f"(missing {', '.join(missing)}): complete it in the ledger"]
         if not message.html:
             return [f"template {message.template} has no html block: Lob prints HTML"]
-        return []
+        return self._service_problems(message)
+
+    def _service_problems(self, message: Message) -> list[str]:
+        """Lob mails from the US: certified mail goes within the US, registered mail
+        abroad. Refused before the call, with what to use instead."""
+        s, opts = self.settings, message.options
+        sender = (s.from_address.address_country if s.from_address
+                  else message.company.address.country) or ""
+        to = (message.recipient.address.country or "").upper()
+        out = []
+        if sender.upper() != "US":
+            out.append(f"Lob mails from the US only, and the sender is in {sender or '?'} "
+                       "(settings.from_address, else the company's address): outside the US use "
+                       "the letter_pdf channel (print and post), or give a US from_address")
+        if opts.get("certified") and to != "US":
+            out.append(f"certified mail is for US addresses; {message.recipient.name!r} is in "
+                       f"{to}: use `registered: true` for mail abroad")
+        if opts.get("registered") and to == "US":
+            out.append(f"registered mail is for addresses outside the US; {message.recipient.name!r}"
+                       " is in the US: use `certified: true`")
+        return out
 
     def body(self, message: Message) -> dict[str, Any]:
         s, opts = self.settings, message.options

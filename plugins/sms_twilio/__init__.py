@@ -35,7 +35,11 @@ from plugins.sms_twilio.segments import count, normalise
 
 STATUSES = {"accepted": "queued", "scheduled": "queued", "queued": "queued", "sending": "queued",
             "sent": "sent", "delivered": "delivered", "read": "delivered",
-            "undelivered": "undelivered", "failed": "failed", "canceled": "failed"}
+            "undelivered": "undelivered", "failed": "failed", "canceled": "failed",
+            # some segments of a long message arrived: the customer has it, in part
+            "partially_delivered": "delivered",
+            # inbound states: not ours, never a delivery
+            "receiving": "unknown", "received": "unknown"}
 
 
 class TwilioSettings(PluginSettings):
@@ -153,10 +157,16 @@ class TwilioSmsChannel(HttpChannel):
             raise SignatureError("X-Twilio-Signature does not match (check auth_token and "
                                  "serve.public_url: Twilio signs the public URL)")
         sid = params.get("MessageSid") or params.get("SmsSid", "")
-        status = STATUSES.get(params.get("MessageStatus", ""), "queued")
-        detail = params.get("ErrorCode")
+        raw = params.get("MessageStatus", "")
+        status = STATUSES.get(raw, "queued")
+        if status == "unknown":  # an inbound message's state: nothing about our sends
+            return WebhookResult()
+        code = params.get("ErrorCode")
+        detail = "; ".join(filter(None, ("partially delivered: some segments were lost"
+                                         if raw == "partially_delivered" else None,
+                                         f"error {code}" if code else None))) or None
         return WebhookResult(events=(DeliveryUpdate(provider_ref=sid, status=status,
-                                                    detail=f"error {detail}" if detail else None),))
+                                                    detail=detail),))
 
 
 @hookimpl

@@ -32,13 +32,26 @@ def router():
         yield r
 
 
+US_SENDER = {"name": "Acme Inc", "address_line1": "185 Berry St", "address_city": "San Francisco",
+             "address_state": "CA", "address_zip": "94107", "address_country": "US"}
+US_CUSTOMER = {"line1": "1 Main St", "city": "Austin", "region": "TX", "postcode": "78701",
+               "country": "US"}
+
+
 def lob(**kw) -> LobLetterChannel:
+    kw.setdefault("from_address", US_SENDER)  # Lob mails from the US
     return LobLetterChannel(LobSettings(api_key="test_123", webhook_secret="whsec", **kw),
                             make_context("letters"))
 
 
-def letter(**options):
-    return sample_message(options=options, html="<html><body>Mise en demeure</body></html>")
+def letter(to: str = "FR", **options):
+    from hub.contracts import Address
+
+    msg = sample_message(options=options, html="<html><body>Mise en demeure</body></html>")
+    if to == "US":
+        msg = msg.model_copy(update={"recipient": msg.recipient.model_copy(
+            update={"address": Address(**US_CUSTOMER)})})
+    return msg
 
 
 def test_request_shape_and_registered_mail(router):
@@ -47,7 +60,7 @@ def test_request_shape_and_registered_mail(router):
     assert SPEC.check(request) == "/letters"
     body = json.loads(request.content)
     assert body["to"]["address_zip"] == "75002" and body["to"]["address_country"] == "FR"
-    assert body["from"]["address_city"] == "Lyon" and body["extra_service"] == "registered"
+    assert body["from"]["address_city"] == "San Francisco" and body["extra_service"] == "registered"
     assert body["file"].startswith("<html>") and body["use_type"] == "operational"
     assert request.headers["Idempotency-Key"] == "rl-standard:due+3d:i42"
     assert result.provider_ref == "ltr_4868c3b754655f90" and "9407111899560000000000" in result.detail
@@ -57,7 +70,7 @@ def test_request_shape_and_registered_mail(router):
                                              ({"certified": True, "return_receipt": True},
                                               "certified_return_receipt"), ({}, None)])
 def test_extra_services(router, options, service):
-    asyncio.run(lob().send(letter(**options)))
+    asyncio.run(lob().send(letter("US", **options)))
     assert json.loads(router.calls.last.request.content).get("extra_service") == service
 
 
@@ -126,3 +139,17 @@ class TestLobConformance(ChannelConformance):
     @pytest.fixture
     def webhook_cases(self):
         return webhook(), webhook(secret="forged")
+
+
+@pytest.mark.parametrize("settings,to,options,why", [
+    ({"from_address": None}, "US", {}, "Lob mails from the US only, and the sender is in FR"),
+    ({}, "FR", {"certified": True}, "certified mail is for US addresses"),
+    ({}, "US", {"registered": True}, "registered mail is for addresses outside the US"),
+])
+def test_what_lob_cannot_mail_is_refused_before_the_call(router, settings, to, options, why):
+    channel = lob(**settings)
+    problems = channel.problems(letter(to, **options))
+    assert any(why in p for p in problems), problems
+    with pytest.raises(PermanentError, match=why):
+        asyncio.run(channel.send(letter(to, **options)))
+    assert not router.calls

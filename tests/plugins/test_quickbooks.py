@@ -312,7 +312,7 @@ def test_a_403_throttle_pauses_like_a_429(fake, router):
 def test_real_fault_bodies_lowercase_json_and_xml_are_read(fake, router, body, ctype):
     router.route(host="quickbooks.api.intuit.com").mock(return_value=httpx.Response(
         400, text=body, headers={"content-type": ctype}))
-    with pytest.raises(AuthError, match="AuthenticationFailed.*Token expired"):
+    with pytest.raises(AuthError, match=r"AuthenticationFailed.*Token expired"):
         sync(qbo())
 
 

@@ -146,3 +146,15 @@ class TestTwilioConformance(ChannelConformance):
         return {"permanent": lambda: router.post(URL).mock(return_value=httpx.Response(
             400, json={"code": 21211, "message": "invalid To"})),
             "auth": lambda: router.post(URL).mock(return_value=httpx.Response(401, json={}))}
+
+
+def test_every_message_status_the_spec_lists_is_known():
+    import json
+
+    from plugins.sms_twilio import STATUSES
+    from tests.specs import need
+
+    doc = json.loads(need("twilio/twilio_api_v2010.json").read_text())
+    listed = set(doc["components"]["schemas"]["message_enum_status"]["enum"])
+    assert listed <= set(STATUSES), f"unknown to the channel: {listed - set(STATUSES)}"
+    assert STATUSES["partially_delivered"] == "delivered"
