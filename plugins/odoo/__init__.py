@@ -260,7 +260,7 @@ class OdooConnector(HttpConnector):
     async def record_payment(self, payment: LedgerPayment) -> str:
         ctx = {"active_model": "account.move", "active_ids": [int(payment.invoice_external_id)]}
         wizard = await self.rpc.call("account.payment.register", "create",
-                                     {"amount": str(payment.amount),
+                                     {"amount": float(payment.amount),
                                       "payment_date": payment.date.isoformat(),
                                       "communication": payment.reference}, context=ctx)
         wizard_id = wizard[0] if isinstance(wizard, list) else wizard

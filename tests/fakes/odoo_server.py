@@ -58,6 +58,7 @@ class FakeOdoo:
         self.searches: list[dict] = []  # the search_read calls, for tests
         self.wizards: dict[int, tuple[str, dict, dict]] = {}  # id -> (model, values, context)
         self.attachments: dict[int, bytes] = {}
+        self.registered: list[dict] = []  # payments made by account.payment.register
 
     @property
     def n_inv(self) -> int:
@@ -202,6 +203,15 @@ class FakeOdoo:
     def dispatch(self, model: str, method: str, args: list, kwargs: dict) -> Any:
         if method == "search_read":
             return self.search_read(model, **kwargs)
+        if method == "create" and model == "account.payment.register":
+            self.wizards[len(self.wizards) + 1] = (model, args[0], kwargs.get("context", {}))
+            return len(self.wizards)
+        if method == "action_create_payments":
+            _, values, ctx = self.wizards[args[0][0]]
+            if not isinstance(values["amount"], int | float):
+                raise ValueError("amount: a float field")
+            self.registered.append({**values, "move": ctx["active_ids"][0]})
+            return True
         if method == "create" and model in ("account.move.send", "account.move.send.wizard"):
             self.wizards[len(self.wizards) + 1] = (model, args[0], kwargs.get("context", {}))
             return len(self.wizards)

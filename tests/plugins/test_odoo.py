@@ -347,3 +347,16 @@ def test_doctor_warns_when_several_companies_are_mixed_and_a_wrong_name_fails_fi
     with pytest.raises(PermanentError, match="no Odoo company named 'Nope'"):
         pages(odoo(company="Nope"))
     assert not [s for s in fake.searches if s["model"] != "res.company"]  # nothing else read
+
+
+def test_a_payment_is_registered_for_the_amount_paid(fake, router):
+    import datetime as dt
+
+    from hub.contracts import LedgerPayment
+
+    asyncio.run(odoo().record_payment(LedgerPayment(
+        invoice_external_id="7", amount=Decimal("80.10"), currency="EUR", date=dt.date(2026, 12, 3),
+        reference="cs_1", idempotency_key="rl-ab:pay:1")))
+    assert fake.registered == [{"amount": 80.1, "payment_date": "2026-12-03",
+                                "communication": "cs_1", "move": 7}]
+    assert not OdooConnector.idempotent_payments  # no key at Odoo: a cut-off try is not retried
