@@ -66,20 +66,21 @@ COUNTRY_NAME_LOCALES = ("en", "fr", "de", "es", "it", "nl", "pt", "sv", "da", "n
 
 
 @functools.cache
-def _country_names() -> dict[str, str]:
+def _names_in(locale: str) -> dict[str, str]:
+    """Country name → code in one language; loaded only when a name needs it (each
+    language's data costs about a megabyte)."""
     from babel import Locale
+
+    return {name.casefold(): code for code, name in Locale.parse(locale).territories.items()
+            if len(code) == 2 and code.isalpha()}
+
+
+@functools.cache
+def _aliases() -> dict[str, str]:
     from babel.core import get_global
 
-    names: dict[str, str] = {}
-    for loc in COUNTRY_NAME_LOCALES:
-        for code, name in Locale.parse(loc).territories.items():
-            if len(code) == 2 and code.isalpha():
-                names.setdefault(name.casefold(), code)
-    for alias, codes in get_global("territory_aliases").items():  # USA, FRA, UK, …
-        if alias.isalpha() and len(codes) == 1 and len(codes[0]) == 2:
-            names.setdefault(alias.casefold(), codes[0])
-    names.update({code.casefold(): code for code in set(names.values())})
-    return names
+    return {alias.casefold(): codes[0] for alias, codes in get_global("territory_aliases").items()
+            if alias.isalpha() and len(codes) == 1 and len(codes[0]) == 2}
 
 
 @functools.lru_cache(maxsize=4096)
@@ -89,7 +90,15 @@ def country_code(value: str | None) -> str | None:
     unknown — never the first two letters."""
     if not value or not value.strip():
         return None
-    return _country_names().get(" ".join(value.split()).casefold())
+    key = " ".join(value.split()).casefold()
+    if len(key) == 2 and key.upper() in _names_in("en").values():
+        return key.upper()
+    if key in _aliases():
+        return _aliases()[key]
+    for locale in COUNTRY_NAME_LOCALES:
+        if key in _names_in(locale):
+            return _names_in(locale)[key]
+    return None
 
 
 def _currency(value: str) -> str:
