@@ -6,6 +6,7 @@ import datetime as dt
 from abc import abstractmethod
 from collections.abc import Mapping
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field
@@ -106,6 +107,23 @@ class Channel(Plugin):
     `idempotent = True` only when the provider itself deduplicates by the
     `Message.idempotency_key` (Lob, Stripe): then the hub may re-send after a crash.
     """
+
+    def workspace_folder(self, folder: str) -> Path:
+        """A folder setting, relative to the workspace unless absolute (output channels)."""
+        path = Path(folder)
+        return path if path.is_absolute() else self.context.workspace / path
+
+    @staticmethod
+    def folder_problems(folder: Path) -> list[str]:
+        """For an output channel's `check()`: the folder can be created and written."""
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            probe = folder / ".relance-check"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as exc:
+            return [f"folder {folder} cannot be written: {exc.strerror or exc}"]
+        return []
 
     idempotent: ClassVar[bool] = False
     supports_status: ClassVar[bool] = False

@@ -154,6 +154,21 @@ class HttpPlugin:
                                  f"{type(exc).__name__}") from None
         return self.checked(response, where, sending=sending)
 
+    async def probe(self, method: str, url: str, **kwargs: Any) -> list[str]:
+        """For `check()`: one cheap authenticated call (`request`'s arguments); its failure
+        as the problem a person reads in `relance doctor`."""
+        return await self.problems_of(self.request(method, url, **kwargs))
+
+    async def problems_of(self, call: Awaitable[Any]) -> list[str]:
+        """For `check()`: await `call`; a Relance error becomes one problem saying whether
+        the credentials were refused (with their fix) or the provider is not usable."""
+        try:
+            await call
+        except RelanceError as exc:
+            kind = "credentials refused" if isinstance(exc, AuthError) else "not usable"
+            return [f"{self.provider_name()} {kind}: {exc}"]
+        return []
+
     @staticmethod
     def json_body(response: httpx.Response) -> Any:
         """The JSON body with numbers as `Decimal` (money is never a float); {} when empty.

@@ -60,6 +60,10 @@ class Registry:
                  "payment_provider": self.payment_providers}[kind]
         if name not in table:
             known = ", ".join(sorted(table)) or "none"
+            related = [e for e in self.errors if f"'{name}'" in e or f"relance-{name}" in e
+                       or f"relance_{name}" in e]
+            if related:  # installed, but it did not load: that is the reason, not pip
+                raise PluginError(f"no {kind} plugin named {name!r} is loaded: {related[0]}")
             raise PluginError(
                 f"no {kind} plugin named {name!r} is installed (installed: {known}); "
                 f"install it with `pip install relance-{name}` or fix the `plugin:` key"
@@ -130,8 +134,34 @@ def get_plugin_manager(
             errors.append(f"plugin module {name!r} from RELANCE_PLUGINS failed to load: "
                           f"{type(exc).__name__}: {exc}")
     errors += _unknown_hooks(pm, origins)
+    errors += _silent(pm, origins)
     pm.check_pending()  # whatever is left implements only real hooks
     return pm, errors
+
+
+def _silent(pm: pluggy.PluginManager, origins: dict[str, str]) -> list[str]:
+    """A plugin module with no hook implementation would load and register nothing, in
+    silence (a missing `@hookimpl`, a misspelt undecorated function): say which and why."""
+    known = [n for n in dir(hookspecs) if n.startswith("register_")]
+    errors = []
+    for name, plugin in pm.list_name_plugin():
+        if pm.get_hookcallers(plugin) or name is None:
+            continue
+        where = origins.get(name, getattr(plugin, "__name__", name))
+        functions = [n for n, v in vars(plugin).items() if callable(v) and not n.startswith("_")] \
+            if hasattr(plugin, "__dict__") else []
+        undecorated = [n for n in functions if n in known]
+        close = [(n, m[0]) for n in functions if n not in known
+                 for m in [difflib.get_close_matches(n, known, n=1, cutoff=0.8)] if m]
+        if undecorated:
+            why = (f"`{undecorated[0]}` has no `@hookimpl` (add `from hub.hookspecs import "
+                   f"hookimpl` and decorate it)")
+        elif close:
+            why = f"`{close[0][0]}` is no Relance hook: did you mean {close[0][1]!r} (with @hookimpl)?"
+        else:
+            why = f"it implements no Relance hook ({', '.join(known)})"
+        errors.append(f"plugin {name!r} ({where}) registered nothing: {why}")
+    return errors
 
 
 def _unknown_hooks(pm: pluggy.PluginManager, origins: dict[str, str]) -> list[str]:

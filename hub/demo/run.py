@@ -16,7 +16,7 @@ STARTER = Path(__file__).parent / "demo.yaml"
 # Left in the workspace: the channels whose servers the demo itself runs, and only while
 # it runs (its SMTP server). `relance doctor` expects them to be unreachable in between.
 MARKER = ".relance-demo"
-DEMO_SERVED = ("email",)
+DEMO_SERVED = ("email", "sms", "stripe")  # SMTP, fake Twilio, fake Stripe: up only in a demo
 
 
 def demo_served_channels(root: Path) -> set[str]:

@@ -23,6 +23,7 @@ from hub.contracts import (
     PaymentLinkRequest,
     Recipient,
 )
+from hub.money import quantize
 from hub.plan.scenarios import steps_of
 from hub.send.templates import renderer_for
 from hub.store.db import session
@@ -74,9 +75,12 @@ def recipient(c: Customer, ws: Workspace) -> Recipient:
 
 
 def invoice_lines(invoices: list[Invoice], today: dt.date) -> tuple[InvoiceLine, ...]:
+    """Amounts with the currency's decimals (the store keeps four): `377.59`, never
+    `377.5900`, in whatever a channel writes."""
     return tuple(InvoiceLine(
-        id=i.id, external_id=i.external_id, number=i.number, currency=i.currency, total=i.total,
-        amount_due=i.amount_due, issue_date=i.issue_date, due_date=i.due_date,
+        id=i.id, external_id=i.external_id, number=i.number, currency=i.currency,
+        total=quantize(i.total, i.currency), amount_due=quantize(i.amount_due, i.currency),
+        issue_date=i.issue_date, due_date=i.due_date,
         days_overdue=(today - i.due_date).days, online_url=i.online_url, disputed=i.disputed,
         promised_until=i.promised_until) for i in invoices)
 
@@ -85,7 +89,7 @@ def totals(pairs: list[tuple[str, Decimal]]) -> list[dict[str, Any]]:
     acc: dict[str, Decimal] = defaultdict(Decimal)
     for currency, amount in pairs:
         acc[currency] += amount
-    return [{"currency": c, "amount": a} for c, a in sorted(acc.items())]
+    return [{"currency": c, "amount": quantize(a, c)} for c, a in sorted(acc.items())]
 
 
 def outstanding(s: Session, customer_ids: list[int]) -> dict[int, list[dict[str, Any]]]:

@@ -11,7 +11,6 @@ import datetime as dt
 import io
 import re
 import zipfile
-from pathlib import Path
 from typing import ClassVar
 
 from pydantic import Field
@@ -77,10 +76,12 @@ class HandoffChannel(Channel):
             out[f"invoices/{att.filename}"] = att.data
         return out
 
+    async def check(self) -> list[str]:
+        """The output folder can be written."""
+        return self.folder_problems(self.workspace_folder(self.settings.folder))
+
     async def send(self, message: Message) -> SendResult:
-        root = Path(self.settings.folder)
-        if not root.is_absolute():
-            root = self.context.workspace / root
+        root = self.workspace_folder(self.settings.folder)
         code = re.sub(r"[^A-Za-z0-9_-]", "_", message.recipient.customer_code
                       or str(message.recipient.customer_id))
         case = root / dt.date.today().isoformat() / f"{code}_{message.dispatch_id}"

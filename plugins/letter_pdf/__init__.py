@@ -11,7 +11,6 @@ import asyncio
 import datetime as dt
 import logging
 import re
-from pathlib import Path
 from typing import ClassVar
 
 from pydantic import Field
@@ -71,10 +70,12 @@ class LetterPdfChannel(Channel):
             return [f"template {message.template} has no html block: a letter needs one"]
         return []
 
+    async def check(self) -> list[str]:
+        """The output folder can be written."""
+        return self.folder_problems(self.workspace_folder(self.settings.folder))
+
     async def send(self, message: Message) -> SendResult:
-        folder = Path(self.settings.folder)
-        if not folder.is_absolute():
-            folder = self.context.workspace / folder
+        folder = self.workspace_folder(self.settings.folder)
         folder.mkdir(parents=True, exist_ok=True)
         code = re.sub(r"[^A-Za-z0-9_-]", "_", message.recipient.customer_code
                       or str(message.recipient.customer_id))

@@ -266,6 +266,10 @@ class QuickBooksConnector(HttpConnector):
                     if isinstance(r, InvoiceRecord)]
         return out
 
+    async def check(self) -> list[str]:
+        """The token reaches the company (its CompanyInfo and Preferences, read once)."""
+        return await self.problems_of(self.home())
+
     async def fetch_pdf(self, external_id: str) -> bytes | None:
         r = await self._request("GET", f"/invoice/{external_id}/pdf", accept="application/pdf")
         return r.content

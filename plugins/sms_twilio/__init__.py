@@ -130,6 +130,11 @@ class TwilioSmsChannel(HttpChannel):
         body = self.json_object(r)
         return SendResult(provider_ref=body["sid"], status=STATUSES.get(body.get("status"), "queued"))
 
+    async def check(self) -> list[str]:
+        """The account answers with these credentials (GET the Account resource)."""
+        url = f"{self.settings.base_url.rstrip('/')}/2010-04-01/Accounts/{self.settings.account_sid}.json"
+        return await self.probe("GET", url, auth=self._auth(), where="reading the account")
+
     def error_message(self, response: httpx.Response) -> str:
         body = self.json_object(response)
         message = body.get("message") or response.text[:200]

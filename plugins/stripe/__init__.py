@@ -88,6 +88,12 @@ class StripePaymentProvider(HttpPaymentProvider):
                                headers=self._headers(key), where=f"POST {path}")
         return r.json() if r.headers.get("content-type", "").startswith("application/json") else {}
 
+    async def check(self) -> list[str]:
+        """The key is live and accepted (GET /v1/balance, which every key may read)."""
+        headers = {k: v for k, v in self._headers("").items() if k != "Idempotency-Key"}
+        return await self.probe("GET", f"{self.settings.base_url.rstrip('/')}/v1/balance",
+                                headers=headers, where="reading the balance")
+
     def error_message(self, response: httpx.Response) -> str:
         try:
             err = response.json().get("error", {})

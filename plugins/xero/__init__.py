@@ -297,6 +297,10 @@ class XeroConnector(HttpConnector):
             out += [r for r in (self.invoice(x) for x in body.get("Invoices", [])) if r]
         return out
 
+    async def check(self) -> list[str]:
+        """The token reaches the chosen organisation (GET /Organisation)."""
+        return await self.problems_of(self.base_currency())
+
     async def fetch_pdf(self, external_id: str) -> bytes | None:
         r = await self.api.request("GET", f"/Invoices/{external_id}", accept="application/pdf")
         return r.content

@@ -109,3 +109,24 @@ def test_read_only_commands_do_not_need_the_connections_secrets(make_ws, tmp_pat
         assert result.exit_code == 0, (args, result.output)
     sync = runner.invoke(app, ["sync", "-w", str(tmp_path)])  # a command that calls Xero
     assert sync.exit_code == 2 and "XERO_SECRET is not set" in sync.output
+
+
+def test_doctor_never_says_reachable_for_a_plugin_that_cannot_be_checked(make_ws, tmp_path):
+    make_ws(CONFIG)  # the capture channel has no check()
+    export(tmp_path, range(1, 3))
+    checks = json.loads(runner.invoke(app, ["doctor", "-w", str(tmp_path), "--json"]).stdout)
+    [email] = [c for c in checks if c["area"] == "channel email"]
+    assert email["level"] == "warn" and "not checked (the plugin has no check()" in email["message"]
+    assert {"area": "connection books", "level": "ok", "message": "checked: no problem found"} \
+        in checks  # the CSV connector's check() looked at the export
+
+
+def test_a_plugin_installed_but_not_loaded_is_not_called_missing():
+    from hub.contracts.manager import Registry
+    from hub.errors import PluginError
+
+    reg = Registry(errors=["plugin 'mailgun' (relance-mailgun, relance_mailgun) registered "
+                           "nothing: `register_channels` has no `@hookimpl`"])
+    with pytest.raises(PluginError, match="is loaded: plugin 'mailgun'.*no `@hookimpl`") as err:
+        reg.get("channel", "mailgun")
+    assert "pip install" not in str(err.value)

@@ -35,3 +35,23 @@ def test_real_hooks_still_load_beside_a_broken_plugin():
     registry = discover(entry_points=False, plugins=[memory_plugins.Plugin(), typo])
     assert registry.connectors and registry.channels
     assert any("register_chanels" in e for e in registry.errors)
+
+
+def test_a_plugin_without_hookimpl_is_named_with_the_fix():
+    bare = types.ModuleType("relance_bare")
+
+    def register_connectors(register):  # no @hookimpl: pluggy ignores it
+        raise AssertionError("never called")
+
+    bare.register_connectors = register_connectors
+    registry = discover(entry_points=False, plugins=[bare])
+    [message] = [e for e in registry.errors if "relance_bare" in e]
+    assert "registered nothing" in message and "`register_connectors` has no `@hookimpl`" in message
+
+
+def test_a_misspelt_undecorated_hook_gets_the_closest_name():
+    typo = types.ModuleType("relance_typo3")
+    typo.register_chanels = lambda register: None
+    registry = discover(entry_points=False, plugins=[typo])
+    [message] = [e for e in registry.errors if "relance_typo3" in e]
+    assert "did you mean 'register_channels'" in message

@@ -158,3 +158,14 @@ def test_every_message_status_the_spec_lists_is_known():
     listed = set(doc["components"]["schemas"]["message_enum_status"]["enum"])
     assert listed <= set(STATUSES), f"unknown to the channel: {listed - set(STATUSES)}"
     assert STATUSES["partially_delivered"] == "delivered"
+
+
+def test_check_reads_the_account_and_names_refused_credentials():
+    with respx.mock() as r:
+        route = r.get("https://api.twilio.com/2010-04-01/Accounts/AC123.json").mock(
+            return_value=httpx.Response(401, json={"code": 20003, "message": "Authenticate"}))
+        [problem] = asyncio.run(channel().check())
+        assert "credentials refused" in problem and "auth_token" in problem
+        SPEC.check(route.calls.last.request)
+        route.mock(return_value=httpx.Response(200, json={"sid": "AC123", "status": "active"}))
+        assert asyncio.run(channel().check()) == []

@@ -158,3 +158,22 @@ class TestStripeConformance(PaymentProviderConformance):
     @pytest.fixture
     def link_request(self):
         return req()
+
+
+def test_check_reads_the_balance_with_the_key():
+    import asyncio
+
+    import httpx
+    import respx
+
+    from hub.testing import make_context
+    from plugins.stripe import StripePaymentProvider, StripeSettings
+
+    provider = StripePaymentProvider(StripeSettings(api_key="sk_test_bad", webhook_secret="w"),
+                                     make_context("stripe"))
+    with respx.mock() as r:
+        route = r.get("https://api.stripe.com/v1/balance").mock(return_value=httpx.Response(
+            401, json={"error": {"type": "invalid_request_error", "message": "Invalid API Key"}}))
+        [problem] = asyncio.run(provider.check())
+    assert "credentials refused" in problem and "Invalid API Key" in problem
+    assert route.calls.last.request.headers["authorization"] == "Bearer sk_test_bad"
