@@ -127,6 +127,6 @@ def test_a_plugin_installed_but_not_loaded_is_not_called_missing():
 
     reg = Registry(errors=["plugin 'mailgun' (relance-mailgun, relance_mailgun) registered "
                            "nothing: `register_channels` has no `@hookimpl`"])
-    with pytest.raises(PluginError, match="is loaded: plugin 'mailgun'.*no `@hookimpl`") as err:
+    with pytest.raises(PluginError, match=r"is loaded: plugin 'mailgun'.*no `@hookimpl`") as err:
         reg.get("channel", "mailgun")
     assert "pip install" not in str(err.value)
