@@ -209,13 +209,24 @@ def _validate(kind: str, cls: Any) -> None:
         raise PluginError(f"{where} ({dist}) needs a class attribute `name` "
                           f"(a lowercase identifier), got {name!r}")
     if not api_compatible(cls.api_version):
-        raise PluginError(
-            f"{where} ({dist}) targets plugin API {cls.api_version} but this Relance offers "
-            f"{API_VERSION}; upgrade the plugin (`pip install -U {dist}`) or Relance"
-        )
+        raise PluginError(f"{where} ({dist}) targets plugin API {cls.api_version} but this "
+                          f"Relance offers {API_VERSION}; {_upgrade_hint(cls.api_version, dist)}")
     settings = getattr(cls, "Settings", None)
     if not (inspect.isclass(settings) and issubclass(settings, BaseModel)):
         raise PluginError(f"{where} ({dist}) needs `Settings`, a pydantic model")
+
+
+def _upgrade_hint(declared: str, dist: str) -> str:
+    """Who must move: a plugin written for a newer hub needs a newer Relance; one written
+    for an older major needs a newer plugin."""
+    try:
+        newer = tuple(int(x) for x in str(declared).split(".")[:2]) > \
+            tuple(int(x) for x in API_VERSION.split(".")[:2])
+    except ValueError:
+        return f"its api_version must be MAJOR.MINOR: fix the plugin ({dist})"
+    if newer:
+        return "upgrade Relance (`pip install -U relance`) to use it"
+    return f"upgrade the plugin (`pip install -U {dist}`)"
 
 
 def load_registry(pm: pluggy.PluginManager, errors: Iterable[str] = ()) -> Registry:

@@ -91,7 +91,13 @@ class Batch:
 
 
 def _unstorable(what: str, exc: Exception) -> str:
-    """A record the store cannot keep as it is (e.g. 5 decimal places): named, skipped."""
+    """A record the store cannot keep as it is, named and skipped, with the fix aimed at
+    whoever can make it: a float is the plugin's bug (it went through `trusted()`
+    unvalidated); more decimals than the store keeps is the ledger's data."""
+    if isinstance(exc, TypeError):
+        return (f"{what}: {exc} — a bug in the connector plugin (it built the record with "
+                "trusted() from a float): report it to the plugin's author (this record was "
+                "not imported)")
     return (f"{what}: {exc}; the store keeps amounts to {MONEY_SCALE} decimal places: "
             "correct the amount in the ledger (this record was not imported)")
 

@@ -26,7 +26,7 @@ from hub.contracts import (
     SyncPage,
     Tombstone,
 )
-from hub.errors import AuthError, RateLimitedError, RelanceError
+from hub.errors import AuthError, PermanentError, RateLimitedError, RelanceError
 from hub.store import records as store
 from hub.store.db import session
 from hub.store.events import record_event
@@ -175,6 +175,11 @@ async def sync_connection(ws: Workspace, name: str, *, full: bool = False,
     connector = ws.connector(name)
     try:
         await _pump(ws, connector, cursor, conn.id, generation, report, on_page)
+        if len(report.problems) >= 2 and not report.records:
+            raise PermanentError(
+                f"every one of the {len(report.problems)} records read was refused; the "
+                f"first: {report.problems[0]} — a mapping problem (in the export's columns or "
+                f"the plugin), not data to trust: fix it, then `relance sync {name} --full`")
     except AuthError as exc:
         _fail(ws, conn.id, report, exc, state="needs_reauth",
               hint="" if "relance connect" in str(exc) else

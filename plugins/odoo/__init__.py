@@ -214,7 +214,12 @@ class OdooConnector(HttpConnector):
             void=p.get("state") in ("cancel", "canceled", "rejected"))
 
     async def refresh(self, external_ids: Sequence[str]) -> list[InvoiceRecord]:
-        rows = await self.rpc.call("account.move", "read", [int(i) for i in external_ids],
+        # search_read, not read: a deleted move is left out (gone), where read() would fail
+        # the whole batch with MissingError; an id that is no number cannot be Odoo's
+        ids = [int(i) for i in external_ids if str(i).isdigit()]
+        if not ids:
+            return []
+        rows = await self.rpc.call("account.move", "search_read", domain=[("id", "in", ids)],
                                    fields=MOVE_FIELDS)
         return [self.invoice(m) for m in rows]
 

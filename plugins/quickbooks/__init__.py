@@ -256,7 +256,7 @@ class QuickBooksConnector(HttpConnector):
 
     # ------------------------------------------------------------------ around a send
     async def refresh(self, external_ids: Sequence[str]) -> list[InvoiceRecord]:
-        ids = [i for i in external_ids if not i.startswith("CM")]
+        ids = [i for i in external_ids if i.isdigit()]  # QuickBooks ids are numbers (CM…: ours)
         out = []
         for i in range(0, len(ids), 100):
             in_list = ",".join(f"'{x}'" for x in ids[i:i + 100])

@@ -59,6 +59,7 @@ def register_channels(register):
 def test_registration_errors_are_reported_one_by_one_and_the_rest_loads():
     good = module("plug_good", channel("Pigeon", "pigeon"))
     newer = module("plug_newer", channel("Newer", "newer", f"api_version = '{MAJOR}.{MINOR + 1}'"))
+    older = module("plug_older", channel("Older", "older", f"api_version = '{MAJOR - 1}.9'"))
     no_settings = module("plug_nosettings", channel("Bare", "bare", "Settings = dict"))
     wrong_base = module("plug_wrongbase", HEAD + """
 class NotAChannel:
@@ -79,10 +80,10 @@ def register_connectors(register):
     bad_name = module("plug_badname", channel("Named", "Not An Identifier"))
     twice = module("plug_twice", channel("Pigeon2", "pigeon"))
     reg = discover(entry_points=False,
-                   plugins=[good, newer, no_settings, wrong_base, abstract, bad_name, twice])
+                   plugins=[good, newer, older, no_settings, wrong_base, abstract, bad_name, twice])
     assert list(reg.channels) == ["pigeon"] and reg.channels["pigeon"].cls.__name__ == "Pigeon"
     errors = reg.errors
-    assert len(errors) == 6, errors
+    assert len(errors) == 7, errors
 
     def one(fragment: str) -> str:
         hits = [e for e in errors if fragment in e]
@@ -91,7 +92,8 @@ def register_connectors(register):
 
     msg = one("plug_newer.Newer")
     assert f"targets plugin API {MAJOR}.{MINOR + 1} but this Relance offers {API_VERSION}" in msg
-    assert "pip install -U" in msg  # the fix
+    assert "upgrade Relance (`pip install -U relance`)" in msg  # the hub is the one behind
+    assert "upgrade the plugin (`pip install -U" in one("plug_older.Older")
     assert "needs `Settings`, a pydantic model" in one("plug_nosettings.Bare")
     assert "does not subclass hub.contracts.Channel" in one("plug_wrongbase.NotAChannel")
     assert "does not implement sync" in one("plug_abstract.Half")

@@ -102,7 +102,9 @@ class FakeXero:
         page, size = int(params.get("page", 1)), int(params.get("pageSize", 100))
         if route == "/Invoices":
             if "IDs" in params:
-                items = [self.inv(int(x.split("-")[1])) for x in params["IDs"].split(",")]
+                wanted = [x for x in params["IDs"].split(",") if x.startswith("i-")
+                          and x[2:].isdigit() and 1 <= int(x[2:]) <= self.n_inv]
+                items = [self.inv(int(x[2:])) for x in wanted]  # an unknown id: left out
                 return 200, {"Invoices": items}, extra
             if after:
                 items = [self.inv(int(k.split("-")[1])) for k in self.changed]

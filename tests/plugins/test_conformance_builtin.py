@@ -122,7 +122,8 @@ class ErrorsOnly:
     (on its fake server); here every call meets the provider's recorded failure."""
 
     test_records_are_valid = test_cursor_moves_forward = test_second_sync_yields_nothing_new = None
-    test_refresh_rereads_invoices = test_fetch_pdf = test_write_note = test_webhook_verify = None
+    test_refresh_rereads_invoices = test_refresh_leaves_out_an_id_the_source_does_not_know = None
+    test_fetch_pdf = test_write_note = test_webhook_verify = None
     test_declares_the_contract = test_capabilities_are_implemented = test_secrets_never_logged = None
 
     @pytest.fixture

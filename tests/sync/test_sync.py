@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from hub.contracts import Connector, Cursor, PluginSettings, RecordProblem, SyncPage
+from hub.contracts import Connector, Cursor, InvoiceRecord, PluginSettings, RecordProblem, SyncPage
 from hub.errors import AuthError
 from hub.hookspecs import hookimpl
 from hub.store.db import session
@@ -286,3 +286,27 @@ def test_paid_at_is_the_first_sync_that_saw_the_invoice_paid(make_ws):
     run(ws, full=True)
     with session(ws.engine) as s:
         assert s.execute(select(Invoice.paid_at).where(Invoice.external_id == "1")).scalar() is None
+
+
+def test_a_sync_that_refuses_every_record_fails_with_the_first_reason(make_ws):
+    from hub.contracts import RecordProblem
+
+    ws = make_ws()
+    LEDGER["default"] += [RecordProblem(place=f"api invoice {i}", reason="amount is a float")
+                          for i in range(150)]
+    report = run(ws)
+    assert not report.ok and "every one of the 150 records read was refused" in report.error
+    assert "api invoice 0: amount is a float" in report.error and "--full" in report.error
+    LEDGER["default"][:] = [customer("C1"), RecordProblem(place="api invoice 9", reason="bad")]
+    assert run(ws, full=True).ok  # one bad record among good ones stays a problem, not a failure
+
+
+def test_a_float_through_trusted_is_called_a_plugin_bug_not_ledger_data(make_ws):
+    ws = make_ws()
+    bad = InvoiceRecord.trusted(external_id="9", customer_external_id="C1", number="INV-9",
+                                currency="EUR", total=120.5, amount_due=120.5, due_date=TODAY)
+    LEDGER["default"] += [customer("C1"), invoice("1", "C1", TODAY), bad]
+    report = run(ws)
+    [problem] = report.problems
+    assert "INV-9" in problem and "bug in the connector plugin" in problem
+    assert "correct the amount in the ledger" not in problem

@@ -27,6 +27,9 @@ from hub.testing.recorded import (
     sync_pages,
 )
 
+#: an id no ledger has: `refresh()` must leave it out
+MISSING_ID = "relance-conformance-no-such-invoice"
+
 
 class ConnectorConformance(PluginConformance):
     """Fixtures to provide:
@@ -69,6 +72,12 @@ class ConnectorConformance(PluginConformance):
                         f"invoice {rec.external_id}: amount_due {rec.amount_due} exceeds total {rec.total}")
                 if isinstance(rec, RecordProblem):
                     assert rec.place and rec.reason, "a RecordProblem must name its place and the reason"
+        refused = [r for p in pages for r in p.records if isinstance(r, RecordProblem)]
+        kept = [r for p in pages for r in p.records if not isinstance(r, RecordProblem)]
+        assert kept or not refused, (
+            f"every record your connector read was refused ({len(refused)} RecordProblems); "
+            f"the first: {refused[0].place}: {refused[0].reason}. Fix the mapping: the hub "
+            "fails such a sync")
         assert records_of(pages, InvoiceRecord), \
             "your recorded responses should contain at least one invoice, or nothing is tested"
         invoices = [(r.kind, r.external_id) for r in records_of(pages, InvoiceRecord)]
@@ -120,10 +129,30 @@ class ConnectorConformance(PluginConformance):
             return ids, await connector.refresh(ids)
 
         ids, fresh = run_recorded(go())
-        assert all(isinstance(r, InvoiceRecord) for r in fresh), "refresh() must return InvoiceRecords"
+        assert all(isinstance(r, InvoiceRecord) for r in fresh), (
+            "refresh() must return InvoiceRecords only: say 'deleted' by leaving the id out "
+            "(or with status void), never with a Tombstone")
         assert {r.external_id for r in fresh} <= set(ids), \
             f"refresh({ids}) returned other invoices: {[r.external_id for r in fresh]}"
         assert fresh, f"refresh({ids}) found none of the invoices the sync just yielded"
+
+    def test_refresh_leaves_out_an_id_the_source_does_not_know(self, connector):
+        """The contract: an id refresh() does not return is gone, and its reminder dropped."""
+        if not type(connector).supports_refresh:
+            pytest.skip(f"{type(connector).__name__} does not declare supports_refresh")
+
+        async def go():
+            ids = [r.external_id for r in records_of(await sync_pages(connector, {}), InvoiceRecord)]
+            return ids[:99], await connector.refresh([*ids[:99], MISSING_ID])
+
+        ids, fresh = run_recorded(go())
+        returned = [r.external_id for r in fresh]
+        assert MISSING_ID not in returned, (
+            f"refresh() returned an invoice for {MISSING_ID!r}, an id the source never had: "
+            "leave unknown ids out (the hub then drops their reminders as gone)")
+        assert len(returned) == len(set(returned)), \
+            f"refresh() of {len(ids) + 1} ids (one call, as the hub batches up to 100) repeated some"
+        assert set(returned) <= set(ids)
 
     def test_fetch_pdf(self, connector):
         if not type(connector).supports_pdf:
