@@ -76,6 +76,14 @@ def _names_in(locale: str) -> dict[str, str]:
 
 
 @functools.cache
+def _codes() -> frozenset[str]:
+    """The territories CLDR gives a currency: the countries, without loading a language."""
+    from babel.core import get_global
+
+    return frozenset(c for c in get_global("territory_currencies") if c.isalpha() and c != "EU")
+
+
+@functools.cache
 def _aliases() -> dict[str, str]:
     from babel.core import get_global
 
@@ -91,7 +99,7 @@ def country_code(value: str | None) -> str | None:
     if not value or not value.strip():
         return None
     key = " ".join(value.split()).casefold()
-    if len(key) == 2 and key.upper() in _names_in("en").values():
+    if len(key) == 2 and key.upper() in _codes():
         return key.upper()
     if key in _aliases():
         return _aliases()[key]
