@@ -95,6 +95,8 @@ class CaptureChannel(Channel):
             kind = queue.pop(0)
             if kind == "retry":
                 raise RetriableError("server busy", retry_after=0)
+            if kind.startswith("retry_after:"):  # the provider says when
+                raise RetriableError("server busy", retry_after=float(kind.split(":")[1]))
             if kind == "uncertain":
                 raise DeliveryUncertainError("timeout after the request was sent")
             if kind == "permanent":

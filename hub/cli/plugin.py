@@ -14,13 +14,16 @@ app = typer.Typer(help="Write your own plugin.", no_args_is_help=True)
 @app.command("new")
 def new(name: str = typer.Argument(..., help="plugin name, e.g. mailgun or pennylane"),
         kind: str = typer.Option(..., "--kind", help="connector | channel | payment"),
-        directory: Path = typer.Option(Path("."), "--dir", help="where to create relance-NAME/")):
+        directory: Path = typer.Option(Path("."), "--dir", help="where to create relance-NAME/"),
+        rest: bool = typer.Option(False, "--rest", help="a connector for a paged REST ledger, "
+                                                         "on RestConnector (paging, cursor, "
+                                                         "fresh-check and errors done)")):
     """Create relance-NAME/: pyproject with the entry point, stubs, conformance tests, README."""
     from hub.errors import PermanentError
     from hub.testing.scaffold import new_plugin
 
     try:
-        root = new_plugin(name, kind, directory)
+        root = new_plugin(name, kind, directory, rest=rest)
     except PermanentError as exc:
         raise fail(str(exc)) from None
     console.print(

@@ -47,9 +47,17 @@ def plugins(verbose: bool = typer.Option(False, "--verbose", "-V", help="capabil
     console.print(t)
     if verbose:
         for r in rows:
-            fields = ", ".join(f"{f['name']}{'*' if f['required'] else ''}"
-                               f"{' (secret)' if f['secret'] else ''}" for f in r["settings"])
-            console.print(f"[bold]{r['kind']} {r['name']}[/]: {r['description'] or ''}\n"
-                          f"  settings: {fields or '-'}", highlight=False)
+            console.print(f"[bold]{r['kind']} {r['name']}[/]: {r['description'] or ''}",
+                          highlight=False)
+            for f in r["settings"] or [{"name": "-"}]:
+                if f["name"] == "-":
+                    console.print("  settings: -")
+                    continue
+                how = "required" if f["required"] else f"default {f['default']}" \
+                    if f["default"] is not None else "optional"
+                console.print(f"  {f['name']}: {f['type']}, {how}"
+                              f"{', secret' if f['secret'] else ''}"
+                              f"{' — ' + f['description'] if f['description'] else ''}",
+                              highlight=False, markup=False)
     for err in reg.errors:
         console.print(f"[red]✗[/] {err}", highlight=False)

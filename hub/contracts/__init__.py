@@ -15,7 +15,8 @@ call what this hub lacks).
 
 The modules: `records` (what a connector yields), `webhooks`, `context` (what the hub hands
 a plugin), `plugin` (what every kind shares), `connector`, `channel`, `payment`, and
-`http` (base classes that do the shared HTTP work). The names below are the contract.
+`http` (base classes that do the shared HTTP work), `rest` (a paged JSON ledger in a few
+lines). The names below are the contract.
 """
 
 from hub.contracts.channel import (
@@ -78,6 +79,7 @@ from hub.contracts.records import (
     country_code,
     is_currency,
 )
+from hub.contracts.rest import RestConnector
 from hub.contracts.webhooks import (
     DeliveryUpdate,
     LedgerChanged,
@@ -126,6 +128,7 @@ __all__ = [
     'Record',
     'RecordProblem',
     'Register',
+    'RestConnector',
     'SendResult',
     'SyncItem',
     'SyncPage',

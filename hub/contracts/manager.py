@@ -11,11 +11,14 @@ import difflib
 import functools
 import importlib
 import importlib.metadata as md
+import importlib.util
 import inspect
 import logging
 import os
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pluggy
@@ -125,9 +128,10 @@ def get_plugin_manager(
         except Exception as exc:
             errors.append(f"plugin {plugin!r} could not be registered: {exc}")
     # Local plugin modules without packaging (ops scripts, tests): RELANCE_PLUGINS=a.b,c.d
+    # (importable module names) or paths to a .py file or a package folder
     for name in filter(None, os.environ.get("RELANCE_PLUGINS", "").split(",")):
         try:
-            module = importlib.import_module(name.strip())
+            module = _local_module(name.strip())
             if not pm.is_registered(module):
                 pm.register(module, name=f"local:{name.strip()}")
         except Exception as exc:
@@ -162,6 +166,23 @@ def _silent(pm: pluggy.PluginManager, origins: dict[str, str]) -> list[str]:
             why = f"it implements no Relance hook ({', '.join(known)})"
         errors.append(f"plugin {name!r} ({where}) registered nothing: {why}")
     return errors
+
+
+def _local_module(spec: str) -> Any:
+    """`a.b` (importable), or `path/to/plugin.py`, or `path/to/package/` (its __init__)."""
+    path = Path(spec).expanduser()
+    if not (spec.endswith(".py") or os.sep in spec or path.is_dir()):
+        return importlib.import_module(spec)
+    target = path / "__init__.py" if path.is_dir() else path
+    if not target.is_file():
+        raise FileNotFoundError(f"no plugin file at {target}")
+    name = f"relance_local_{path.stem if not path.is_dir() else path.name}"
+    loader = importlib.util.spec_from_file_location(
+        name, target, submodule_search_locations=[str(path)] if path.is_dir() else None)
+    module = importlib.util.module_from_spec(loader)
+    sys.modules[name] = module
+    loader.loader.exec_module(module)
+    return module
 
 
 def _unknown_hooks(pm: pluggy.PluginManager, origins: dict[str, str]) -> list[str]:

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict
 from hub.contracts.context import PluginContext
 from hub.contracts.webhooks import WebhookRequest, WebhookResult
 
-API_VERSION = "1.0"
+API_VERSION = "1.1"  # 1.1: RestConnector, LedgerPayment.idempotency_key, probe()
 
 
 class PluginSettings(BaseModel):

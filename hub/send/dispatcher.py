@@ -319,7 +319,10 @@ class Dispatcher:
         max_attempts = self.ws.config.channels[d.channel].max_attempts
         if d.attempts >= max_attempts:
             return self._fail(w, PermanentError(f"gave up after {d.attempts} attempts: {exc}"))
-        delay = max(exc.retry_after or 0, self.cfg.retry_backoff * 2 ** (d.attempts - 1))
+        # the provider's Retry-After when it gives one (it knows when it will take the
+        # message again), else our exponential backoff
+        delay = exc.retry_after if exc.retry_after and exc.retry_after > 0 else \
+            self.cfg.retry_backoff * 2 ** (d.attempts - 1)
         with session(self.ws.engine, immediate=True) as s:
             outbox.transition(s, d.id, S.SENDING, S.APPROVED, last_error=str(exc)[:1000],
                        not_before=self.now() + dt.timedelta(seconds=delay))

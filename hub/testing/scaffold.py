@@ -49,9 +49,13 @@ def plan(name: str, kind: str) -> dict[str, str]:
                 base_url=f"https://api.{name.replace('_', '')}.example")
 
 
-def new_plugin(name: str, kind: str, where: Path) -> Path:
-    """Write relance-NAME/ under `where`; returns its path. Refuses to overwrite."""
+def new_plugin(name: str, kind: str, where: Path, *, rest: bool = False) -> Path:
+    """Write relance-NAME/ under `where`; returns its path. Refuses to overwrite.
+    `rest`: a connector on `RestConnector` (a paged REST ledger)."""
+    if rest and kind != "connector":
+        raise PermanentError("--rest is for --kind connector (a paged REST ledger)")
     values = plan(name, kind)
+    variant = "_rest" if rest else ""
     root = Path(where) / f"relance-{values['dist']}"
     if root.exists():
         raise PermanentError(f"{root} already exists; choose another --dir or name")
@@ -59,8 +63,8 @@ def new_plugin(name: str, kind: str, where: Path) -> Path:
     files = {
         "pyproject.toml": "pyproject.toml.j2",
         "README.md": "README.md.j2",
-        f"{values['package']}/__init__.py": f"{kind}.py.j2",
-        f"tests/test_{name}.py": f"test_{kind}.py.j2",
+        f"{values['package']}/__init__.py": f"{kind}{variant}.py.j2",
+        f"tests/test_{name}.py": f"test_{kind}{variant}.py.j2",
     }
     for target, template in files.items():
         path = root / target

@@ -130,3 +130,9 @@ def test_a_plugin_installed_but_not_loaded_is_not_called_missing():
     with pytest.raises(PluginError, match=r"is loaded: plugin 'mailgun'.*no `@hookimpl`") as err:
         reg.get("channel", "mailgun")
     assert "pip install" not in str(err.value)
+
+
+def test_plugins_verbose_shows_each_settings_type_default_and_description():
+    out = runner.invoke(app, ["plugins", "--verbose"], env=WIDE).output
+    assert "late_commit_window: int, default 1800 — seconds re-read behind the last sync" in out
+    assert "api_key: SecretStr, required, secret" in out

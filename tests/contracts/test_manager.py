@@ -55,3 +55,29 @@ def test_a_misspelt_undecorated_hook_gets_the_closest_name():
     registry = discover(entry_points=False, plugins=[typo])
     [message] = [e for e in registry.errors if "relance_typo3" in e]
     assert "did you mean 'register_channels'" in message
+
+
+def test_relance_plugins_accepts_a_file_path(tmp_path, monkeypatch):
+    plugin = tmp_path / "pigeon_post.py"
+    plugin.write_text('''
+from hub.contracts import Channel, SendResult
+from hub.hookspecs import hookimpl
+
+
+class Pigeon(Channel):
+    name = "pigeon"
+    description = "by bird"
+
+    async def send(self, message):
+        return SendResult(provider_ref="coo")
+
+
+@hookimpl
+def register_channels(register):
+    register(Pigeon)
+''')
+    monkeypatch.setenv("RELANCE_PLUGINS", str(plugin))
+    registry = discover(entry_points=False)
+    assert "pigeon" in registry.channels, registry.errors
+    monkeypatch.setenv("RELANCE_PLUGINS", str(tmp_path / "missing.py"))
+    assert any("missing.py" in e for e in discover(entry_points=False).errors)

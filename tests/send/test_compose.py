@@ -18,3 +18,20 @@ def test_amounts_reach_the_channel_with_the_currencys_decimals(make_ws):
     lines = {line.number: line for m in memory_plugins.SENT["email"] for line in m.invoices}
     assert str(lines["INV-1"].amount_due) == "377.59"  # not 377.5900 from the store
     assert str(lines["INV-2"].amount_due) == "1200" and str(lines["INV-2"].total) == "1200"
+
+
+def test_a_retry_waits_what_the_providers_retry_after_says(make_ws):
+    from sqlalchemy import select
+
+    from hub.store.db import session
+    from hub.store.models import Dispatch
+
+    ws = make_ws()
+    setup(ws, customer("C1"), invoice("1", "C1", dt.date.today() - dt.timedelta(days=3)))
+    memory_plugins.FAIL["email"] += ["retry_after:1"]
+    before = dt.datetime.now(dt.UTC)
+    assert send(ws).retried == 1
+    with session(ws.engine) as s:
+        d = s.execute(select(Dispatch)).scalar_one()
+    wait = (d.not_before - before).total_seconds()
+    assert 0.5 < wait < 10, wait  # Retry-After: 1, not the 60 s backoff

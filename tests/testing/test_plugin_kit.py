@@ -25,6 +25,7 @@ EXAMPLE = ROOT / "docs" / "examples" / "relance-mailgun"
 
 @pytest.mark.parametrize("kind,suite,todo", [
     ("connector", "ConnectorConformance", "TODO: read customers and invoices from Pennylane"),
+    ("connector --rest", "ConnectorConformance", "TODO: map a Pennylane customer to CustomerRecord"),
     ("channel", "ChannelConformance", "TODO: send through Pennylane and return SendResult"),
     ("payment", "PaymentProviderConformance", "TODO: create a payment link with Pennylane"),
 ])
@@ -33,7 +34,8 @@ def test_scaffold_creates_a_package_whose_stubs_fail_loudly(tmp_path, kind, suit
 
     from hub.cli import app
 
-    r = CliRunner().invoke(app, ["plugin", "new", "pennylane", "--kind", kind, "--dir", str(tmp_path)])
+    r = CliRunner().invoke(app, ["plugin", "new", "pennylane", "--kind", *kind.split(),
+                                 "--dir", str(tmp_path)])
     assert r.exit_code == 0, r.output
     root = tmp_path / "relance-pennylane"
     assert "[project.entry-points.relance]\npennylane = \"relance_pennylane\"" in (root / "pyproject.toml").read_text()
