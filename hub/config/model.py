@@ -6,6 +6,7 @@ Unknown keys are errors (`extra="forbid"`); `relance config schema` prints the J
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -145,6 +146,11 @@ class ScenarioConfig(Strict):
         "latest", description="after downtime: send the latest due step once / every missed step "
                               "one per cycle / only steps due within catch_up_window days")
     catch_up_window: int = 0
+    escalation: Literal["earned", "latest"] = Field(
+        "earned", description="earned: each step only after the previous one went out at "
+        "least `min_gap` days before, and a first contact is never a later step; latest: the "
+        "latest due step at once (the `catch_up` modes of earlier versions)")
+    min_gap: int = Field(7, ge=0, description="days between two steps of a case (earned)")
     require_approval: bool | None = None
 
 
@@ -155,6 +161,9 @@ class AssignRule(Strict):
 
 class DispatchConfig(Strict):
     require_approval: bool = False
+    min_amount: dict[str, Decimal] = Field(
+        default_factory=dict, description="per currency, the net overdue amount (after the "
+        "customer's credits) below which nothing is sent, e.g. {EUR: 5}")
     max_attempts: int = 5
     retry_backoff: int = Field(60, description="first retry delay in seconds, doubled each attempt")
     sending_lease: int = Field(900, description="a dispatch `sending` longer than this is `uncertain`")

@@ -43,6 +43,7 @@ from sqlalchemy.orm import Session
 from hub.clock import today_in, utcnow
 from hub.config import ScenarioConfig
 from hub.config.conditions import to_sql
+from hub.plan.accounts import build_accounts, drop_covered
 from hub.plan.scenarios import BusinessCalendar, Step, cutoff, steps_of
 from hub.store.db import installation_id, session
 from hub.store.models import Customer, Dispatch, DispatchInvoice, Event, Invoice
@@ -80,6 +81,7 @@ class PlanReport:
     dispatch_ids: list[int] = field(default_factory=list)
     dry_run: bool = False
     preview: Any = None
+    suppressed: int = 0  # accounts left out: credits cover them, or below min_amount
 
 
 def invoice_columns() -> dict:
@@ -114,12 +116,22 @@ def eligible(sc: ScenarioConfig, today: dt.date):
 
 
 def _due_index(sc: ScenarioConfig, steps: list[Step], cutoffs: list[dt.date], planned, today):
-    """CASE over the steps (latest first, or earliest first for `catch_up: all`)."""
+    """CASE over the steps. Earned escalation (the default): the next applicable step after
+    the last one planned, once `min_gap` days have passed since it — a first contact is
+    never a later step, and a step before the due date only goes out before it. `latest`:
+    the latest due step at once (earliest first for `catch_up: all`)."""
     inv, cols = Invoice.__table__.c, invoice_columns()
-    ordered = steps if sc.catch_up == "all" else list(reversed(steps))
+    earned = sc.escalation == "earned"
+    ordered = steps if sc.catch_up == "all" or earned else list(reversed(steps))
+    rested = or_(planned < 0, inv.dunning_on.is_(None),
+                 inv.dunning_on <= today - dt.timedelta(days=sc.min_gap))
     whens = []
     for st in ordered:
         cond = [inv.due_date <= cutoffs[st.index], planned < st.index]
+        if earned:
+            cond.append(rested)
+            if st.offset.days < 0:  # a courtesy before the due date, never after it
+                cond.append(inv.due_date >= today)
         if st.config.when:
             cond.append(to_sql(st.config.when, "invoice", cols, today))
         if sc.catch_up == "none":
@@ -184,6 +196,7 @@ def plan_scenario(s: Session, ws: Workspace, name: str, sc: ScenarioConfig, toda
         ["invoice_id", "customer_id", "step_index", "grp", "currency", "amount_due"],
         select(inner.c.id, inner.c.customer_id, inner.c.idx, grp, inner.c.currency,
                inner.c.amount_due).where(inner.c.idx.is_not(None))))
+    report.suppressed += drop_covered(s, CANDIDATE, ws.config.dispatch.min_amount, today)
     _materialise(s, ws, name, sc, today, report)
 
 
@@ -228,7 +241,7 @@ def _materialise(s: Session, ws: Workspace, name: str, sc: ScenarioConfig, today
     inv = Invoice.__table__
     level = select(c.step_index).where(c.invoice_id == inv.c.id).scalar_subquery()
     s.execute(inv.update().where(inv.c.id.in_(select(c.invoice_id)))
-              .values(dunning_scenario=name, dunning_level=level))
+              .values(dunning_scenario=name, dunning_level=level, dunning_on=today))
     if s.get_bind().dialect.name == "postgresql":
         s.execute(text("SELECT setval(pg_get_serial_sequence('dispatch', 'id'), "
                        "(SELECT COALESCE(MAX(id), 1) FROM dispatch))"))
@@ -275,6 +288,7 @@ def plan(ws: Workspace, *, today: dt.date | None = None, dry_run: bool = False,
     with session(ws.engine, immediate=True) as s:
         _prepare(s)
         assign_scenarios(s, ws, today)
+        build_accounts(s, today, ws.config.dispatch.min_amount)
         counts = dict(s.execute(select(Customer.scenario, func.count()).group_by(
             Customer.scenario)).all())
         total = sum(counts.values()) or 1

@@ -98,6 +98,7 @@ class Invoice(SQLModel, table=True):
     # A cache the planner reads in its sequential scan; dispatch_invoice stays the truth.
     dunning_scenario: str | None = None
     dunning_level: int = -1
+    dunning_on: dt.date | None = None  # when that step was planned: the gap to the next
     reference: str | None = None
     online_url: str | None = None
     seen_generation: int = 0

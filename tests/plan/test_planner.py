@@ -84,8 +84,11 @@ def test_consolidation_groups_a_customers_invoices_per_step(make_ws):
     assert counts == [1, 2]
 
 
-def test_catch_up_latest_sends_only_the_latest_missed_step(make_ws):
-    ws = make_ws()
+LATEST = BASE_CONFIG.replace("  standard:\n", "  standard:\n    escalation: latest\n")
+
+
+def test_escalation_latest_sends_only_the_latest_missed_step(make_ws):
+    ws = make_ws(LATEST)
     load(ws, customer("C1"), invoice("1", "C1", TODAY - D(days=20)))
     plan(ws, today=TODAY)
     assert planned(ws) == [("INV-1", "due+15d")]
@@ -93,17 +96,29 @@ def test_catch_up_latest_sends_only_the_latest_missed_step(make_ws):
     assert plan(ws, today=TODAY + D(days=1)).created == 0
 
 
-def test_hub_off_for_days_then_one_reminder(make_ws):
+def test_a_first_contact_is_never_a_later_step_and_each_step_is_earned(make_ws):
+    """20 days overdue, never reminded: the first reminder, not the second; the second
+    only `min_gap` (7) days after it; the courtesy note is for before the due date."""
+    ws = make_ws()
+    load(ws, customer("C1"), invoice("1", "C1", TODAY - D(days=20)))
+    plan(ws, today=TODAY)
+    assert planned(ws) == [("INV-1", "due+3d")]
+    assert plan(ws, today=TODAY + D(days=6)).created == 0  # too soon after the first
+    plan(ws, today=TODAY + D(days=7))
+    assert planned(ws) == [("INV-1", "due+3d"), ("INV-1", "due+15d")]
+
+
+def test_hub_off_for_days_then_the_case_resumes_at_its_next_step(make_ws):
     ws = make_ws()
     load(ws, customer("C1"), invoice("1", "C1", TODAY + D(days=8)))
     assert plan(ws, today=TODAY).created == 0
     # the hub is off from TODAY+1 to TODAY+30: three steps passed meanwhile
     assert plan(ws, today=TODAY + D(days=30)).created == 1
-    assert planned(ws) == [("INV-1", "due+15d")]
+    assert planned(ws) == [("INV-1", "due+3d")]  # the next unsent one, not a jump
 
 
 def test_catch_up_all_sends_every_missed_step_one_per_cycle(make_ws):
-    ws = make_ws(BASE_CONFIG.replace("  standard:\n", "  standard:\n    catch_up: all\n"))
+    ws = make_ws(LATEST.replace("  standard:\n", "  standard:\n    catch_up: all\n"))
     load(ws, customer("C1"), invoice("1", "C1", TODAY - D(days=20)))
     steps = []
     for day in range(3):
@@ -130,7 +145,7 @@ def test_when_conditions_and_assignment_rules(make_ws):
               "  gentle:\n    steps:\n      - {at: due+30d, channel: email, template: first_reminder}\n"
               "assign:\n  - {when: \"segment == 'key_account'\", scenario: gentle}\n"
               "  - {scenario: standard}")
-    ws = make_ws(cfg)
+    ws = make_ws(cfg.replace("  standard:\n", "  standard:\n    escalation: latest\n"))
     due = TODAY - D(days=16)
     load(ws, customer("C1"), customer("K1", segment="key_account"),
          invoice("small", "C1", due, amount="999.99"), invoice("big", "C1", due, amount="1000.00"),
