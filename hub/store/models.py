@@ -83,7 +83,7 @@ class Invoice(SQLModel, table=True):
     external_id: str
     customer_id: int = Field(foreign_key="customer.id", index=True)
     kind: str = "invoice"  # invoice | credit_note
-    number: str
+    number: str = Field(index=True)  # `explain`, `history --invoice` look invoices up by it
     currency: str
     total: Decimal = money()
     amount_due: Decimal = money()

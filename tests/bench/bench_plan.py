@@ -97,11 +97,32 @@ def run() -> dict[str, float]:
     print(f"  backlog plan: {first.created:,} dispatches for {first.linked:,} invoices in "
           f"{backlog:.2f}s; daily plan: {second.created:,} dispatches for {second.linked:,} "
           f"invoices in {daily:.2f}s", flush=True)
+    rss = peak_rss_mb()
+    # `relance explain` of one invoice in that store: p95 over 200 invoices picked at random
+    import random
+
+    from hub.reports.explain import explain
+    from hub.store.db import session
+    from hub.store.models import Invoice
+
+    with session(ws.engine) as s:
+        numbers = [n for (n,) in s.execute(Invoice.__table__.select().with_only_columns(
+            Invoice.number).where(Invoice.id.in_(random.Random(7).sample(
+                range(1, N_INVOICES + 1), 200))))]
+    times = []
+    for number in numbers:
+        t0 = time.perf_counter()
+        explain(ws, number, TODAY + dt.timedelta(days=1))
+        times.append((time.perf_counter() - t0) * 1000)
+    times.sort()
+    p95 = times[int(len(times) * 0.95) - 1]
+    print(f"  explain: p95 {p95:.1f} ms over {len(times)} invoices", flush=True)
     return {
+        "explain_p95_ms": round(p95, 1),
         "plan_1m_seconds": round(daily, 2),
         "plan_1m_invoices_per_s": round(N_INVOICES / daily),
         "plan_1m_backlog_seconds": round(backlog, 2),
-        "plan_1m_peak_rss_mb": peak_rss_mb(),
+        "plan_1m_peak_rss_mb": rss,
     }
 
 
