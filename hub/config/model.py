@@ -151,6 +151,9 @@ class ScenarioConfig(Strict):
         "least `min_gap` days before, and a first contact is never a later step; latest: the "
         "latest due step at once (the `catch_up` modes of earlier versions)")
     min_gap: int = Field(7, ge=0, description="days between two steps of a case (earned)")
+    one_voice: bool = Field(True, description="a customer gets at most one message a day: "
+                            "the most advanced step due among their invoices, listing them all "
+                            "(lesser steps due the same day fold into it)")
     require_approval: bool | None = None
 
 

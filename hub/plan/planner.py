@@ -189,7 +189,8 @@ def plan_scenario(s: Session, ws: Workspace, name: str, sc: ScenarioConfig, toda
     # Dispatch ids are assigned here (dense rank per group) so invoices link without a join.
     # (`+ 0` keeps SQLite from walking invoices in customer_id index order to save a sort:
     # random reads over the whole table cost far more than sorting the due rows.)
-    order = ((inner.c.customer_id + 0, inner.c.idx) if sc.consolidate == "per_customer"
+    order = ((inner.c.customer_id + 0,) if sc.one_voice else
+             (inner.c.customer_id + 0, inner.c.idx) if sc.consolidate == "per_customer"
              else (inner.c.id + 0,))
     grp = func.dense_rank().over(order_by=order)
     s.execute(insert(CANDIDATE).from_select(
@@ -197,6 +198,10 @@ def plan_scenario(s: Session, ws: Workspace, name: str, sc: ScenarioConfig, toda
         select(inner.c.id, inner.c.customer_id, inner.c.idx, grp, inner.c.currency,
                inner.c.amount_due).where(inner.c.idx.is_not(None))))
     report.suppressed += drop_covered(s, CANDIDATE, ws.config.dispatch.min_amount, today)
+    if sc.one_voice:  # one message per customer today, at the most advanced step due
+        c2 = CANDIDATE.alias("c2")
+        s.execute(CANDIDATE.update().values(step_index=select(func.max(c2.c.step_index)).where(
+            c2.c.customer_id == CANDIDATE.c.customer_id).scalar_subquery()))
     _materialise(s, ws, name, sc, today, report)
 
 
@@ -209,7 +214,7 @@ def _materialise(s: Session, ws: Workspace, name: str, sc: ScenarioConfig, today
     ts = literal(now, type_=d.c.created_at.type)
     base = s.execute(select(func.coalesce(func.max(d.c.id), 0))).scalar_one()
     one_currency = func.min(c.currency) == func.max(c.currency)
-    if sc.consolidate == "per_customer":  # unique per run: a later run never joins a sent one
+    if sc.consolidate == "per_customer" or sc.one_voice:  # unique per run: never joins a sent one
         key = (literal(f"{name}:") + func.min(st.step) + literal(":c")
                + cast(func.min(c.customer_id), String) + literal(f":{today.isoformat()}:{base}"))
     else:

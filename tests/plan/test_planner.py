@@ -34,8 +34,11 @@ def planned(ws):
     return [(n, st) for n, st, _ in rows]
 
 
+SEPARATE = BASE_CONFIG.replace("  standard:\n", "  standard:\n    one_voice: false\n")
+
+
 def test_due_steps_are_planned_once(make_ws):
-    ws = make_ws()
+    ws = make_ws(SEPARATE)
     load(ws, customer("C1"),
          invoice("1", "C1", TODAY + D(days=7)),     # courtesy due today
          invoice("2", "C1", TODAY - D(days=3)),     # first reminder due today
@@ -145,7 +148,8 @@ def test_when_conditions_and_assignment_rules(make_ws):
               "  gentle:\n    steps:\n      - {at: due+30d, channel: email, template: first_reminder}\n"
               "assign:\n  - {when: \"segment == 'key_account'\", scenario: gentle}\n"
               "  - {scenario: standard}")
-    ws = make_ws(cfg.replace("  standard:\n", "  standard:\n    escalation: latest\n"))
+    ws = make_ws(cfg.replace("  standard:\n", "  standard:\n    escalation: latest\n"
+                                               "    one_voice: false\n"))
     due = TODAY - D(days=16)
     load(ws, customer("C1"), customer("K1", segment="key_account"),
          invoice("small", "C1", due, amount="999.99"), invoice("big", "C1", due, amount="1000.00"),
@@ -176,3 +180,16 @@ def test_store_refuses_a_second_row_for_the_same_invoice_scenario_step(make_ws):
             step=di.step, step_index=di.step_index))
     with session(ws.engine) as s:
         assert s.execute(select(func.count()).select_from(DispatchInvoice)).scalar() == 1
+
+
+def test_one_voice_a_customer_gets_one_message_a_day_at_the_top_step(make_ws):
+    """A courtesy note and a first reminder due the same day: one message, the reminder,
+    listing both invoices; another customer is not affected."""
+    ws = make_ws()
+    load(ws, customer("C1"), invoice("1", "C1", TODAY + D(days=7)),
+         invoice("2", "C1", TODAY - D(days=3)), customer("C2"), invoice("3", "C2", TODAY - D(days=3)))
+    assert plan(ws, today=TODAY).created == 2
+    assert planned(ws) == [("INV-1", "due+3d"), ("INV-2", "due+3d"), ("INV-3", "due+3d")]
+    with session(ws.engine) as s:
+        counts = sorted(s.execute(select(Dispatch.invoice_count)).scalars())
+    assert counts == [1, 2]
