@@ -213,6 +213,8 @@ def context(ws: Workspace, w: Work, rcpt: Recipient, today: dt.date, locale: str
             outstanding_rows: list[dict[str, Any]], link: str | None) -> dict[str, Any]:
     comp = ws.company
     lines = invoice_lines(w.invoices, today)
+    st = step_config(ws, w.dispatch)
+    options = dict(st.options) if st else {}
     return {
         "company": {"name": comp.name, "signatory": comp.signatory, "email": comp.email,
                     "phone": comp.phone, "address": comp.address.model_dump()},
@@ -225,6 +227,12 @@ def context(ws: Workspace, w: Work, rcpt: Recipient, today: dt.date, locale: str
         "signatory": comp.signatory or comp.name,
         "today": today, "locale": locale, "language": rcpt.language,
         "step": w.dispatch.step, "scenario": w.dispatch.scenario, "channel": w.dispatch.channel,
+        # the case so far, so a text claims only what happened: "Despite our previous
+        # reminders" only after one went out, "registered letter" only when it is one, the
+        # French commercial code only under French law (the seller's)
+        "previous_reminders": list(w.past or ()),
+        "registered_mail": bool(options.get("certified") or options.get("registered")),
+        "law": ws.config.company.country,
     }
 
 
@@ -240,7 +248,7 @@ async def compose(ws: Workspace, w: Work, today: dt.date) -> Message:
         preload(ws, [w])
     owed, hist = w.owed, w.past
     ctx = context(ws, w, rcpt, today, locale, owed, link_row.url if link_row else None)
-    ctx["history"] = list(hist)
+    ctx["history"] = ctx["previous_reminders"] = list(hist)
     rendered = renderer_for(ws).render(d.template, rcpt.language, ctx)
     files = await attachments(ws, w) if st and st.attach_invoice else ()
     return Message(

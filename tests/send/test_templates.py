@@ -28,7 +28,8 @@ def ctx(locale="fr_FR", currency="EUR", amount="1234.56", name="Zoë <script>"):
             "invoices": [inv], "totals": [{"currency": currency, "amount": Decimal(amount)}],
             "outstanding": [], "payment_link": None, "signatory": "Jeanne", "history": [],
             "today": dt.date(2026, 11, 24), "locale": locale, "language": locale[:2],
-            "step": "due+3d", "scenario": "standard", "channel": "email"}
+            "step": "due+3d", "scenario": "standard", "channel": "email",
+            "previous_reminders": [{"step": "due+3d"}], "registered_mail": True, "law": "FR"}
 
 
 @pytest.mark.parametrize("locale,currency,amount,expected", [
@@ -121,3 +122,20 @@ def test_a_customer_without_country_gets_the_company_country_dates(language, cou
 
     locale = babel_locale(language, country, company)
     assert format_date(dt.date(2026, 12, 3), "long", locale=locale) == expected
+
+
+@pytest.mark.parametrize("language", ["en", "fr"])
+def test_notices_claim_only_what_happened(language):
+    """No "despite our previous reminders" on a first contact, no "registered letter" on
+    an e-mail, no French commercial code outside French law."""
+    first = ctx("fr_FR" if language == "fr" else "en_GB") | {
+        "previous_reminders": [], "registered_mail": False, "law": "GB"}
+    text = Renderer([BUILTIN]).render("formal_notice", language, first).text
+    assert "Despite" not in text and "Malgré" not in text
+    assert "recommandée" not in text and "L441-10" not in text
+    later = first | {"previous_reminders": [{"step": "due+3d"}], "registered_mail": True,
+                     "law": "FR"}
+    text = Renderer([BUILTIN]).render("formal_notice", language, later).text
+    assert ("Despite our previous reminders" in text) if language == "en" else \
+        ("Malgré nos précédentes relances" in text and "Lettre recommandée" in text
+         and "L441-10" in text)
