@@ -41,6 +41,7 @@ def _mount() -> None:
     # Command groups owned by other modules; each is optional while it is being built.
     for module_name, attr, name in (("hub.cli.connect", "register", None),
                                     ("hub.cli.tasks", "app", "tasks"),
+                                    ("hub.cli.case", "app", "case"),
                                     ("hub.cli.plugin", "app", "plugin"),
                                     ("hub.cli.serve", "register", None)):
         try:

@@ -30,6 +30,7 @@ from sqlalchemy import (
     and_,
     case,
     cast,
+    exists,
     false,
     func,
     insert,
@@ -44,9 +45,10 @@ from hub.clock import today_in, utcnow
 from hub.config import ScenarioConfig
 from hub.config.conditions import to_sql
 from hub.plan.accounts import build_accounts, drop_covered
+from hub.plan.cases import KINDS, blocked, open_states
 from hub.plan.scenarios import BusinessCalendar, Step, cutoff, steps_of
 from hub.store.db import installation_id, session
-from hub.store.models import Customer, Dispatch, DispatchInvoice, Event, Invoice
+from hub.store.models import CaseState, Customer, Dispatch, DispatchInvoice, Event, Invoice
 from hub.store.money import Money
 from hub.store.records import dialect_insert
 from hub.workspace import Workspace
@@ -82,6 +84,7 @@ class PlanReport:
     dry_run: bool = False
     preview: Any = None
     suppressed: int = 0  # accounts left out: credits cover them, or below min_amount
+    cases: bool = True  # some case state is open (else the planner skips the probe)
 
 
 def invoice_columns() -> dict:
@@ -101,8 +104,9 @@ def assign_scenarios(s: Session, ws: Workspace, today: dt.date) -> None:
     s.execute(Customer.__table__.update().values(scenario=target))
 
 
-def eligible(sc: ScenarioConfig, today: dt.date):
-    """Invariants first (open, owed, undisputed, not on hold), then the scenario's stops."""
+def eligible(sc: ScenarioConfig, today: dt.date, cases: bool = True):
+    """Invariants first (open, owed, undisputed, not on hold), then the scenario's stops,
+    then the open case states (`cases`: False when there is none, to skip the probe)."""
     inv, cust = Invoice.__table__.c, Customer.__table__.c
     rules = [inv.status == "open", inv.kind == "invoice", inv.amount_due > Decimal(0),
              inv.disputed == false(), cust.on_hold == false(), inv.hub_paid_at.is_(None)]
@@ -112,6 +116,8 @@ def eligible(sc: ScenarioConfig, today: dt.date):
         rules.append(inv.on_payment_plan == false())
     if "in_collection" in sc.stop_when:
         rules.append(inv.in_collection == false())
+    if cases:
+        rules.append(~blocked(today, sc.stop_when))
     return and_(*rules)
 
 
@@ -183,7 +189,7 @@ def plan_scenario(s: Session, ws: Workspace, name: str, sc: ScenarioConfig, toda
     inner = (
         select(inv.id, inv.customer_id, inv.currency, inv.amount_due, idx)
         .select_from(joined)
-        .where(in_scenario, eligible(sc, today), inv.due_date <= max(cutoffs))
+        .where(in_scenario, eligible(sc, today, report.cases), inv.due_date <= max(cutoffs))
         .subquery(f"due_{name}")
     )
     # Dispatch ids are assigned here (dense rank per group) so invoices link without a join.
@@ -294,6 +300,8 @@ def plan(ws: Workspace, *, today: dt.date | None = None, dry_run: bool = False,
         _prepare(s)
         assign_scenarios(s, ws, today)
         build_accounts(s, today, ws.config.dispatch.min_amount)
+        report.cases = s.execute(select(exists(select(CaseState.id).where(
+            open_states(today, list(KINDS)))))).scalar_one()
         counts = dict(s.execute(select(Customer.scenario, func.count()).group_by(
             Customer.scenario)).all())
         total = sum(counts.values()) or 1

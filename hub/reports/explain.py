@@ -16,6 +16,7 @@ from sqlalchemy import func, or_, select
 from hub.clock import utcnow
 from hub.errors import PermanentError
 from hub.money import quantize
+from hub.plan.cases import STOP_REASON, covering, stops
 from hub.plan.scenarios import BusinessCalendar, step_date, steps_of
 from hub.store.db import session
 from hub.store.models import Connection, Customer, Dispatch, DispatchInvoice, Event, Invoice
@@ -39,7 +40,11 @@ def explain(ws: Workspace, ref: str, on: dt.date) -> dict[str, Any]:
             DispatchInvoice.invoice_id == inv.id).order_by(Dispatch.id)).scalars().all()
         events = s.execute(select(Event).where(Event.invoice_id == inv.id).order_by(
             Event.id.desc()).limit(10)).scalars().all()
+        cases = covering(s, [inv], on).get(inv.id, [])
     blockers = _blockers(ws, inv, cust, conn, account, on)
+    sc = ws.config.scenarios.get(cust.scenario) if cust and cust.scenario else None
+    blockers += [f"case state: {words} (`relance case list`)" for kind, words in cases
+                 if stops(kind, sc.stop_when if sc else list(STOP_REASON.values()))]
     scenario = cust.scenario if cust else None
     steps, next_step = _steps(ws, inv, scenario, dispatches, on) if scenario else ([], None)
     if scenario is None:

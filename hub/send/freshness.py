@@ -19,6 +19,8 @@ from sqlalchemy import select
 
 from hub.clock import today_in, utcnow
 from hub.errors import RelanceError
+from hub.plan.cases import covering
+from hub.plan.cases import stops as stops_on
 from hub.send import outbox
 from hub.store import records as store
 from hub.store.db import session
@@ -123,13 +125,17 @@ class FreshCheck:
 
     def _filter(self, group: list[Work]) -> None:
         today = today_in(self.ws.config.company.timezone)
+        with session(self.ws.engine) as s:  # the open case states of the whole group
+            cased = covering(s, [i for w in group for i in w.invoices], today)
         for w in group:
             sc = self.ws.config.scenarios.get(w.dispatch.scenario)
             stops = sc.stop_when if sc else []
             keep = []
             for inv in w.invoices:
+                states = [words for kind, words in cased.get(inv.id, ()) if stops_on(kind, stops)]
                 why = "gone" if inv.id in w.gone else \
-                    why_not_owed(inv, today, stops, w.customer.on_hold)
+                    why_not_owed(inv, today, stops, w.customer.on_hold) or \
+                    (states[0] if states else None)
                 if why:
                     w.dropped[inv.id] = why
                 else:

@@ -257,6 +257,28 @@ class PaymentWriteback(SQLModel, table=True):
     ledger_ref: str | None = None
 
 
+class CaseState(SQLModel, table=True):
+    """One "do not remind now" on an invoice or a whole customer: what, why, who, since and
+    until when. Open while `closed_at` is empty (and `until`, if set, has not passed); the
+    planner leaves out every invoice an open state covers. Closing keeps the row: the
+    account's story."""
+
+    __tablename__ = "case_state"
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str  # dispute | hold | promise | payment_plan | in_collection | legal_hold
+    invoice_id: int | None = Field(default=None, index=True)
+    customer_id: int | None = Field(default=None, index=True)
+    reason: str | None = None
+    amount: Decimal | None = money(nullable=True)
+    until: dt.date | None = None
+    opened_by: str
+    opened_at: dt.datetime = Field(default_factory=utcnow)
+    closed_by: str | None = None
+    closed_at: dt.datetime | None = None
+    outcome: str | None = None  # resolved | kept | broken | withdrawn
+
+
 class WebhookEvent(SQLModel, table=True):
     """A provider's event already applied: a replay (same id) changes nothing."""
 

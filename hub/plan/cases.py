@@ -1,0 +1,133 @@
+"""Case states: one model of "do not remind now", on an invoice or a whole customer.
+
+`dispute`, `hold` (until a date, then it lapses by itself), `promise` (until its date;
+closed as kept or broken), `payment_plan`, `in_collection` and `legal_hold` (insolvency,
+litigation: never remind). Each is opened and closed by someone, for a reason, and both
+are audit events naming the actor. The planner leaves out every invoice an open state
+covers, through `blocked` (two indexed NOT EXISTS: set-based, no Python loop).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+from decimal import Decimal
+
+from sqlalchemy import and_, exists, or_, select
+from sqlalchemy.orm import Session
+
+from hub.clock import utcnow
+from hub.errors import PermanentError
+from hub.store.events import record_event
+from hub.store.models import CaseState, Customer, Invoice
+
+KINDS = ("dispute", "hold", "promise", "payment_plan", "in_collection", "legal_hold")
+#: the scenario `stop_when` reason each kind answers to; None: it always stops reminders
+STOP_REASON = {"dispute": "disputed", "promise": "promised", "payment_plan": "on_payment_plan",
+               "in_collection": "in_collection", "hold": None, "legal_hold": None}
+OUTCOMES = ("resolved", "kept", "broken", "withdrawn")
+
+
+def actor(given: str | None = None) -> str:
+    """Who did it: as given (`--by`), else the operating-system user."""
+    if given:
+        return given
+    try:
+        return getpass.getuser()
+    except Exception:
+        return "unknown"
+
+
+def open_states(today: dt.date, kinds: list[str]):
+    c = CaseState.__table__.c
+    return and_(c.closed_at.is_(None), or_(c.until.is_(None), c.until >= today),
+                c.kind.in_(kinds))
+
+
+def blocked(today: dt.date, stop_when: list[str]):
+    """SQL: the invoice (or its customer) has an open state this scenario stops on."""
+    kinds = [k for k, reason in STOP_REASON.items() if reason is None or reason in stop_when]
+    c, inv = CaseState.__table__.c, Invoice.__table__.c
+    live = open_states(today, kinds)
+    return or_(exists(select(c.id).where(live, c.invoice_id == inv.id)),
+               exists(select(c.id).where(live, c.customer_id == inv.customer_id)))
+
+
+def open_case(s: Session, kind: str, *, invoice: str | None = None, customer: str | None = None,
+              reason: str | None = None, until: dt.date | None = None,
+              amount: Decimal | None = None, by: str | None = None) -> CaseState:
+    if kind not in KINDS:
+        raise PermanentError(f"no case state {kind!r}: use one of {', '.join(KINDS)}")
+    if bool(invoice) == bool(customer):
+        raise PermanentError("name an invoice (--invoice NUMBER) or a customer (--customer X)")
+    if kind == "promise" and until is None:
+        raise PermanentError("a promise needs its date: --until YYYY-MM-DD")
+    inv_row = cust_row = None
+    if invoice:
+        inv_row = s.execute(select(Invoice).where(Invoice.number == invoice)).scalars().first()
+        if inv_row is None:
+            raise PermanentError(f"no invoice numbered {invoice!r} (see `relance invoices`)")
+    else:
+        cust_row = s.execute(select(Customer).where(or_(
+            Customer.name == customer, Customer.code == customer,
+            Customer.external_id == customer))).scalars().first()
+        if cust_row is None:
+            raise PermanentError(f"no customer {customer!r} (see `relance customers`)")
+    state = CaseState(kind=kind, invoice_id=inv_row.id if inv_row else None,
+                      customer_id=cust_row.id if cust_row else None, reason=reason,
+                      until=until, amount=amount, opened_by=actor(by))
+    s.add(state)
+    s.flush()
+    target = f"invoice {inv_row.number}" if inv_row else f"customer {cust_row.name}"
+    record_event(s, "case_opened", f"{kind} on {target} by {state.opened_by}"
+                 + (f" until {until}" if until else "") + (f": {reason}" if reason else ""),
+                 invoice_id=inv_row.id if inv_row else None,
+                 customer_id=inv_row.customer_id if inv_row else cust_row.id,
+                 data={"case": state.id, "kind": kind, "by": state.opened_by})
+    return state
+
+
+def close_case(s: Session, case_id: int, *, outcome: str = "resolved", reason: str | None = None,
+               by: str | None = None) -> CaseState:
+    state = s.get(CaseState, case_id)
+    if state is None:
+        raise PermanentError(f"no case {case_id} (see `relance case list`)")
+    if state.closed_at is not None:
+        raise PermanentError(f"case {case_id} was closed on {state.closed_at:%Y-%m-%d} by "
+                             f"{state.closed_by}")
+    if outcome not in OUTCOMES:
+        raise PermanentError(f"--outcome must be one of {', '.join(OUTCOMES)}")
+    state.closed_at, state.closed_by, state.outcome = utcnow(), actor(by), outcome
+    s.add(state)
+    record_event(s, "case_closed", f"{state.kind} {case_id} closed ({outcome}) by "
+                 f"{state.closed_by}" + (f": {reason}" if reason else "")
+                 + ("; reminders resume at the next step" if outcome == "broken" else ""),
+                 invoice_id=state.invoice_id, customer_id=state.customer_id,
+                 data={"case": case_id, "outcome": outcome, "by": state.closed_by})
+    return state
+
+
+def stops(kind: str, stop_when: list[str]) -> bool:
+    """Whether an open state of `kind` stops a scenario with these `stop_when` reasons."""
+    reason = STOP_REASON.get(kind)
+    return reason is None or reason in stop_when
+
+
+def covering(s: Session, invoices: list[Invoice], today: dt.date) -> dict[int, list[tuple[str, str]]]:
+    """Open states over these invoices, as (kind, words) per invoice id: one query for a
+    whole send group (the send stage drops them at the last moment — a dispute opened
+    after the plan still stops the reminder)."""
+    if not invoices:
+        return {}
+    c = CaseState.__table__.c
+    rows = s.execute(select(c.kind, c.invoice_id, c.customer_id, c.until).where(
+        open_states(today, list(KINDS)), or_(
+            c.invoice_id.in_([i.id for i in invoices]),
+            c.customer_id.in_(list({i.customer_id for i in invoices}))))).all()
+    out: dict[int, list[tuple[str, str]]] = {}
+    for kind, inv_id, cust_id, until in rows:
+        words = kind + (f" until {until}" if until else "")
+        for i in invoices:
+            if i.id == inv_id or (inv_id is None and i.customer_id == cust_id):
+                out.setdefault(i.id, []).append((kind, words))
+    return out
