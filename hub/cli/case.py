@@ -3,7 +3,6 @@ collection, legal hold), each with who and why."""
 
 from __future__ import annotations
 
-import datetime as dt
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from hub.cli.common import (
     console,
     fail,
     open_workspace,
+    parse_day,
     print_json,
     run_guarded,
 )
@@ -39,7 +39,7 @@ def open_(kind: str = typer.Argument(..., help="dispute | hold | promise | payme
     from hub.plan.cases import open_case
     from hub.store.db import session
 
-    day = _date(until)
+    day = parse_day(until, "--until")
     try:
         money = Decimal(amount) if amount else None
     except InvalidOperation:
@@ -98,12 +98,3 @@ def list_(all_: bool = typer.Option(False, "--all", help="closed ones too"),
     if not rows:
         console.print("no open case state")
     return None
-
-
-def _date(value: str | None) -> dt.date | None:
-    if not value:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise fail(f"--until {value!r}: write YYYY-MM-DD") from None

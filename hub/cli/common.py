@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import os
@@ -50,6 +51,16 @@ def cmd(workspace: Path | str, command: str) -> str:
     if root.resolve() == Path(os.environ.get("RELANCE_WORKSPACE", ".")).resolve():
         return f"`relance {command}`"
     return f"`relance {command} -w {shlex.quote(str(root))}`"
+
+
+def parse_day(value: str | None, option: str = "--date") -> dt.date | None:
+    """A YYYY-MM-DD option (None when not given); a bad one is a usage error naming it."""
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise fail(f"{option} {value!r}: write YYYY-MM-DD") from None
 
 
 def print_json(data: Any) -> None:

@@ -13,8 +13,8 @@ from hub.cli.common import (
     JsonOpt,
     WorkspaceOpt,
     console,
-    fail,
     open_workspace,
+    parse_day,
     print_json,
     run_guarded,
 )
@@ -29,12 +29,7 @@ def register(app: typer.Typer) -> None:
 def _day(ws, value: str | None) -> dt.date:
     from hub.clock import today_in
 
-    if not value:
-        return today_in(ws.config.company.timezone)
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise fail(f"--on {value!r}: write YYYY-MM-DD") from None
+    return parse_day(value, "--on") or today_in(ws.config.company.timezone)
 
 
 def explain(invoice: str = typer.Argument(..., help="the invoice number (or its ledger id)"),

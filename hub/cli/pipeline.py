@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 from pathlib import Path
 
 import typer
@@ -17,6 +16,7 @@ from hub.cli.common import (
     fail,
     is_tty,
     open_workspace,
+    parse_day,
     print_json,
     progress,
     run_guarded,
@@ -90,14 +90,6 @@ def plan_table(rows, title: str, locale: str) -> Table:
     return t
 
 
-def _parse_date(value: str | None) -> dt.date | None:
-    if not value:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise fail(f"--date {value!r}: write YYYY-MM-DD") from None
-
 
 def plan(workspace: Path = WorkspaceOpt, as_json: bool = JsonOpt,
          date: str = typer.Option(None, "--date", help="plan as of this day (YYYY-MM-DD)"),
@@ -106,7 +98,7 @@ def plan(workspace: Path = WorkspaceOpt, as_json: bool = JsonOpt,
     from hub.send.preview import preview_plan
 
     ws = run_guarded(lambda: open_workspace(workspace))
-    report = run_guarded(lambda: preview_plan(ws, today=_parse_date(date), scenarios=scenario))
+    report = run_guarded(lambda: preview_plan(ws, today=parse_day(date), scenarios=scenario))
     rows = report.preview
     if as_json:
         print_json({"date": report.today, "dispatches": [r.as_json() for r in rows]})
