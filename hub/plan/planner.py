@@ -58,7 +58,7 @@ _tmp = MetaData()
 CANDIDATE = Table(
     "plan_candidate", _tmp,
     Column("invoice_id", Integer, primary_key=True),
-    Column("customer_id", Integer),
+    Column("customer_id", Integer, index=True),  # one voice: the customer's top step
     Column("step_index", Integer),
     Column("grp", Integer),
     Column("currency", String),

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import case, func, select
 
+from hub.money import quantize
 from hub.store.db import session
 from hub.store.models import Connection, Dispatch, Invoice, Task
 from hub.workspace import Workspace
@@ -70,8 +71,9 @@ def dso(ws: Workspace, today: dt.date, days: int = 90) -> dict[str, dict[str, An
                 break
             receivable -= sold
             counted += 1
-        out[cur] = {"days": counted.quantize(Decimal("0.1")), "capped": capped, "open": owed,
-                    "sales": sum(by_day.values(), Decimal(0))}
+        out[cur] = {"days": counted.quantize(Decimal("0.1")), "capped": capped,
+                    "open": quantize(owed, cur), "sales": quantize(sum(by_day.values(),
+                                                                       Decimal(0)), cur)}
     return out
 
 

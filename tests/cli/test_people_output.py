@@ -89,7 +89,7 @@ def test_dso_says_when_the_period_caps_it(make_ws, tmp_path):
     data = json.loads(runner.invoke(app, ["report", "dso", "-w", str(tmp_path), "--days", "30",
                                           "--json"]).stdout)
     assert data["dso"]["EUR"] == {"days": "30.0", "capped": True, "open": "5100.00",
-                                  "sales": "100.00"} or data["dso"]["EUR"]["capped"] is True
+                                  "sales": "100.00"}
     out = runner.invoke(app, ["report", "dso", "-w", str(tmp_path), "--days", "30"],
                         env=WIDE).output
     assert "DSO ≥ 30" in out and "capped at the 30-day period" in out
