@@ -10,7 +10,6 @@ from sqlalchemy import select, update
 from hub.clock import utcnow
 from hub.contracts import DeliveryUpdate, LedgerChanged, PaymentReceived
 from hub.send import outbox
-from hub.send.payment_writeback import process_payment_writebacks
 from hub.store.db import session
 from hub.store.events import record_event
 from hub.store.models import (
@@ -113,8 +112,9 @@ async def apply_payment(ws: Workspace, ev: PaymentReceived, source: str = "") ->
                              invoice_id=inv.id, customer_id=inv.customer_id, data=data)
             queued += _queue_writeback(ws, s, inv, conn, share if left is not None else None,
                                        ev.currency, now, ev.provider_ref)
-    if queued:
-        await process_payment_writebacks(ws)
+    if queued:  # written by the writeback job (serve) or the next send pass (run), not
+        # here: a webhook is answered at once, whatever the ledger's latency
+        log.info("%d payment(s) queued for the ledger", queued)
     return held
 
 

@@ -28,7 +28,9 @@ CONFIG = BASE_CONFIG.replace("    plugin: memory\n", "    plugin: memory\n    re
 def pay(ws, amount: str, *refs: str, event_id: str | None = None, currency: str = "EUR") -> int:
     ev = PaymentReceived(provider_ref="cs_1", invoice_refs=refs or ("ledger:1",),
                          amount=Decimal(amount), currency=currency, event_id=event_id)
-    return asyncio.run(apply_payment(ws, ev, source="payment_provider:stripe"))
+    held = asyncio.run(apply_payment(ws, ev, source="payment_provider:stripe"))
+    later(ws)  # the writeback pass that follows (serve's job, or the next send pass)
+    return held
 
 
 def later(ws, minutes: int = 0):
