@@ -19,9 +19,9 @@ from sqlalchemy import (
     String,
     Table,
     and_,
+    bindparam,
     case,
     delete,
-    exists,
     func,
     insert,
     literal,
@@ -73,10 +73,12 @@ def drop_covered(s: Session, candidate: Table, min_amount: dict[str, Decimal],
     floor = case(*[(a.currency == cur, literal(amount, Money())) for cur, amount in
                    min_amount.items()], else_=literal(Decimal(0), Money())) if min_amount \
         else literal(Decimal(0), Money())
-    hits = s.execute(select(a.customer_id, a.currency, a.overdue, a.credit).where(
-        a.overdue - a.credit <= floor,
-        exists(select(c.invoice_id).where(c.customer_id == a.customer_id,
-                                          c.currency == a.currency)))).all()
+    # what would be asked of each account today: the candidates, less the open credits
+    due = (select(c.customer_id, c.currency, func.sum(c.amount_due).label("due"))
+           .group_by(c.customer_id, c.currency).subquery("asked"))
+    short = due.c.due - a.credit <= floor
+    hits = s.execute(select(a.customer_id, a.currency, due.c.due, a.credit).join(due, and_(
+        due.c.customer_id == a.customer_id, due.c.currency == a.currency)).where(short)).all()
     if not hits:
         return 0
     at = utcnow()
@@ -84,16 +86,16 @@ def drop_covered(s: Session, candidate: Table, min_amount: dict[str, Decimal],
             for cid, cur, overdue, credit in hits]
     s.execute(insert(Event.__table__), [{
         "at": at, "kind": "suppressed", "level": "info", "customer_id": cid,
-        "message": (f"not reminded: credits of {credit} {cur} cover the {overdue} {cur} overdue"
+        "message": (f"not reminded: credits of {credit} {cur} cover the {overdue} {cur} due"
                     if credit >= overdue else
-                    f"not reminded: {overdue - credit} {cur} overdue after {credit} {cur} of "
+                    f"not reminded: {overdue - credit} {cur} due after {credit} {cur} of "
                     f"credits, below the minimum of {min_amount.get(cur)} {cur}") if credit else
-                   f"not reminded: {overdue} {cur} overdue, below the minimum of "
+                   f"not reminded: {overdue} {cur} due, below the minimum of "
                    f"{min_amount.get(cur)} {cur}",
         "data": {"reason": "credits" if credit else "min_amount", "on": today.isoformat(),
                  "overdue": str(overdue), "credit": str(credit), "currency": cur}}
         for cid, cur, overdue, credit in hits])
-    s.execute(delete(candidate).where(exists(select(a.customer_id).where(
-        a.customer_id == c.customer_id, a.currency == c.currency,
-        a.overdue - a.credit <= floor))))
+    s.execute(delete(candidate).where(c.customer_id == bindparam("cid"),
+                                      c.currency == bindparam("cur")),
+              [{"cid": cid, "cur": cur} for cid, cur, *_ in hits])
     return len(hits)

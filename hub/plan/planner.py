@@ -44,7 +44,7 @@ from sqlalchemy.orm import Session
 from hub.clock import today_in, utcnow
 from hub.config import ScenarioConfig
 from hub.config.conditions import to_sql
-from hub.plan.accounts import build_accounts, drop_covered
+from hub.plan.accounts import ACCOUNT, build_accounts, drop_covered
 from hub.plan.cases import KINDS, blocked, open_states
 from hub.plan.scenarios import BusinessCalendar, Step, cutoff, steps_of
 from hub.store.db import installation_id, session
@@ -220,6 +220,13 @@ def _materialise(s: Session, ws: Workspace, name: str, sc: ScenarioConfig, today
     ts = literal(now, type_=d.c.created_at.type)
     base = s.execute(select(func.coalesce(func.max(d.c.id), 0))).scalar_one()
     one_currency = func.min(c.currency) == func.max(c.currency)
+    joined = CANDIDATE.join(STEP, st.step_index == c.step_index)
+    asked = func.sum(c.amount_due)
+    if sc.consolidate == "per_customer" or sc.one_voice:  # net of the customer's credits
+        a = ACCOUNT.c
+        joined = joined.outerjoin(ACCOUNT, and_(a.customer_id == c.customer_id,
+                                                a.currency == c.currency))
+        asked = asked - func.coalesce(func.max(a.credit), literal(Decimal(0), Money()))
     if sc.consolidate == "per_customer" or sc.one_voice:  # unique per run: never joins a sent one
         key = (literal(f"{name}:") + func.min(st.step) + literal(":c")
                + cast(func.min(c.customer_id), String) + literal(f":{today.isoformat()}:{base}"))
@@ -234,9 +241,9 @@ def _materialise(s: Session, ws: Workspace, name: str, sc: ScenarioConfig, today
                func.min(st.template), literal("planned" if approval else "approved"),
                literal(today),
                case((one_currency, func.min(c.currency)), else_=literal("MIXED")),
-               case((one_currency, func.sum(c.amount_due)), else_=None),
+               case((one_currency, asked), else_=None),
                func.count(), literal(0), ts, ts)
-        .select_from(CANDIDATE.join(STEP, st.step_index == c.step_index))
+        .select_from(joined)
         .group_by(c.grp)
     )
     cols = ["id", "idempotency_key", "customer_id", "scenario", "step", "step_index",

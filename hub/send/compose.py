@@ -47,6 +47,19 @@ class Work:
     # read for the whole chunk by `preload` (None: read at compose time)
     owed: list[dict[str, Any]] | None = None
     past: tuple[dict[str, str], ...] | None = None
+    credits: list[Invoice] | None = None  # the customer's open credits (netted on the statement)
+
+    def net_due(self) -> dict[str, Decimal]:
+        """Per currency, what the reminded invoices come to after the customer's open
+        credits in that currency (never below zero): the statement's total and the
+        payment link's amount."""
+        due: dict[str, Decimal] = defaultdict(Decimal)
+        for i in self.invoices:
+            due[i.currency] += i.amount_due
+        for c in self.credits or ():
+            if c.currency in due:
+                due[c.currency] = max(Decimal(0), due[c.currency] - c.amount_due)
+        return dict(due)
 
 
 def babel_locale(language: str, country: str | None, fallback: str) -> str:
@@ -104,6 +117,17 @@ def outstanding(s: Session, customer_ids: list[int]) -> dict[int, list[dict[str,
     return out
 
 
+def open_credits(s: Session, customer_ids: list[int]) -> dict[int, list[Invoice]]:
+    """Each customer's unused credit notes and payments on account, oldest first."""
+    out: dict[int, list[Invoice]] = {c: [] for c in customer_ids}
+    for c in s.execute(select(Invoice).where(
+            Invoice.customer_id.in_(customer_ids), Invoice.status == "open",
+            Invoice.kind == "credit_note", Invoice.amount_due > 0, Invoice.hub_paid_at.is_(None))
+            .order_by(Invoice.issue_date, Invoice.id)).scalars():
+        out[c.customer_id].append(c)
+    return out
+
+
 def history(s: Session, customer_ids: list[int]) -> dict[int, list[Dispatch]]:
     """Every reminder already sent to these customers, oldest first."""
     out: dict[int, list[Dispatch]] = {c: [] for c in customer_ids}
@@ -121,14 +145,16 @@ def _past(sent: list[Dispatch], before_id: int) -> tuple[dict[str, str], ...]:
 
 
 def preload(ws: Workspace, works: list[Work]) -> None:
-    """Outstanding totals and history for a whole chunk in two queries, not two per send."""
+    """Outstanding totals, credits and history for a whole chunk in three queries, not
+    three per send."""
     ids = sorted({w.customer.id for w in works})
     if not ids:
         return
     with session(ws.engine) as s:
-        owed, sent = outstanding(s, ids), history(s, ids)
+        owed, sent, credit = outstanding(s, ids), history(s, ids), open_credits(s, ids)
     for w in works:
         w.owed, w.past = owed[w.customer.id], _past(sent[w.customer.id], w.dispatch.id)
+        w.credits = credit[w.customer.id]
 
 
 def step_config(ws: Workspace, d: Dispatch):
@@ -147,7 +173,9 @@ async def payment_link(ws: Workspace, w: Work, provider_name: str) -> PaymentLin
         log.warning("dispatch %s: no payment link for several currencies", w.dispatch.id)
         return None
     currency = currencies.pop()
-    amount = sum((i.amount_due for i in w.invoices), Decimal(0))
+    amount = w.net_due()[currency]  # net of the customer's credits
+    if amount <= 0:
+        return None
     key = ",".join(str(i.id) for i in sorted(w.invoices, key=lambda i: i.id))
     with session(ws.engine) as s:
         current = s.execute(select(PaymentLinkRow).where(
@@ -214,6 +242,7 @@ def context(ws: Workspace, w: Work, rcpt: Recipient, today: dt.date, locale: str
     comp = ws.company
     lines = invoice_lines(w.invoices, today)
     st = step_config(ws, w.dispatch)
+    reminded = {i.currency for i in w.invoices}
     options = dict(st.options) if st else {}
     return {
         "company": {"name": comp.name, "signatory": comp.signatory, "email": comp.email,
@@ -221,7 +250,12 @@ def context(ws: Workspace, w: Work, rcpt: Recipient, today: dt.date, locale: str
         "customer": {"name": rcpt.name, "code": rcpt.customer_code, "email": rcpt.email,
                      "phone": rcpt.mobile or rcpt.phone, "address": rcpt.address.model_dump()},
         "invoices": [line.model_dump() for line in lines],
-        "totals": totals([(i.currency, i.amount_due) for i in w.invoices]),
+        # credits as negative lines, and totals net of them (what is asked for)
+        "credits": [{"number": c.number, "currency": c.currency, "issue_date": c.issue_date,
+                     "amount": -quantize(c.amount_due, c.currency)}
+                    for c in w.credits or () if c.currency in reminded],
+        "totals": totals(list(w.net_due().items())),
+        "gross_totals": totals([(i.currency, i.amount_due) for i in w.invoices]),
         "outstanding": outstanding_rows,
         "payment_link": link,
         "signatory": comp.signatory or comp.name,
@@ -241,11 +275,11 @@ async def compose(ws: Workspace, w: Work, today: dt.date) -> Message:
     d, st = w.dispatch, step_config(ws, w.dispatch)
     rcpt = recipient(w.customer, ws)
     locale = babel_locale(rcpt.language, rcpt.country, ws.config.company.babel_locale)
+    if w.owed is None or w.past is None or w.credits is None:
+        preload(ws, [w])
     link_row = await payment_link(ws, w, st.payment_link) if st and st.payment_link else None
     if link_row:
         d.payment_link_id = link_row.id
-    if w.owed is None or w.past is None:
-        preload(ws, [w])
     owed, hist = w.owed, w.past
     ctx = context(ws, w, rcpt, today, locale, owed, link_row.url if link_row else None)
     ctx["history"] = ctx["previous_reminders"] = list(hist)

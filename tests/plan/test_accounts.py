@@ -44,7 +44,7 @@ def test_a_credit_that_covers_the_overdue_amount_stops_the_reminder_and_says_why
     plan(ws, today=TODAY)
     assert reminded(ws) == {"INV-2", "INV-3"}
     [why] = suppressed(ws)
-    assert "credits of 150.00 EUR cover the 100.00 EUR overdue" in why
+    assert "credits of 150.00 EUR cover the 100.00 EUR due" in why
 
 
 def test_a_net_balance_below_the_minimum_is_not_reminded(make_ws):
@@ -55,6 +55,60 @@ def test_a_net_balance_below_the_minimum_is_not_reminded(make_ws):
          customer("C3"), invoice("3", "C3", TODAY - D(days=3), amount="25.00"))
     assert plan(ws, today=TODAY).created == 1  # only C3 owes 5 or more
     messages = sorted(suppressed(ws))
-    assert messages == ["not reminded: 4.00 EUR overdue after 21.00 EUR of credits, below the "
-                        "minimum of 5 EUR", "not reminded: 4.00 EUR overdue, below the minimum "
+    assert messages == ["not reminded: 4.00 EUR due after 21.00 EUR of credits, below the "
+                        "minimum of 5 EUR", "not reminded: 4.00 EUR due, below the minimum "
                         "of 5 EUR"]
+
+
+def test_a_partly_covered_customer_is_asked_for_the_net_amount_with_the_credit_on_the_statement(
+        make_ws):
+    from hub.store.models import Dispatch
+    from tests import memory_plugins
+    from tests.send.test_dispatcher import send
+
+    ws = make_ws()
+    for own in (ws.root / "templates" / "en").glob("*.j2"):  # the shipped wording
+        own.unlink()
+    load(ws, customer("C2"), invoice("2", "C2", TODAY - D(days=3), amount="100.00"),
+         credit("CN2", "C2", "30.00"))
+    plan(ws, today=TODAY)
+    with session(ws.engine) as s:
+        [d] = s.execute(select(Dispatch)).scalars().all()
+    assert d.amount == 70  # 100 overdue less the 30 credit
+    send(ws)
+    [msg] = memory_plugins.SENT["email"]
+    assert "Credit note INV-CN2: -30,00\xa0€" in msg.text and "Total: 70,00\xa0€" in msg.text, msg.text
+    assert "INV-CN2" in msg.html and "70,00\xa0€" in msg.html
+
+
+def test_the_payment_link_is_for_the_net_amount(make_ws):
+    import asyncio
+
+    from hub.contracts import PaymentLink
+    from hub.send.compose import Work, payment_link
+    from hub.store.models import Customer, Invoice
+
+    ws = make_ws()
+    load(ws, customer("C2"), invoice("2", "C2", TODAY - D(days=3), amount="100.00"),
+         credit("CN2", "C2", "30.00"))
+    plan(ws, today=TODAY)
+    asked = []
+
+    class Provider:
+        supports_deactivate = False
+
+        async def create_link(self, req):
+            asked.append(req.amount)
+            return PaymentLink(provider_ref="pl_1", url="https://pay.example/1",
+                               amount=req.amount, currency=req.currency)
+
+    ws.payment_provider = lambda name: Provider()
+    with session(ws.engine) as s:
+        from hub.store.models import Dispatch
+        d = s.execute(select(Dispatch)).scalar_one()
+        c = s.execute(select(Customer)).scalar_one()
+        invs = list(s.execute(select(Invoice).where(Invoice.kind == "invoice")).scalars())
+        creds = list(s.execute(select(Invoice).where(Invoice.kind == "credit_note")).scalars())
+    w = Work(d, c, invs, "ledger", credits=creds)
+    asyncio.run(payment_link(ws, w, "stripe"))
+    assert asked == [invs[0].amount_due - creds[0].amount_due]

@@ -60,7 +60,7 @@ def test_paid_void_disputed_and_credit_notes_are_never_planned(make_ws):
          invoice("void", "C1", due, status="void"),
          invoice("disp", "C1", due, disputed=True),
          invoice("zero", "C1", due, amount="0.00"),
-         invoice("cn", "C1", due, kind="credit_note"),
+         invoice("cn", "C1", due, amount="10.00", kind="credit_note"),
          invoice("ok", "C1", due))
     plan(ws, today=TODAY)
     assert planned(ws) == [("INV-ok", "due+3d")]

@@ -29,7 +29,7 @@ def ctx(locale="fr_FR", currency="EUR", amount="1234.56", name="Zoë <script>"):
             "outstanding": [], "payment_link": None, "signatory": "Jeanne", "history": [],
             "today": dt.date(2026, 11, 24), "locale": locale, "language": locale[:2],
             "step": "due+3d", "scenario": "standard", "channel": "email",
-            "previous_reminders": [{"step": "due+3d"}], "registered_mail": True, "law": "FR"}
+            "previous_reminders": [{"step": "due+3d"}], "registered_mail": True, "law": "FR", "credits": []}
 
 
 @pytest.mark.parametrize("locale,currency,amount,expected", [
