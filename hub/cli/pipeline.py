@@ -1,4 +1,4 @@
-"""sync, plan, run, approve, resolve: the daily job, step by step or all at once."""
+"""sync, plan, run, resolve, retry: the daily job, step by step or all at once."""
 
 from __future__ import annotations
 
@@ -29,7 +29,6 @@ def register(app: typer.Typer) -> None:
     app.command()(sync)
     app.command()(plan)
     app.command()(run)
-    app.command()(approve)
     app.command()(resolve)
     app.command()(retry)
 
@@ -141,20 +140,6 @@ async def _cycle(ws, do_sync: bool, limit: int | None, quiet: bool = False) -> d
     with progress("send") as update:
         return await daily_cycle(ws, sync=do_sync, limit=limit,
                                  on_progress=lambda r: update(r.sent + r.failed, f"sent {r.sent}"))
-
-
-def approve(ids: list[int] = typer.Argument(None, help="dispatch ids to approve"),
-            all_: bool = typer.Option(False, "--all", help="approve every planned dispatch"),
-            workspace: Path = WorkspaceOpt):
-    """Approve planned dispatches (when `require_approval: true`)."""
-    from hub.send.approvals import approve as do_approve
-
-    if not ids and not all_:
-        raise fail("give dispatch ids or --all (see them with "
-                   f"{cmd(workspace, 'status')} or {cmd(workspace, 'plan')})")
-    ws = run_guarded(lambda: open_workspace(workspace))
-    n = do_approve(ws, None if all_ else ids)
-    console.print(f"{n} dispatch(es) approved; {cmd(workspace, 'run')} sends them.")
 
 
 def resolve(ids: list[int] = typer.Argument(None, help="dispatch ids (or --uncertain)"),

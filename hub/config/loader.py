@@ -157,6 +157,17 @@ def cross_check(cfg: LoadedConfig) -> list[str]:
         if rule.when:
             for problem in compile_check(rule.when, scope="customer"):
                 out.append(str(cfg.error(problem, "assign", i, "when")))
+    known = {st.id or st.at for sc in m.scenarios.values() for st in sc.steps} | {
+        st.template for sc in m.scenarios.values() for st in sc.steps}
+    for i, name in enumerate(m.approvals.steps):
+        if name not in known:
+            out.append(str(cfg.error(f"no step or template is named {name!r} in any scenario "
+                                     f"(known: {', '.join(sorted(known)) or 'none'})",
+                                     "approvals", "steps", i)))
+    for i, name in enumerate(m.approvals.scenarios):
+        if name not in m.scenarios:
+            out.append(str(cfg.error(f"scenario {name!r} is not defined under `scenarios:`",
+                                     "approvals", "scenarios", i)))
     if m.scenarios and not any(r.when is None for r in m.assign):
         out.append(str(cfg.error("no catch-all rule: add `- {scenario: NAME}` without `when` "
                                  "last, or some customers follow no scenario", "assign")))

@@ -174,6 +174,20 @@ class DispatchConfig(Strict):
     _d = field_validator("retry_backoff", "sending_lease", mode="before")(duration_seconds)
 
 
+class ApprovalRules(Strict):
+    """What a person must approve before it goes (each matching rule is named on the
+    dispatch); everything else goes by itself."""
+
+    steps: list[str] = Field(default_factory=list, description="step ids or templates, e.g. "
+                             "[formal_notice, agency]")
+    above: dict[str, Decimal] = Field(default_factory=dict, description="per currency, the "
+                                      "amount asked above which a person approves, e.g. {EUR: 5000}")
+    segments: list[str] = Field(default_factory=list, description="customer segments, e.g. "
+                                "[key_account]")
+    first_contact: bool = Field(False, description="a customer's first reminder ever")
+    scenarios: list[str] = Field(default_factory=list, description="every step of these scenarios")
+
+
 class ServeConfig(Strict):
     host: str = "127.0.0.1"
     port: int = 8080
@@ -214,6 +228,7 @@ class RelanceConfig(Strict):
     scenarios: dict[str, ScenarioConfig] = Field(default_factory=dict)
     assign: list[AssignRule] = Field(default_factory=list)
     dispatch: DispatchConfig = DispatchConfig()
+    approvals: ApprovalRules = ApprovalRules()
     templates: str = Field("templates", description="folder of your templates (overrides built-ins)")
     serve: ServeConfig = ServeConfig()
     scale: ScaleConfig = ScaleConfig()

@@ -214,8 +214,6 @@ def plan_scenario(s: Session, ws: Workspace, name: str, sc: ScenarioConfig, toda
 def _materialise(s: Session, ws: Workspace, name: str, sc: ScenarioConfig, today: dt.date,
                  report: PlanReport) -> None:
     c, st, d = CANDIDATE.c, STEP.c, Dispatch.__table__
-    approval = sc.require_approval if sc.require_approval is not None else \
-        ws.config.dispatch.require_approval
     now = utcnow()
     ts = literal(now, type_=d.c.created_at.type)
     base = s.execute(select(func.coalesce(func.max(d.c.id), 0))).scalar_one()
@@ -235,19 +233,24 @@ def _materialise(s: Session, ws: Workspace, name: str, sc: ScenarioConfig, today
         # dispatch, then reopened) is planned again under a new key
         key = (literal(f"{name}:") + func.min(st.step) + literal(":i")
                + cast(func.min(c.invoice_id), String) + literal(f":{base}"))
-    grouped = (
-        select(literal(base) + c.grp, literal(f"rl-{installation_id(s)}:") + key, func.min(c.customer_id),
-               literal(name), func.min(st.step), func.min(c.step_index), func.min(st.channel),
-               func.min(st.template), literal("planned" if approval else "approved"),
-               literal(today),
-               case((one_currency, func.min(c.currency)), else_=literal("MIXED")),
-               case((one_currency, asked), else_=None),
-               func.count(), literal(0), ts, ts)
+    g = (
+        select((literal(base) + c.grp).label("id"),
+               (literal(f"rl-{installation_id(s)}:") + key).label("key"),
+               func.min(c.customer_id).label("customer_id"), func.min(st.step).label("step"),
+               func.min(c.step_index).label("step_index"), func.min(st.channel).label("channel"),
+               func.min(st.template).label("template"),
+               case((one_currency, func.min(c.currency)), else_=literal("MIXED")).label("currency"),
+               case((one_currency, asked), else_=None).label("amount"),
+               func.count().label("n"))
         .select_from(joined)
         .group_by(c.grp)
-    )
+    ).subquery("grouped")
+    why = approval_reason(ws, name, sc, g)  # over the grouped rows: plain columns, no aggregate
+    grouped = select(g.c.id, g.c.key, g.c.customer_id, literal(name), g.c.step, g.c.step_index,
+                     g.c.channel, g.c.template, case((why.is_(None), "approved"), else_="planned"),
+                     why, literal(today), g.c.currency, g.c.amount, g.c.n, literal(0), ts, ts)
     cols = ["id", "idempotency_key", "customer_id", "scenario", "step", "step_index",
-            "channel", "template", "status", "planned_on", "currency", "amount",
+            "channel", "template", "status", "approval_reason", "planned_on", "currency", "amount",
             "invoice_count", "attempts", "created_at", "updated_at"]
     s.execute(insert(d).from_select(cols, grouped))
     link = (select(literal(base) + c.grp, c.invoice_id, literal(name), st.step, c.step_index)
@@ -277,6 +280,38 @@ def _materialise(s: Session, ws: Workspace, name: str, sc: ScenarioConfig, today
     report.dispatch_ids += new_ids
     report.created += len(new_ids)
     report.linked += s.execute(select(func.count()).select_from(CANDIDATE)).scalar_one()
+
+
+def approval_reason(ws: Workspace, name: str, sc: ScenarioConfig, g):
+    """SQL over the grouped dispatch rows `g`: why a person must approve one ("step
+    formal_notice; above 5000 EUR"), NULL when no rule holds it."""
+    rules = ws.config.approvals
+    everything = sc.require_approval if sc.require_approval is not None else \
+        ws.config.dispatch.require_approval
+    if everything or name in rules.scenarios:
+        return literal(f"every step of scenario {name} is approved by a person")
+    parts = []
+    if rules.steps:
+        parts.append((or_(g.c.step.in_(rules.steps), g.c.template.in_(rules.steps)),
+                      literal("step ") + g.c.step))
+    for cur, floor in rules.above.items():
+        parts.append((and_(g.c.currency == cur, g.c.amount > literal(floor, Money())),
+                      literal(f"above {floor} {cur}")))
+    cust = Customer.__table__.c
+    if rules.segments:
+        segment = select(cust.segment).where(cust.id == g.c.customer_id).scalar_subquery()
+        parts.append((segment.in_(rules.segments), literal("segment ") + segment))
+    if rules.first_contact:
+        d = Dispatch.__table__.c
+        parts.append((~exists(select(d.id).where(d.customer_id == g.c.customer_id,
+                                                 d.status == "sent")), literal("first contact")))
+    if not parts:
+        return literal(None, String)
+    joined = None
+    for cond, words in parts:
+        piece = case((cond, words + literal("; ")), else_=literal(""))
+        joined = piece if joined is None else joined + piece
+    return func.nullif(func.rtrim(joined, "; "), "")
 
 
 def _insert_ignore(s: Session, table, cols, select_stmt, conflict):

@@ -3,7 +3,10 @@ cause is fixed, settle uncertain ones (one by one or many at once)."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy import or_, select
 
 from hub.clock import utcnow
 from hub.errors import PermanentError
@@ -15,14 +18,51 @@ from hub.store.models import Dispatch
 from hub.workspace import Workspace
 
 
-def _move(ws: Workspace, ids: list[int] | None, frm: S, to: S, why: str, kind: str,
-          **values) -> int:
-    """Every dispatch in `frm` (or these `ids` of them) to `to`, each by compare-and-set,
+@dataclass
+class QueueFilter:
+    """Which waiting dispatches a person means: ids, or a scenario, step, customer, or
+    amount range (all that are given must hold)."""
+
+    ids: list[int] | None = None
+    scenario: str | None = None
+    step: str | None = None
+    customer: str | None = None
+    above: Decimal | None = None
+    below: Decimal | None = None
+
+    def where(self, q):
+        from hub.store.models import Customer
+
+        if self.ids is not None:
+            q = q.where(Dispatch.id.in_(self.ids))
+        if self.scenario:
+            q = q.where(Dispatch.scenario == self.scenario)
+        if self.step:
+            q = q.where(or_(Dispatch.step == self.step, Dispatch.template == self.step))
+        if self.customer:
+            q = q.where(Dispatch.customer_id.in_(select(Customer.id).where(or_(
+                Customer.name == self.customer, Customer.code == self.customer,
+                Customer.external_id == self.customer))))
+        if self.above is not None:
+            q = q.where(Dispatch.amount > self.above)
+        if self.below is not None:
+            q = q.where(Dispatch.amount < self.below)
+        return q
+
+    @property
+    def empty(self) -> bool:
+        return not any((self.ids, self.scenario, self.step, self.customer,
+                        self.above is not None, self.below is not None))
+
+
+def _move(ws: Workspace, which: QueueFilter | list[int] | None, frm: S, to: S, why: str,
+          kind: str, **values) -> int:
+    """Every dispatch in `frm` (or those `which` names) to `to`, each by compare-and-set,
     each with its audit event."""
+    if not isinstance(which, QueueFilter):
+        which = QueueFilter(ids=which)
     with session(ws.engine, immediate=True) as s:
-        q = select(Dispatch.id).where(Dispatch.status == frm)
-        if ids is not None:
-            q = q.where(Dispatch.id.in_(ids))
+        q = which.where(select(Dispatch.id).where(Dispatch.status == frm))
         n = 0
         for did in s.execute(q).scalars().all():
             if outbox.transition(s, did, frm, to, **values):
@@ -31,9 +71,52 @@ def _move(ws: Workspace, ids: list[int] | None, frm: S, to: S, why: str, kind: s
     return n
 
 
-def approve(ws: Workspace, ids: list[int] | None) -> int:
-    """planned → approved (`ids=None`: every planned dispatch)."""
-    return _move(ws, ids, S.PLANNED, S.APPROVED, "approved by a person", "approved")
+def waiting(ws: Workspace, which: QueueFilter | None = None, *, render: bool = True,
+            limit: int = 200) -> list[dict]:
+    """The approval queue: each waiting dispatch with who, what, how much, why it waits and
+    (with `render`) the message it would send."""
+    from hub.send.preview import rendered_message
+    from hub.store.models import Customer
+
+    which = which or QueueFilter()
+    out = []
+    with session(ws.engine) as s:
+        q = which.where(select(Dispatch, Customer).join(
+            Customer, Customer.id == Dispatch.customer_id).where(
+            Dispatch.status == S.PLANNED).order_by(Dispatch.id)).limit(limit)
+        for d, c in s.execute(q).all():
+            row = {"id": d.id, "customer": c.name, "scenario": d.scenario, "step": d.step,
+                   "channel": d.channel, "template": d.template, "planned_on": d.planned_on,
+                   "currency": d.currency, "amount": d.amount, "invoices": d.invoice_count,
+                   "why": d.approval_reason or "approval required"}
+            if render:
+                try:
+                    msg = rendered_message(s, ws, d)[1]
+                    row["subject"], row["text"] = msg.subject, msg.text
+                except Exception as exc:  # the queue still lists it, with the problem
+                    row["subject"], row["text"] = "", f"(cannot render: {exc})"
+            out.append(row)
+    return out
+
+
+def approve(ws: Workspace, which: QueueFilter | list[int] | None, by: str | None = None) -> int:
+    """planned → approved (`which=None`: every planned dispatch)."""
+    from hub.plan.cases import actor
+
+    return _move(ws, which, S.PLANNED, S.APPROVED, f"approved by {actor(by)}", "approved")
+
+
+def reject(ws: Workspace, which: QueueFilter | list[int] | None, reason: str,
+           by: str | None = None) -> int:
+    """planned → cancelled, with the reason and who: the step is not sent (the case moves
+    on to its next step when that one is due)."""
+    from hub.plan.cases import actor
+
+    if not reason or not reason.strip():
+        raise PermanentError("say why: --reason \"…\" (it is kept in the customer's history)")
+    who = actor(by)
+    return _move(ws, which, S.PLANNED, S.CANCELLED, f"rejected by {who}: {reason}", "rejected",
+                 last_error=f"rejected by {who}: {reason}")
 
 
 def retry(ws: Workspace, ids: list[int] | None) -> int:

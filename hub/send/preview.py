@@ -61,12 +61,19 @@ def snapshot(s: Session, ws: Workspace, dispatch_ids: Sequence[int],
                 row = rows[d.id] = PlanRow(
                     d.id, c.name, c.code, d.scenario, d.step, d.channel, d.template, d.status,
                     [], defaultdict(Decimal), 0, "", {})
+                if d.amount is not None and d.currency != "MIXED":
+                    row.extra.update(net=d.amount, net_currency=d.currency)
+                if d.approval_reason:
+                    row.extra["approval"] = d.approval_reason
             row.invoices.append(inv.number)
             row.amounts[inv.currency] += inv.amount_due
             row.max_days_overdue = max(row.max_days_overdue, (ref - inv.due_date).days)
     _channel_facts(s, ws, rows, today)
     for row in rows.values():
         row.amounts = dict(row.amounts)
+        if row.extra.get("net") is not None:  # what is asked: net of the customer's credits
+            row.amounts = {row.extra.pop("net_currency"): row.extra.pop("net")}
+        row.extra.pop("net", None)
         days = row.max_days_overdue
         when = f"{days} days overdue" if days > 0 else (
             f"due in {-days} days" if days < 0 else "due today")
@@ -76,28 +83,14 @@ def snapshot(s: Session, ws: Workspace, dispatch_ids: Sequence[int],
 
 def _channel_facts(s: Session, ws: Workspace, rows: dict[int, PlanRow], today) -> None:
     """Facts a channel wants shown before anything is sent (SMS segments, refusals)."""
-    from hub.contracts import Channel, Message
-    from hub.send.compose import Work, babel_locale, context, recipient
+    from hub.contracts import Channel
 
     wanted = {name for name in ws.config.channels
               if ws.plugin_class("channel", name).preview is not Channel.preview}
     todo = [r for r in rows.values() if r.channel in wanted]
     for row in todo[:500]:  # a preview, not a batch job
-        d = s.get(Dispatch, row.dispatch_id)
-        c = s.get(Customer, d.customer_id)
-        invoices = list(s.execute(select(Invoice).join(
-            DispatchInvoice, DispatchInvoice.invoice_id == Invoice.id).where(
-            DispatchInvoice.dispatch_id == d.id)).scalars())
         try:
-            rcpt = recipient(c, ws)
-            work = Work(d, c, invoices, "")
-            locale = babel_locale(rcpt.language, rcpt.country, ws.config.company.babel_locale)
-            ctx = context(ws, work, rcpt, today or d.planned_on, locale, [], None)
-            ctx["history"] = []
-            rendered = renderer_for(ws).render(d.template, rcpt.language, ctx)
-            msg = Message(idempotency_key="preview", dispatch_id=d.id, scenario=d.scenario, step=d.step,
-                          template=rendered.template, recipient=rcpt, company=ws.company,
-                          subject=rendered.subject, text=rendered.text, html=rendered.html)
+            d, msg = rendered_message(s, ws, s.get(Dispatch, row.dispatch_id), today)
             channel = ws.plugin_class("channel", d.channel)(
                 ws.settings[("channel", d.channel)], ws._context("channel", d.channel,
                                                                  ws.plugin_class("channel", d.channel)))
@@ -107,6 +100,31 @@ def _channel_facts(s: Session, ws: Workspace, rows: dict[int, PlanRow], today) -
                 row.extra["problems"] = problems
         except Exception as exc:  # a preview must never break the plan
             row.extra["problems"] = [str(exc)]
+
+
+def rendered_message(s: Session, ws: Workspace, d: Dispatch, today: dt.date | None = None):
+    """The message a dispatch would send, rendered from the store as it is now (no payment
+    link is created: a preview has none)."""
+    from hub.contracts import Message
+    from hub.send.compose import Work, babel_locale, context, history, open_credits, recipient
+
+    c = s.get(Customer, d.customer_id)
+    invoices = list(s.execute(select(Invoice).join(
+        DispatchInvoice, DispatchInvoice.invoice_id == Invoice.id).where(
+        DispatchInvoice.dispatch_id == d.id).order_by(Invoice.due_date)).scalars())
+    rcpt = recipient(c, ws)
+    work = Work(d, c, invoices, "", credits=open_credits(s, [c.id])[c.id])
+    sent = history(s, [c.id])[c.id]
+    locale = babel_locale(rcpt.language, rcpt.country, ws.config.company.babel_locale)
+    ctx = context(ws, work, rcpt, today or d.planned_on, locale, [], None)
+    ctx["history"] = ctx["previous_reminders"] = [
+        {"sent_at": x.sent_at.isoformat() if x.sent_at else "", "channel": x.channel,
+         "step": x.step, "template": x.template} for x in sent]
+    rendered = renderer_for(ws).render(d.template, rcpt.language, ctx)
+    return d, Message(idempotency_key="preview", dispatch_id=d.id, scenario=d.scenario,
+                      step=d.step, template=rendered.template, recipient=rcpt,
+                      company=ws.company, subject=rendered.subject, text=rendered.text,
+                      html=rendered.html)
 
 
 def preview_plan(ws: Workspace, *, today: dt.date | None = None,

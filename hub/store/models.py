@@ -145,6 +145,7 @@ class Dispatch(SQLModel, table=True):
     planned_on: dt.date
     not_before: dt.datetime | None = None
     hold_reason: str | None = None
+    approval_reason: str | None = None  # why a person must approve it (the rules that matched)
     attempts: int = 0
     last_error: str | None = None
     provider_ref: str | None = None
@@ -277,6 +278,9 @@ class CaseState(SQLModel, table=True):
     closed_by: str | None = None
     closed_at: dt.datetime | None = None
     outcome: str | None = None  # resolved | kept | broken | withdrawn
+    # the balance it covered when opened (a promise is kept when it fell by the amount);
+    # a payment plan's instalments [[YYYY-MM-DD, amount], ...]
+    data: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
 
 class WebhookEvent(SQLModel, table=True):

@@ -1,0 +1,28 @@
+"""why a dispatch waits for a person; a case state's facts (balance covered, instalments)
+
+Revision ID: 0007
+Revises: 0006
+"""
+import sqlalchemy as sa
+import sqlmodel
+from alembic import op
+
+revision = '0007'
+down_revision = '0006'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table('dispatch') as batch:
+        batch.add_column(sa.Column('approval_reason', sqlmodel.sql.sqltypes.AutoString(),
+                                   nullable=True))
+    with op.batch_alter_table('case_state') as batch:
+        batch.add_column(sa.Column('data', sa.JSON(), nullable=False, server_default='{}'))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('case_state') as batch:
+        batch.drop_column('data')
+    with op.batch_alter_table('dispatch') as batch:
+        batch.drop_column('approval_reason')
