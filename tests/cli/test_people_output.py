@@ -35,7 +35,7 @@ def test_hints_carry_the_workspace_they_need(make_ws, tmp_path, monkeypatch):
     held = runner.invoke(app, ["run", "--no-sync", "-w", str(tmp_path)], env=WIDE).output
     assert f"`relance status -w {tmp_path}`" in held and f"`relance history -w {tmp_path}`" in held
     approve = runner.invoke(app, ["approve", "-w", str(tmp_path)], env=WIDE).output
-    assert f"`relance status -w {tmp_path}`" in approve
+    assert f"`relance approvals -w {tmp_path}`" in approve
     # run from inside the workspace, the hint is the bare command
     monkeypatch.chdir(tmp_path)
     here = runner.invoke(app, ["run", "--no-sync"], env=WIDE).output
