@@ -100,13 +100,35 @@ def plan(workspace: Path = WorkspaceOpt, as_json: bool = JsonOpt,
     report = run_guarded(lambda: preview_plan(ws, today=parse_day(date), scenarios=scenario))
     rows = report.preview
     if as_json:
-        print_json({"date": report.today, "dispatches": [r.as_json() for r in rows]})
+        print_json({"date": report.today, "dispatches": [r.as_json() for r in rows],
+                    "changes": report.diff})
         return
     if not rows:
         console.print(f"Nothing new is due on {report.today}.")
-        return
-    console.print(plan_table(rows, f"Plan for {report.today}: {len(rows)} reminders",
-                             ws.config.company.babel_locale))
+    else:
+        console.print(plan_table(rows, f"Plan for {report.today}: {len(rows)} reminders",
+                                 ws.config.company.babel_locale))
+    console.print(diff_line(report.diff, workspace), highlight=False)
+
+
+def diff_line(diff: dict[str, int], workspace) -> str:
+    """\"12 new (2 wait for approval), 3 earlier ones will not go: paid since planned, …\"."""
+    parts = [f"{diff.get('new', 0)} new" + (f" ({diff['new_waiting_for_approval']} wait for "
+                                             "approval)" if diff.get("new_waiting_for_approval")
+                                             else "")]
+    if diff.get("suppressed_by_account"):
+        parts.append(f"{diff['suppressed_by_account']} customer(s) not reminded: credits or "
+                     "the minimum amount")
+    if diff.get("held_by_case_states"):
+        parts.append(f"{diff['held_by_case_states']} invoice(s) held by a case state "
+                     f"({cmd(workspace, 'case list')})")
+    if diff.get("paid_since_planned"):
+        parts.append(f"{diff['paid_since_planned']} earlier reminder(s) will not go: paid "
+                     "since they were planned")
+    if diff.get("earlier_waiting_for_approval"):
+        parts.append(f"{diff['earlier_waiting_for_approval']} earlier one(s) still wait for "
+                     f"approval ({cmd(workspace, 'approvals')})")
+    return "; ".join(parts) + "."
 
 
 def run(workspace: Path = WorkspaceOpt, as_json: bool = JsonOpt,

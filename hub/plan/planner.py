@@ -85,6 +85,7 @@ class PlanReport:
     preview: Any = None
     suppressed: int = 0  # accounts left out: credits cover them, or below min_amount
     cases: bool = True  # some case state is open (else the planner skips the probe)
+    diff: dict[str, int] = field(default_factory=dict)  # a preview's changes since the last run
 
 
 def invoice_columns() -> dict:

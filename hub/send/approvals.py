@@ -71,6 +71,26 @@ def _move(ws: Workspace, which: QueueFilter | list[int] | None, frm: S, to: S, w
     return n
 
 
+def withdraw_settled(ws: Workspace) -> int:
+    """Waiting dispatches whose every invoice was paid (or closed) since they were planned
+    leave the queue: cancelled, with the reason, so no one approves a reminder to a payer."""
+    from sqlalchemy import exists
+
+    from hub.store.models import DispatchInvoice, Invoice
+
+    di, inv = DispatchInvoice.__table__.c, Invoice.__table__.c
+    owed = exists(select(di.invoice_id).join(Invoice.__table__, inv.id == di.invoice_id).where(
+        di.dispatch_id == Dispatch.id, inv.status == "open", inv.hub_paid_at.is_(None)))
+    with session(ws.engine, immediate=True) as s:
+        ids = s.execute(select(Dispatch.id).where(Dispatch.status == S.PLANNED, ~owed)).scalars().all()
+        for did in ids:
+            if outbox.transition(s, did, S.PLANNED, S.CANCELLED,
+                                 last_error="every invoice was paid or closed since it was planned"):
+                record_event(s, "cancelled", "left the approval queue: every invoice was paid "
+                             "or closed since it was planned", dispatch_id=did)
+    return len(ids)
+
+
 def waiting(ws: Workspace, which: QueueFilter | None = None, *, render: bool = True,
             limit: int = 200) -> list[dict]:
     """The approval queue: each waiting dispatch with who, what, how much, why it waits and

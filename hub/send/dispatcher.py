@@ -139,6 +139,9 @@ class Dispatcher:
                   chunk: int = 200) -> SendReport:
         self.recover()
         await self.resolve_uncertain()
+        from hub.send.approvals import withdraw_settled
+
+        withdraw_settled(self.ws)
         ids = self.due_ids(limit, channels)
         chunks = [ids[i:i + chunk] for i in range(0, len(ids), chunk)]
         works = await self.load(chunks[0]) if chunks else []

@@ -129,6 +129,50 @@ def rendered_message(s: Session, ws: Workspace, d: Dispatch, today: dt.date | No
 
 def preview_plan(ws: Workspace, *, today: dt.date | None = None,
                  scenarios: list[str] | None = None) -> PlanReport:
-    """Today's plan as it would be made, each dispatch rendered, nothing kept (`relance plan`)."""
-    return plan(ws, today=today, dry_run=True, scenarios=scenarios,
-                inspect=lambda s, ids: snapshot(s, ws, ids))
+    """Today's plan as it would be made, each dispatch rendered, nothing kept (`relance
+    plan`); `report.diff` says what changed since the last run."""
+    from hub.clock import today_in
+
+    diff: dict[str, int] = {}
+    day = today or today_in(ws.config.company.timezone)
+
+    def inspect(s: Session, ids: list[int]) -> list[PlanRow]:
+        diff.update(run_diff(s, ids, day))
+        return snapshot(s, ws, ids)
+    report = plan(ws, today=day, dry_run=True, scenarios=scenarios, inspect=inspect)
+    diff["suppressed_by_account"] = report.suppressed
+    report.diff = diff
+    return report
+
+
+def run_diff(s: Session, new_ids: list[int], today: dt.date) -> dict[str, int]:
+    """Counts for the line that ends `relance plan`: the new reminders (and how many wait
+    for a person), the earlier ones still waiting, the earlier ones that will not go because
+    their invoices were paid since, and the open invoices a case state holds."""
+    from sqlalchemy import exists, func, or_
+
+    from hub.plan.cases import KINDS, open_states
+    from hub.store.models import CaseState
+
+    d, di, inv = Dispatch.__table__.c, DispatchInvoice.__table__.c, Invoice.__table__.c
+    first_new = min(new_ids) if new_ids else None
+    earlier = d.id < first_new if first_new else d.id.is_not(None)
+    still_owed = exists(select(di.invoice_id).join(Invoice.__table__, inv.id == di.invoice_id)
+                        .where(di.dispatch_id == d.id, inv.status == "open",
+                               inv.hub_paid_at.is_(None)))
+    c = CaseState.__table__.c
+    live = open_states(today, list(KINDS))
+    held = select(func.count()).select_from(Invoice.__table__).where(
+        inv.status == "open", inv.kind == "invoice", inv.hub_paid_at.is_(None), or_(
+            exists(select(c.id).where(live, c.invoice_id == inv.id)),
+            exists(select(c.id).where(live, c.customer_id == inv.customer_id))))
+    def n(*where) -> int:
+        return s.execute(select(func.count()).select_from(Dispatch.__table__)
+                         .where(*where)).scalar_one()
+    return {
+        "new": len(new_ids),
+        "new_waiting_for_approval": n(d.id.in_(new_ids), d.status == "planned") if new_ids else 0,
+        "earlier_waiting_for_approval": n(earlier, d.status == "planned"),
+        "paid_since_planned": n(earlier, d.status.in_(("planned", "approved")), ~still_owed),
+        "held_by_case_states": s.execute(held).scalar_one(),
+    }

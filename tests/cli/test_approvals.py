@@ -59,3 +59,25 @@ def test_reject_needs_a_reason_and_approve_needs_a_target(make_ws, tmp_path):
     assert runner.invoke(app, ["reject", "1", *w]).exit_code == 2  # --reason is required
     result = runner.invoke(app, ["approve", *w])
     assert result.exit_code != 0 and "approvals" in result.output
+
+
+def test_plan_ends_with_what_changed_since_the_last_run(make_ws, tmp_path):
+    make_ws(RULES)
+    w = ["-w", str(tmp_path)]
+    export(tmp_path, [("INV-1", "C1", "100.00", 10), ("INV-2", "C2", "5000.00", 10),
+                      ("INV-3", "C3", "300.00", 10)])
+    invoke("sync", *w)
+    assert invoke("case", "open", "hold", "--invoice", "INV-3", "--until", "2099-01-01", *w)
+    out = invoke("plan", *w)
+    assert "2 new (1 wait for approval); 1 invoice(s) held by a case state" in out, out
+    invoke("run", *w, "--no-sync")  # INV-1 sent, INV-2 waits
+    text = (tmp_path / "invoices.csv").read_text().splitlines()
+    (tmp_path / "invoices.csv").write_text("\n".join(  # INV-2 paid since it was planned
+        line.replace(";open", ";paid") if line.startswith("INV-2;") else line
+        for line in text) + "\n")
+    invoke("sync", *w)
+    changes = json.loads(invoke("plan", *w, "--json"))["changes"]
+    assert changes["new"] == 0 and changes["earlier_waiting_for_approval"] == 1
+    assert changes["paid_since_planned"] == 1 and changes["held_by_case_states"] == 1
+    invoke("run", *w, "--no-sync")  # the send pass takes the paid one out of the queue
+    assert "Nothing is waiting for approval" in invoke("approvals", *w)
