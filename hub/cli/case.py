@@ -33,9 +33,15 @@ def open_(kind: str = typer.Argument(..., help="dispute | hold | promise | payme
           until: str = typer.Option(None, "--until", help="YYYY-MM-DD: it lapses by itself"),
           amount: str = typer.Option(None, "--amount", help="the amount disputed or promised"),
           reason: str = typer.Option(None, "--reason"),
+          instalment: list[str] = typer.Option(None, "--instalment",
+                                               help="a payment plan's YYYY-MM-DD:AMOUNT (repeat)"),
           by: str = typer.Option(None, "--by", help="who (default: your user name)"),
           workspace: Path = WorkspaceOpt):
-    """Stop reminders on an invoice or a customer, for a reason, until closed (or a date)."""
+    """Stop reminders on an invoice or a customer, for a reason, until closed (or a date).
+
+    A promise (--until, --amount) is judged the day after its date: kept when paid, else
+    broken and the reminders resume. A payment plan (--instalment, repeated) is broken by
+    the first instalment missed."""
     from hub.plan.cases import open_case
     from hub.store.db import session
 
@@ -44,13 +50,23 @@ def open_(kind: str = typer.Argument(..., help="dispute | hold | promise | payme
         money = Decimal(amount) if amount else None
     except InvalidOperation:
         raise fail(f"--amount {amount!r} is not a number") from None
+    plan = [_instalment(text) for text in instalment or ()]
     ws = run_guarded(lambda: open_workspace(workspace))
     with session(ws.engine, immediate=True) as s:
         state = run_guarded(lambda: open_case(s, kind, invoice=invoice, customer=customer,
-                                              reason=reason, until=day, amount=money, by=by))
+                                              reason=reason, until=day, amount=money, by=by,
+                                              instalments=plan))
         case_id = state.id
     console.print(f"case {case_id}: {kind} opened; close it with "
                   f"{cmd(workspace, f'case close {case_id}')}", highlight=False)
+
+
+def _instalment(text: str):
+    day, _, amount = text.partition(":")
+    try:
+        return parse_day(day, "--instalment"), Decimal(amount)
+    except InvalidOperation:
+        raise fail(f"--instalment {text!r}: write YYYY-MM-DD:AMOUNT, e.g. 2027-01-15:300") from None
 
 
 @app.command("close")
@@ -66,7 +82,8 @@ def close(case_id: int = typer.Argument(...),
 
     ws = run_guarded(lambda: open_workspace(workspace))
     with session(ws.engine, immediate=True) as s:
-        run_guarded(lambda: close_case(s, case_id, outcome=outcome, reason=reason, by=by))
+        run_guarded(lambda: close_case(s, case_id, outcome=outcome, reason=reason, by=by,
+                                       config=ws.config))
     console.print(f"case {case_id} closed ({outcome})")
 
 

@@ -157,6 +157,16 @@ def cross_check(cfg: LoadedConfig) -> list[str]:
         if rule.when:
             for problem in compile_check(rule.when, scope="customer"):
                 out.append(str(cfg.error(problem, "assign", i, "when")))
+    for sname, sc in m.scenarios.items():
+        ids = [st.id or st.at for st in sc.steps]
+        if sc.on_broken_promise and sc.on_broken_promise not in ids:
+            out.append(str(cfg.error(f"no step {sc.on_broken_promise!r} in scenario {sname} "
+                                     f"(its steps: {', '.join(ids)})", "scenarios", sname,
+                                     "on_broken_promise")))
+    reminder = m.cases.instalment_reminder
+    if reminder and reminder.channel not in m.channels:
+        out.append(str(cfg.error(f"channel {reminder.channel!r} is not defined under "
+                                 "`channels:`", "cases", "instalment_reminder", "channel")))
     known = {st.id or st.at for sc in m.scenarios.values() for st in sc.steps} | {
         st.template for sc in m.scenarios.values() for st in sc.steps}
     for i, name in enumerate(m.approvals.steps):

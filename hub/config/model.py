@@ -155,6 +155,11 @@ class ScenarioConfig(Strict):
                             "the most advanced step due among their invoices, listing them all "
                             "(lesser steps due the same day fold into it)")
     require_approval: bool | None = None
+    on_broken_promise: str | None = Field(None, description="the step id a case resumes at "
+                                          "when a promise is broken or a payment-plan "
+                                          "instalment missed (default: its next step, at once)")
+    remind_undisputed: bool = Field(False, description="a dispute with an amount holds only "
+                                    "that amount: the undisputed rest is still reminded")
 
 
 class AssignRule(Strict):
@@ -186,6 +191,17 @@ class ApprovalRules(Strict):
                                 "[key_account]")
     first_contact: bool = Field(False, description="a customer's first reminder ever")
     scenarios: list[str] = Field(default_factory=list, description="every step of these scenarios")
+
+
+class InstalmentReminder(Strict):
+    channel: str
+    template: str = "instalment_reminder"
+    before: int = Field(3, ge=0, description="days before each instalment's date")
+
+
+class CasesConfig(Strict):
+    instalment_reminder: InstalmentReminder | None = Field(
+        None, description="remind each payment-plan instalment a few days before its date")
 
 
 class ServeConfig(Strict):
@@ -229,6 +245,7 @@ class RelanceConfig(Strict):
     assign: list[AssignRule] = Field(default_factory=list)
     dispatch: DispatchConfig = DispatchConfig()
     approvals: ApprovalRules = ApprovalRules()
+    cases: CasesConfig = CasesConfig()
     templates: str = Field("templates", description="folder of your templates (overrides built-ins)")
     serve: ServeConfig = ServeConfig()
     scale: ScaleConfig = ScaleConfig()

@@ -13,13 +13,14 @@ import datetime as dt
 import getpass
 from decimal import Decimal
 
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import and_, exists, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from hub.clock import utcnow
 from hub.errors import PermanentError
 from hub.store.events import record_event
 from hub.store.models import CaseState, Customer, Invoice
+from hub.store.money import Money
 
 KINDS = ("dispute", "hold", "promise", "payment_plan", "in_collection", "legal_hold")
 #: the scenario `stop_when` reason each kind answers to; None: it always stops reminders
@@ -44,24 +45,33 @@ def open_states(today: dt.date, kinds: list[str]):
                 c.kind.in_(kinds))
 
 
-def blocked(today: dt.date, stop_when: list[str]):
-    """SQL: the invoice (or its customer) has an open state this scenario stops on."""
+def blocked(today: dt.date, stop_when: list[str], remind_undisputed: bool = False):
+    """SQL: the invoice (or its customer) has an open state this scenario stops on (with
+    `remind_undisputed`, a dispute of part of an invoice does not stop it)."""
     kinds = [k for k, reason in STOP_REASON.items() if reason is None or reason in stop_when]
     c, inv = CaseState.__table__.c, Invoice.__table__.c
     live = open_states(today, kinds)
+    if remind_undisputed:
+        live = and_(live, or_(c.kind != "dispute", c.amount.is_(None), c.invoice_id.is_(None)))
     return or_(exists(select(c.id).where(live, c.invoice_id == inv.id)),
                exists(select(c.id).where(live, c.customer_id == inv.customer_id)))
 
 
 def open_case(s: Session, kind: str, *, invoice: str | None = None, customer: str | None = None,
               reason: str | None = None, until: dt.date | None = None,
-              amount: Decimal | None = None, by: str | None = None) -> CaseState:
+              amount: Decimal | None = None, by: str | None = None,
+              instalments: list[tuple[dt.date, Decimal]] | None = None) -> CaseState:
     if kind not in KINDS:
         raise PermanentError(f"no case state {kind!r}: use one of {', '.join(KINDS)}")
     if bool(invoice) == bool(customer):
         raise PermanentError("name an invoice (--invoice NUMBER) or a customer (--customer X)")
     if kind == "promise" and until is None:
         raise PermanentError("a promise needs its date: --until YYYY-MM-DD")
+    if kind == "payment_plan" and not instalments:
+        raise PermanentError("a payment plan needs its instalments: --instalment "
+                             "YYYY-MM-DD:AMOUNT, once per instalment")
+    if instalments and kind != "payment_plan":
+        raise PermanentError("only a payment plan has instalments")
     inv_row = cust_row = None
     if invoice:
         inv_row = s.execute(select(Invoice).where(Invoice.number == invoice)).scalars().first()
@@ -73,9 +83,18 @@ def open_case(s: Session, kind: str, *, invoice: str | None = None, customer: st
             Customer.external_id == customer))).scalars().first()
         if cust_row is None:
             raise PermanentError(f"no customer {customer!r} (see `relance customers`)")
+    from hub.plan.settle import balance
+
+    plan = sorted(instalments or ())
     state = CaseState(kind=kind, invoice_id=inv_row.id if inv_row else None,
                       customer_id=cust_row.id if cust_row else None, reason=reason,
-                      until=until, amount=amount, opened_by=actor(by))
+                      until=plan[-1][0] if plan else until, amount=amount,
+                      opened_by=actor(by))
+    owed = balance(s, state)  # what it covers now: a promise is kept when this falls
+    currency = inv_row.currency if inv_row else s.execute(select(Invoice.currency).where(
+        Invoice.customer_id == cust_row.id, Invoice.status == "open")).scalars().first()
+    state.data = {"balance": str(owed), "currency": currency or ""} | (
+        {"instalments": [[d.isoformat(), str(a)] for d, a in plan]} if plan else {})
     s.add(state)
     s.flush()
     target = f"invoice {inv_row.number}" if inv_row else f"customer {cust_row.name}"
@@ -88,7 +107,9 @@ def open_case(s: Session, kind: str, *, invoice: str | None = None, customer: st
 
 
 def close_case(s: Session, case_id: int, *, outcome: str = "resolved", reason: str | None = None,
-               by: str | None = None) -> CaseState:
+               by: str | None = None, config=None) -> CaseState:
+    """Close a state; a broken promise or plan resumes the scenario at once (`config`: the
+    workspace's, to find the scenario's `on_broken_promise` step)."""
     state = s.get(CaseState, case_id)
     if state is None:
         raise PermanentError(f"no case {case_id} (see `relance case list`)")
@@ -98,36 +119,58 @@ def close_case(s: Session, case_id: int, *, outcome: str = "resolved", reason: s
     if outcome not in OUTCOMES:
         raise PermanentError(f"--outcome must be one of {', '.join(OUTCOMES)}")
     state.closed_at, state.closed_by, state.outcome = utcnow(), actor(by), outcome
+    if reason:
+        state.data = {**state.data, "closed_because": reason}
     s.add(state)
     record_event(s, "case_closed", f"{state.kind} {case_id} closed ({outcome}) by "
                  f"{state.closed_by}" + (f": {reason}" if reason else "")
                  + ("; reminders resume at the next step" if outcome == "broken" else ""),
                  invoice_id=state.invoice_id, customer_id=state.customer_id,
                  data={"case": case_id, "outcome": outcome, "by": state.closed_by})
+    if outcome == "broken" and config is not None:
+        from hub.plan.settle import resume
+
+        resume(s, config, state)
     return state
 
 
-def stops(kind: str, stop_when: list[str]) -> bool:
-    """Whether an open state of `kind` stops a scenario with these `stop_when` reasons."""
+def disputed_part(today: dt.date):
+    """SQL: the amount of the invoice under an open partial dispute (0 when none)."""
+    c, inv = CaseState.__table__.c, Invoice.__table__.c
+    return func.coalesce(select(func.sum(c.amount)).where(
+        open_states(today, ["dispute"]), c.invoice_id == inv.id, c.amount.is_not(None))
+        .scalar_subquery(), literal(Decimal(0), Money()))
+
+
+def stops(kind: str, stop_when: list[str], partial: bool = False,
+          remind_undisputed: bool = False) -> bool:
+    """Whether an open state of `kind` stops a scenario with these `stop_when` reasons (a
+    `partial` dispute does not when the scenario reminds the undisputed rest)."""
+    if kind == "dispute" and partial and remind_undisputed:
+        return False
     reason = STOP_REASON.get(kind)
     return reason is None or reason in stop_when
 
 
-def covering(s: Session, invoices: list[Invoice], today: dt.date) -> dict[int, list[tuple[str, str]]]:
-    """Open states over these invoices, as (kind, words) per invoice id: one query for a
+def covering(s: Session, invoices: list[Invoice],
+             today: dt.date) -> dict[int, list[tuple[str, str, bool]]]:
+    """Open states over these invoices, as (kind, words, partial) per invoice id (partial: a
+    dispute of part of the invoice's amount): one query for a
     whole send group (the send stage drops them at the last moment — a dispute opened
     after the plan still stops the reminder)."""
     if not invoices:
         return {}
     c = CaseState.__table__.c
-    rows = s.execute(select(c.kind, c.invoice_id, c.customer_id, c.until).where(
+    rows = s.execute(select(c.kind, c.invoice_id, c.customer_id, c.until, c.amount).where(
         open_states(today, list(KINDS)), or_(
             c.invoice_id.in_([i.id for i in invoices]),
             c.customer_id.in_(list({i.customer_id for i in invoices}))))).all()
-    out: dict[int, list[tuple[str, str]]] = {}
-    for kind, inv_id, cust_id, until in rows:
-        words = kind + (f" until {until}" if until else "")
+    out: dict[int, list[tuple[str, str, bool]]] = {}
+    for kind, inv_id, cust_id, until, amount in rows:
+        partial = kind == "dispute" and inv_id is not None and amount is not None
+        words = kind + (f" of {amount.normalize():f}" if partial else "") + (
+            f" until {until}" if until else "")
         for i in invoices:
             if i.id == inv_id or (inv_id is None and i.customer_id == cust_id):
-                out.setdefault(i.id, []).append((kind, words))
+                out.setdefault(i.id, []).append((kind, words, partial))
     return out

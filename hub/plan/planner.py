@@ -45,8 +45,9 @@ from hub.clock import today_in, utcnow
 from hub.config import ScenarioConfig
 from hub.config.conditions import to_sql
 from hub.plan.accounts import ACCOUNT, build_accounts, drop_covered
-from hub.plan.cases import KINDS, blocked, open_states
+from hub.plan.cases import KINDS, blocked, disputed_part, open_states
 from hub.plan.scenarios import BusinessCalendar, Step, cutoff, steps_of
+from hub.plan.settle import plan_instalment_reminders, settle_cases
 from hub.store.db import installation_id, session
 from hub.store.models import CaseState, Customer, Dispatch, DispatchInvoice, Event, Invoice
 from hub.store.money import Money
@@ -86,6 +87,7 @@ class PlanReport:
     suppressed: int = 0  # accounts left out: credits cover them, or below min_amount
     cases: bool = True  # some case state is open (else the planner skips the probe)
     diff: dict[str, int] = field(default_factory=dict)  # a preview's changes since the last run
+    settled: int = 0  # promises and payment plans judged kept or broken today
 
 
 def invoice_columns() -> dict:
@@ -118,7 +120,7 @@ def eligible(sc: ScenarioConfig, today: dt.date, cases: bool = True):
     if "in_collection" in sc.stop_when:
         rules.append(inv.in_collection == false())
     if cases:
-        rules.append(~blocked(today, sc.stop_when))
+        rules.append(~blocked(today, sc.stop_when, sc.remind_undisputed))
     return and_(*rules)
 
 
@@ -134,7 +136,8 @@ def _due_index(sc: ScenarioConfig, steps: list[Step], cutoffs: list[dt.date], pl
                  inv.dunning_on <= today - dt.timedelta(days=sc.min_gap))
     whens = []
     for st in ordered:
-        cond = [inv.due_date <= cutoffs[st.index], planned < st.index]
+        cond = [or_(inv.due_date <= cutoffs[st.index], inv.resume_at == st.index),
+                planned < st.index]
         if earned:
             cond.append(rested)
             if st.offset.days < 0:  # a courtesy before the due date, never after it
@@ -187,10 +190,15 @@ def plan_scenario(s: Session, ws: Workspace, name: str, sc: ScenarioConfig, toda
               else Invoice.__table__.join(Customer.__table__, cust.id == inv.customer_id))
     in_scenario = (func.coalesce(cust.scenario, "") == name) if wide else (cust.scenario == name)
     idx = _due_index(sc, steps, cutoffs, planned, today).label("idx")
+    asked, rules = inv.amount_due, [in_scenario, eligible(sc, today, report.cases),
+                                    inv.due_date <= max(cutoffs)]
+    if sc.remind_undisputed and report.cases:  # only the undisputed rest is asked for
+        asked = inv.amount_due - disputed_part(today)
+        rules.append(asked > literal(Decimal(0), Money()))
     inner = (
-        select(inv.id, inv.customer_id, inv.currency, inv.amount_due, idx)
+        select(inv.id, inv.customer_id, inv.currency, asked.label("amount_due"), idx)
         .select_from(joined)
-        .where(in_scenario, eligible(sc, today, report.cases), inv.due_date <= max(cutoffs))
+        .where(*rules)
         .subquery(f"due_{name}")
     )
     # Dispatch ids are assigned here (dense rank per group) so invoices link without a join.
@@ -263,7 +271,8 @@ def _materialise(s: Session, ws: Workspace, name: str, sc: ScenarioConfig, today
     inv = Invoice.__table__
     level = select(c.step_index).where(c.invoice_id == inv.c.id).scalar_subquery()
     s.execute(inv.update().where(inv.c.id.in_(select(c.invoice_id)))
-              .values(dunning_scenario=name, dunning_level=level, dunning_on=today))
+              .values(dunning_scenario=name, dunning_level=level, dunning_on=today,
+                      resume_at=None))
     if s.get_bind().dialect.name == "postgresql":
         s.execute(text("SELECT setval(pg_get_serial_sequence('dispatch', 'id'), "
                        "(SELECT COALESCE(MAX(id), 1) FROM dispatch))"))
@@ -342,6 +351,7 @@ def plan(ws: Workspace, *, today: dt.date | None = None, dry_run: bool = False,
     with session(ws.engine, immediate=True) as s:
         _prepare(s)
         assign_scenarios(s, ws, today)
+        report.settled = settle_cases(s, ws.config, today)  # promises and plans judged
         build_accounts(s, today, ws.config.dispatch.min_amount)
         report.cases = s.execute(select(exists(select(CaseState.id).where(
             open_states(today, list(KINDS)))))).scalar_one()
@@ -354,6 +364,9 @@ def plan(ws: Workspace, *, today: dt.date | None = None, dry_run: bool = False,
             plan_scenario(s, ws, name, sc, today, cal, report, counts.get(name, 0) / total)
         s.execute(CANDIDATE.delete())
         s.execute(STEP.delete())
+        reminders = plan_instalment_reminders(s, ws.config, today, installation_id(s))
+        report.dispatch_ids += reminders
+        report.created += len(reminders)
         if inspect is not None:
             report.preview = inspect(s, report.dispatch_ids)
         if dry_run:

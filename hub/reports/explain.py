@@ -43,8 +43,9 @@ def explain(ws: Workspace, ref: str, on: dt.date) -> dict[str, Any]:
         cases = covering(s, [inv], on).get(inv.id, [])
     blockers = _blockers(ws, inv, cust, conn, account, on)
     sc = ws.config.scenarios.get(cust.scenario) if cust and cust.scenario else None
-    blockers += [f"case state: {words} (`relance case list`)" for kind, words in cases
-                 if stops(kind, sc.stop_when if sc else list(STOP_REASON.values()))]
+    blockers += [f"case state: {words} (`relance case list`)" for kind, words, partial in cases
+                 if stops(kind, sc.stop_when if sc else list(STOP_REASON.values()), partial,
+                          bool(sc and sc.remind_undisputed))]
     scenario = cust.scenario if cust else None
     steps, next_step = _steps(ws, inv, scenario, dispatches, on) if scenario else ([], None)
     if scenario is None:

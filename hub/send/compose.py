@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from babel import Locale, UnknownLocaleError
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from hub.contracts import (
@@ -28,7 +28,7 @@ from hub.plan.scenarios import steps_of
 from hub.send.templates import renderer_for
 from hub.store.db import session
 from hub.store.events import record_event
-from hub.store.models import Customer, Dispatch, Invoice, PaymentLinkRow
+from hub.store.models import CaseState, Customer, Dispatch, Invoice, PaymentLinkRow
 from hub.workspace import Workspace
 
 log = logging.getLogger("relance.compose")
@@ -48,18 +48,28 @@ class Work:
     owed: list[dict[str, Any]] | None = None
     past: tuple[dict[str, str], ...] | None = None
     credits: list[Invoice] | None = None  # the customer's open credits (netted on the statement)
+    cases: list[CaseState] | None = None  # open case states, and the broken ones (the story)
 
     def net_due(self) -> dict[str, Decimal]:
         """Per currency, what the reminded invoices come to after the customer's open
         credits in that currency (never below zero): the statement's total and the
         payment link's amount."""
         due: dict[str, Decimal] = defaultdict(Decimal)
+        held = self.disputed()
         for i in self.invoices:
-            due[i.currency] += i.amount_due
+            due[i.currency] += max(Decimal(0), i.amount_due - held.get(i.id, Decimal(0)))
         for c in self.credits or ():
             if c.currency in due:
                 due[c.currency] = max(Decimal(0), due[c.currency] - c.amount_due)
         return dict(due)
+
+    def disputed(self) -> dict[int, Decimal]:
+        """Per invoice, the amount under an open partial dispute (not asked for)."""
+        out: dict[int, Decimal] = defaultdict(Decimal)
+        for c in self.cases or ():
+            if c.kind == "dispute" and c.closed_at is None and c.invoice_id and c.amount:
+                out[c.invoice_id] += c.amount
+        return out
 
 
 def babel_locale(language: str, country: str | None, fallback: str) -> str:
@@ -128,6 +138,51 @@ def open_credits(s: Session, customer_ids: list[int]) -> dict[int, list[Invoice]
     return out
 
 
+def case_story(s: Session, customer_ids: list[int]) -> dict[int, list[CaseState]]:
+    """Each customer's open case states and broken promises or plans (on the customer or
+    one of its invoices), oldest first."""
+    out: dict[int, list[CaseState]] = {c: [] for c in customer_ids}
+    owner = dict(s.execute(select(Invoice.id, Invoice.customer_id).where(
+        Invoice.customer_id.in_(customer_ids), Invoice.id.in_(
+            select(CaseState.invoice_id).where(CaseState.invoice_id.is_not(None))))).all())
+    for c in s.execute(select(CaseState).where(
+            or_(CaseState.customer_id.in_(customer_ids), CaseState.invoice_id.in_(list(owner))),
+            or_(CaseState.closed_at.is_(None), CaseState.outcome == "broken"))
+            .order_by(CaseState.id)).scalars():
+        out[c.customer_id or owner[c.invoice_id]].append(c)
+    return out
+
+
+def case_context(w: Work, today: dt.date) -> dict[str, Any]:
+    """`promise`, `broken_promise`, `dispute`, `payment_plan` and `instalment` for the
+    templates: a message says what the customer promised, and that it was not kept, only
+    when that is so."""
+    last_sent = max((p["sent_at"] for p in w.past or () if p.get("sent_at")), default="")
+    out: dict[str, Any] = {"promise": None, "broken_promise": None, "dispute": None,
+                           "payment_plan": None, "instalment": None}
+
+    def plan_of(c: CaseState):
+        return [{"date": dt.date.fromisoformat(d), "amount": Decimal(a)}
+                for d, a in c.data.get("instalments", ())]
+    for c in w.cases or ():
+        cur = c.data.get("currency")
+        if c.closed_at is None and c.kind == "promise" and (c.until is None or c.until >= today):
+            out["promise"] = {"amount": c.amount, "currency": cur, "date": c.until}
+        elif c.closed_at is None and c.kind == "dispute":
+            out["dispute"] = {"amount": c.amount, "currency": cur, "reason": c.reason}
+        elif c.closed_at is None and c.kind == "payment_plan":
+            out["payment_plan"] = {"currency": cur, "instalments": plan_of(c)}
+        elif c.outcome == "broken" and c.closed_at.isoformat() > last_sent:
+            out["broken_promise"] = {"kind": c.kind, "amount": c.amount, "currency": cur,
+                                     "date": c.until, "why": c.data.get("closed_because"),
+                                     "instalments": plan_of(c)}
+    if w.dispatch.scenario == "payment_plan" and out["payment_plan"]:
+        day = w.dispatch.step.removeprefix("instalment-")
+        out["instalment"] = next((i for i in out["payment_plan"]["instalments"]
+                                  if i["date"].isoformat() == day), None)
+    return out
+
+
 def history(s: Session, customer_ids: list[int]) -> dict[int, list[Dispatch]]:
     """Every reminder already sent to these customers, oldest first."""
     out: dict[int, list[Dispatch]] = {c: [] for c in customer_ids}
@@ -144,21 +199,26 @@ def _past(sent: list[Dispatch], before_id: int) -> tuple[dict[str, str], ...]:
                  for d in sent if d.id != before_id)
 
 
-def preload(ws: Workspace, works: list[Work]) -> None:
-    """Outstanding totals, credits and history for a whole chunk in three queries, not
-    three per send."""
+def preload(ws: Workspace, works: list[Work], s: Session | None = None) -> None:
+    """Outstanding totals, credits, case states and history for a whole chunk in a few
+    queries, not a few per send."""
     ids = sorted({w.customer.id for w in works})
     if not ids:
         return
-    with session(ws.engine) as s:
-        owed, sent, credit = outstanding(s, ids), history(s, ids), open_credits(s, ids)
+    if s is None:
+        with session(ws.engine) as own:
+            return preload(ws, works, own)
+    owed, sent, credit = outstanding(s, ids), history(s, ids), open_credits(s, ids)
+    story = case_story(s, ids)
     for w in works:
+        w.cases = story[w.customer.id]
         w.owed, w.past = owed[w.customer.id], _past(sent[w.customer.id], w.dispatch.id)
         w.credits = credit[w.customer.id]
 
 
 def step_config(ws: Workspace, d: Dispatch):
-    for st in steps_of(ws.config.scenarios[d.scenario]):
+    sc = ws.config.scenarios.get(d.scenario)  # None: a payment plan's instalment reminder
+    for st in steps_of(sc) if sc else ():
         if st.key == d.step:
             return st.config
     return None
@@ -240,7 +300,10 @@ def _no_pdf(ws: Workspace, w: Work, numbers: list[str], why: str) -> None:
 def context(ws: Workspace, w: Work, rcpt: Recipient, today: dt.date, locale: str,
             outstanding_rows: list[dict[str, Any]], link: str | None) -> dict[str, Any]:
     comp = ws.company
-    lines = invoice_lines(w.invoices, today)
+    held = w.disputed()
+    lines = [line.model_dump() | {"disputed_amount": quantize(held[line.id], line.currency)
+                                  if line.id in held else None}
+             for line in invoice_lines(w.invoices, today)]
     st = step_config(ws, w.dispatch)
     reminded = {i.currency for i in w.invoices}
     options = dict(st.options) if st else {}
@@ -249,7 +312,7 @@ def context(ws: Workspace, w: Work, rcpt: Recipient, today: dt.date, locale: str
                     "phone": comp.phone, "address": comp.address.model_dump()},
         "customer": {"name": rcpt.name, "code": rcpt.customer_code, "email": rcpt.email,
                      "phone": rcpt.mobile or rcpt.phone, "address": rcpt.address.model_dump()},
-        "invoices": [line.model_dump() for line in lines],
+        "invoices": lines,
         # credits as negative lines, and totals net of them (what is asked for)
         "credits": [{"number": c.number, "currency": c.currency, "issue_date": c.issue_date,
                      "amount": -quantize(c.amount_due, c.currency)}
@@ -267,7 +330,7 @@ def context(ws: Workspace, w: Work, rcpt: Recipient, today: dt.date, locale: str
         "previous_reminders": list(w.past or ()),
         "registered_mail": bool(options.get("certified") or options.get("registered")),
         "law": ws.config.company.country,
-    }
+    } | case_context(w, today)
 
 
 async def compose(ws: Workspace, w: Work, today: dt.date) -> Message:
@@ -275,7 +338,7 @@ async def compose(ws: Workspace, w: Work, today: dt.date) -> Message:
     d, st = w.dispatch, step_config(ws, w.dispatch)
     rcpt = recipient(w.customer, ws)
     locale = babel_locale(rcpt.language, rcpt.country, ws.config.company.babel_locale)
-    if w.owed is None or w.past is None or w.credits is None:
+    if w.owed is None or w.past is None or w.credits is None or w.cases is None:
         preload(ws, [w])
     link_row = await payment_link(ws, w, st.payment_link) if st and st.payment_link else None
     if link_row:

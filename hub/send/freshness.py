@@ -129,10 +129,11 @@ class FreshCheck:
             cased = covering(s, [i for w in group for i in w.invoices], today)
         for w in group:
             sc = self.ws.config.scenarios.get(w.dispatch.scenario)
-            stops = sc.stop_when if sc else []
+            stops, rest = (sc.stop_when, sc.remind_undisputed) if sc else ([], False)
             keep = []
             for inv in w.invoices:
-                states = [words for kind, words in cased.get(inv.id, ()) if stops_on(kind, stops)]
+                states = [words for kind, words, partial in cased.get(inv.id, ())
+                          if stops_on(kind, stops, partial, rest)]
                 why = "gone" if inv.id in w.gone else \
                     why_not_owed(inv, today, stops, w.customer.on_hold) or \
                     (states[0] if states else None)

@@ -106,20 +106,18 @@ def rendered_message(s: Session, ws: Workspace, d: Dispatch, today: dt.date | No
     """The message a dispatch would send, rendered from the store as it is now (no payment
     link is created: a preview has none)."""
     from hub.contracts import Message
-    from hub.send.compose import Work, babel_locale, context, history, open_credits, recipient
+    from hub.send.compose import Work, babel_locale, context, preload, recipient
 
     c = s.get(Customer, d.customer_id)
     invoices = list(s.execute(select(Invoice).join(
         DispatchInvoice, DispatchInvoice.invoice_id == Invoice.id).where(
         DispatchInvoice.dispatch_id == d.id).order_by(Invoice.due_date)).scalars())
     rcpt = recipient(c, ws)
-    work = Work(d, c, invoices, "", credits=open_credits(s, [c.id])[c.id])
-    sent = history(s, [c.id])[c.id]
+    work = Work(d, c, invoices, "")
+    preload(ws, [work], s)
     locale = babel_locale(rcpt.language, rcpt.country, ws.config.company.babel_locale)
-    ctx = context(ws, work, rcpt, today or d.planned_on, locale, [], None)
-    ctx["history"] = ctx["previous_reminders"] = [
-        {"sent_at": x.sent_at.isoformat() if x.sent_at else "", "channel": x.channel,
-         "step": x.step, "template": x.template} for x in sent]
+    ctx = context(ws, work, rcpt, today or d.planned_on, locale, work.owed or [], None)
+    ctx["history"] = ctx["previous_reminders"] = list(work.past or ())
     rendered = renderer_for(ws).render(d.template, rcpt.language, ctx)
     return d, Message(idempotency_key="preview", dispatch_id=d.id, scenario=d.scenario,
                       step=d.step, template=rendered.template, recipient=rcpt,

@@ -99,6 +99,7 @@ class Invoice(SQLModel, table=True):
     dunning_scenario: str | None = None
     dunning_level: int = -1
     dunning_on: dt.date | None = None  # when that step was planned: the gap to the next
+    resume_at: int | None = None  # a step to send now, whatever its date (a broken promise)
     reference: str | None = None
     online_url: str | None = None
     seen_generation: int = 0

@@ -13,14 +13,14 @@ from hub.send.templates import Renderer
 
 BUILTIN = Path(__file__).resolve().parents[2] / "hub" / "send" / "default_templates"
 STEPS = ("courtesy", "first_reminder", "second_reminder", "formal_notice", "short_reminder",
-         "call_script", "agency_file")
+         "call_script", "agency_file", "instalment_reminder")
 
 
 def ctx(locale="fr_FR", currency="EUR", amount="1234.56", name="Zoë <script>"):
     addr = {"line1": "1 rue", "city": "Lyon", "postcode": "69002", "country": "FR"}
     inv = {"number": "F-1", "total": Decimal(amount), "amount_due": Decimal(amount),
            "currency": currency, "issue_date": dt.date(2026, 10, 1), "due_date": dt.date(2026, 11, 1),
-           "days_overdue": 23, "online_url": None}
+           "days_overdue": 23, "online_url": None, "disputed_amount": None}
     return {"company": {"name": "Acme", "signatory": "J", "email": "a@b.fr", "phone": "+33 1",
                         "address": addr},
             "customer": {"name": name, "code": "C1", "email": "z@x.fr", "phone": "+33 6",
@@ -29,7 +29,11 @@ def ctx(locale="fr_FR", currency="EUR", amount="1234.56", name="Zoë <script>"):
             "outstanding": [], "payment_link": None, "signatory": "Jeanne", "history": [],
             "today": dt.date(2026, 11, 24), "locale": locale, "language": locale[:2],
             "step": "due+3d", "scenario": "standard", "channel": "email",
-            "previous_reminders": [{"step": "due+3d"}], "registered_mail": True, "law": "FR", "credits": []}
+            "previous_reminders": [{"step": "due+3d"}], "registered_mail": True, "law": "FR", "credits": [],
+            "promise": None, "broken_promise": None, "dispute": None,
+            "payment_plan": {"currency": currency, "instalments": [
+                {"date": dt.date(2026, 12, 15), "amount": Decimal("300")}]},
+            "instalment": {"date": dt.date(2026, 12, 15), "amount": Decimal("300")}}
 
 
 @pytest.mark.parametrize("locale,currency,amount,expected", [
@@ -139,3 +143,17 @@ def test_notices_claim_only_what_happened(language):
     assert ("Despite our previous reminders" in text) if language == "en" else \
         ("Malgré nos précédentes relances" in text and "Lettre recommandée" in text
          and "L441-10" in text)
+
+
+@pytest.mark.parametrize("language,words", [("en", "You promised to pay"),
+                                            ("fr", "Vous vous étiez engagé à régler")])
+def test_a_reminder_after_a_broken_promise_says_so_and_only_then(language, words):
+    base = ctx("fr_FR" if language == "fr" else "en_GB")
+    plain = Renderer([BUILTIN]).render("first_reminder", language, base).text
+    assert words not in plain
+    broken = base | {"broken_promise": {"kind": "promise", "amount": Decimal("500"),
+                                        "currency": "EUR", "date": dt.date(2026, 11, 20),
+                                        "why": "", "instalments": []}}
+    text = Renderer([BUILTIN]).render("first_reminder", language, broken)
+    assert words in text.text and words.split()[0] in text.html
+    assert "500" in text.text

@@ -1,4 +1,5 @@
-"""why a dispatch waits for a person; a case state's facts (balance covered, instalments)
+"""why a dispatch waits for a person; a case state's facts (balance covered, instalments);
+the step an invoice resumes at after a broken promise
 
 Revision ID: 0007
 Revises: 0006
@@ -19,9 +20,13 @@ def upgrade() -> None:
                                    nullable=True))
     with op.batch_alter_table('case_state') as batch:
         batch.add_column(sa.Column('data', sa.JSON(), nullable=False, server_default='{}'))
+    with op.batch_alter_table('invoice') as batch:
+        batch.add_column(sa.Column('resume_at', sa.Integer(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('invoice') as batch:
+        batch.drop_column('resume_at')
     with op.batch_alter_table('case_state') as batch:
         batch.drop_column('data')
     with op.batch_alter_table('dispatch') as batch:

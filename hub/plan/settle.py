@@ -1,0 +1,134 @@
+"""Promises and payment plans judged by what was paid, each day before planning.
+
+A promise is judged the day after its date: kept when the balance it covered fell by the
+promised amount (the whole balance when none was given), else broken. A payment plan is
+broken as soon as what was paid falls short of the instalments already due, and kept when
+every instalment is paid. A broken one resumes the scenario at once — at
+`on_broken_promise` when the scenario names it, never below a step already sent — and
+the next message knows (`broken_promise` in its context). Instalment reminders go a few
+days before each date (`cases.instalment_reminder`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from hub.clock import utcnow
+from hub.config import RelanceConfig
+from hub.money import quantize
+from hub.plan.scenarios import steps_of
+from hub.store.events import record_event
+from hub.store.models import CaseState, Customer, Dispatch, DispatchInvoice, Invoice
+from hub.store.records import dialect_insert
+
+JUDGE = "relance"  # the actor of what the hub decides by itself
+
+
+def owed_invoices(s: Session, state: CaseState) -> list[Invoice]:
+    q = select(Invoice).where(Invoice.status == "open", Invoice.kind == "invoice",
+                              Invoice.amount_due > 0, Invoice.hub_paid_at.is_(None))
+    q = q.where(Invoice.id == state.invoice_id) if state.invoice_id else \
+        q.where(Invoice.customer_id == state.customer_id)
+    return list(s.execute(q.order_by(Invoice.due_date, Invoice.id)).scalars())
+
+
+def balance(s: Session, state: CaseState) -> Decimal:
+    return sum((i.amount_due for i in owed_invoices(s, state)), Decimal(0))
+
+
+def instalments(state: CaseState) -> list[tuple[dt.date, Decimal]]:
+    return [(dt.date.fromisoformat(d), Decimal(a)) for d, a in state.data.get("instalments", ())]
+
+
+def resume(s: Session, cfg: RelanceConfig, state: CaseState) -> None:
+    """A broken promise or missed instalment: the covered invoices take their next step
+    today (no `min_gap` wait), at the scenario's `on_broken_promise` step if it names one."""
+    for inv in owed_invoices(s, state):
+        name = inv.dunning_scenario or s.get(Customer, inv.customer_id).scenario
+        sc = cfg.scenarios.get(name or "")
+        level = inv.dunning_level if inv.dunning_scenario == name else -1
+        level, jump = -1 if level is None else level, None
+        if sc and sc.on_broken_promise:
+            index = next(st.index for st in steps_of(sc) if st.key == sc.on_broken_promise)
+            if index > level:  # never back to a step already sent
+                level, jump = index - 1, index
+        s.execute(update(Invoice).where(Invoice.id == inv.id).values(
+            dunning_scenario=name, dunning_level=level, dunning_on=None, resume_at=jump))
+
+
+def settle_cases(s: Session, cfg: RelanceConfig, today: dt.date) -> int:
+    """Judge the open promises whose date has passed and the payment plans with an
+    instalment due; returns how many were closed."""
+    from hub.plan.cases import close_case
+
+    closed = 0
+    for state in s.execute(select(CaseState).where(
+            CaseState.closed_at.is_(None), CaseState.kind.in_(("promise", "payment_plan")))
+            ).scalars().all():
+        start = Decimal(state.data.get("balance", "0"))
+        now = balance(s, state)
+        paid = max(Decimal(0), start - now)
+        cur = state.data.get("currency", "")
+        verdict = None
+        if state.kind == "promise" and state.until and state.until < today:
+            target = state.amount if state.amount is not None else start
+            verdict = ("kept", f"{quantize(paid, cur)} {cur} paid of the {quantize(target, cur)} "
+                       f"{cur} promised by {state.until}") if paid >= target or now == 0 else (
+                "broken", f"by {state.until}, {quantize(paid, cur)} {cur} paid of the "
+                f"{quantize(target, cur)} {cur} promised")
+        elif state.kind == "payment_plan":
+            plan = instalments(state)
+            due = sum((a for d, a in plan if d < today), Decimal(0))
+            if now == 0 or paid >= sum((a for _, a in plan), Decimal(0)):
+                verdict = ("kept", "every instalment paid")
+            elif paid < due:
+                missed = next(d for d, _ in plan if sum(
+                    (a for d2, a in plan if d2 <= d), Decimal(0)) > paid)
+                verdict = ("broken", f"instalment due {missed} missed: {quantize(paid, cur)} "
+                           f"{cur} paid of the {quantize(due, cur)} {cur} due so far")
+        if verdict:
+            close_case(s, state.id, outcome=verdict[0], reason=verdict[1], by=JUDGE, config=cfg)
+            closed += 1
+    return closed
+
+
+def plan_instalment_reminders(s: Session, cfg: RelanceConfig, today: dt.date,
+                              installation: str) -> list[int]:
+    """One reminder per instalment, `before` days ahead of its date (at most once: the key
+    names the plan and the date)."""
+    rule = cfg.cases.instalment_reminder
+    if rule is None:
+        return []
+    made, now = [], utcnow()
+    for state in s.execute(select(CaseState).where(
+            CaseState.closed_at.is_(None), CaseState.kind == "payment_plan")).scalars().all():
+        invoices = owed_invoices(s, state)
+        if not invoices:
+            continue
+        for day, amount in instalments(state):
+            if not (today <= day <= today + dt.timedelta(days=rule.before)):
+                continue
+            step = f"instalment-{day.isoformat()}"
+            key = f"rl-{installation}:payment_plan:{step}:case{state.id}"
+            res = s.execute(dialect_insert(s, Dispatch.__table__).values(
+                idempotency_key=key, customer_id=invoices[0].customer_id,
+                scenario="payment_plan", step=step, step_index=0, channel=rule.channel,
+                template=rule.template, status="approved", planned_on=today,
+                currency=invoices[0].currency, amount=amount, invoice_count=len(invoices),
+                attempts=0, created_at=now, updated_at=now,
+            ).on_conflict_do_nothing(index_elements=["idempotency_key"]))
+            if not res.rowcount:
+                continue
+            did = s.execute(select(Dispatch.id).where(Dispatch.idempotency_key == key)).scalar_one()
+            s.execute(dialect_insert(s, DispatchInvoice.__table__).values([
+                {"dispatch_id": did, "invoice_id": i.id, "scenario": "payment_plan",
+                 "step": step, "step_index": 0} for i in invoices]).on_conflict_do_nothing())
+            record_event(s, "planned", f"planned the reminder of the {amount} {invoices[0].currency} "
+                         f"instalment due {day} (payment plan {state.id}) via {rule.channel}",
+                         dispatch_id=did, customer_id=invoices[0].customer_id)
+            made.append(did)
+    return made
