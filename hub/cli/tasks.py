@@ -58,8 +58,14 @@ def done(task_id: int,
          outcome: str = typer.Option(..., "--outcome", help="promised | disputed | no_answer | paid"),
          until: str = typer.Option(None, "--until", help="promised payment date YYYY-MM-DD"),
          reason: str = typer.Option(None, "--reason", help="why the customer disputes"),
+         amount: str = typer.Option(None, "--amount", help="the amount promised or disputed "
+                                                           "(default: all of it)"),
+         by: str = typer.Option(None, "--by", help="who took the call (default: your user name)"),
          workspace: Path = WorkspaceOpt):
-    """Record the outcome of a call: it pauses, stops or closes the reminders."""
+    """Record the outcome of a call: a promise or a dispute opens a case state (see
+    `relance case list`); paid holds the invoices as paid until the ledger says so."""
+    from decimal import Decimal, InvalidOperation
+
     from hub.errors import PermanentError
     from hub.feedback.call_tasks import complete_task
     from hub.store.db import session
@@ -68,10 +74,14 @@ def done(task_id: int,
         date = dt.date.fromisoformat(until) if until else None
     except ValueError:
         raise fail(f"--until {until!r}: write YYYY-MM-DD") from None
+    try:
+        money = Decimal(amount) if amount else None
+    except InvalidOperation:
+        raise fail(f"--amount {amount!r} is not an amount") from None
     ws = run_guarded(lambda: open_workspace(workspace))
     try:
         with session(ws.engine) as s:
-            complete_task(s, task_id, outcome, until=date, reason=reason)
+            complete_task(s, task_id, outcome, until=date, reason=reason, amount=money, by=by)
     except PermanentError as exc:
         raise fail(str(exc)) from None
     console.print(f"task {task_id}: {outcome}" + (f" until {date}" if date else ""))

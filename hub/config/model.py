@@ -93,6 +93,9 @@ class ConnectionConfig(Strict):
     max_staleness: int = Field(6 * 3600, description="hold sends when the last good sync is older")
     writeback: bool = Field(False, description="write a note into the ledger after each reminder")
     record_payments: bool = Field(False, description="record Stripe payments in the ledger")
+    default_language: str | None = Field(None, description="the language of this ledger's "
+                                         "customers that have none (e.g. en for a UK ledger "
+                                         "of a French company); default: the company's")
     max_shrink: float = Field(0.5, ge=0, le=1, description="a complete export that would close "
                               "more than this share of the open invoices is refused "
                               "(`relance sync --accept-shrink` confirms it)")

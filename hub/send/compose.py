@@ -93,7 +93,8 @@ def recipient(c: Customer, ws: Workspace) -> Recipient:
         cc_emails=tuple(filter(None, (c.cc_emails or "").split(","))), phone=c.phone,
         mobile=c.mobile, address=Address(line1=c.line1, line2=c.line2, city=c.city,
                                          postcode=c.postcode, region=c.region, country=c.country),
-        language=c.language or ws.config.company.language, country=c.country,
+        language=c.language or ws.default_languages.get(c.connection_id)
+        or ws.config.company.language, country=c.country,
         timezone=c.timezone or ws.config.company.timezone)
 
 

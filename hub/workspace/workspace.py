@@ -126,6 +126,22 @@ class Workspace:
         )
 
     # ------------------------------------------------------------------ plugin instances
+    @cached_property
+    def default_languages(self) -> dict[int, str]:
+        """Connection id → the language its customers without one get (`default_language`)."""
+        from sqlalchemy import select
+
+        from hub.store.db import session
+        from hub.store.models import Connection
+
+        wanted = {n: c.default_language for n, c in self.config.connections.items()
+                  if c.default_language}
+        if not wanted:
+            return {}
+        with session(self.engine) as s:
+            return {cid: wanted[name] for cid, name in s.execute(
+                select(Connection.id, Connection.name).where(Connection.name.in_(wanted)))}
+
     def plugin_name(self, kind: str, name: str) -> str:
         entry = getattr(self.config, _SECTIONS[kind])[name]
         return entry.plugin or name

@@ -72,8 +72,12 @@ def test_promise_pauses_and_dispute_stops(store):
             complete_task(s, 1, "promised")
         complete_task(s, 1, "promised", until=until)
     with session(store) as s:
+        from hub.store.models import CaseState
+
         inv = s.execute(select(Invoice)).scalar_one()
-        assert inv.promised_until == until
+        state = s.execute(select(CaseState)).scalar_one()  # a case state: judged later
+        assert (state.kind, state.invoice_id, state.until) == ("promise", inv.id, until)
+        assert inv.promised_until is None  # not a ledger fact: nothing to clear by hand
         ev = s.execute(select(Event).where(Event.kind == "task_outcome")).scalar_one()
         assert ev.data["outcome"] == "promised" and ev.data["invoices"] == [inv.id]
         with pytest.raises(PermanentError, match="already done"):
@@ -93,7 +97,11 @@ def test_task_cli_lists_and_records(store, tmp_path):
                                "goods damaged", "-w", str(tmp_path)])
     assert done.exit_code == 0, done.output
     with session(store) as s:
-        assert s.execute(select(Invoice.disputed)).scalar_one() is True
+        from hub.store.models import CaseState
+
+        state = s.execute(select(CaseState)).scalar_one()
+        assert (state.kind, state.reason) == ("dispute", "goods damaged")
+        assert state.opened_by  # who took the call
 
 
 def test_handoff_bundle(tmp_path):

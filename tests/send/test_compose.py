@@ -35,3 +35,19 @@ def test_a_retry_waits_what_the_providers_retry_after_says(make_ws):
         d = s.execute(select(Dispatch)).scalar_one()
     wait = (d.not_before - before).total_seconds()
     assert 0.5 < wait < 10, wait  # Retry-After: 1, not the 60 s backoff
+
+
+def test_a_connection_gives_its_customers_without_a_language_its_default(make_ws):
+    from tests.conftest import BASE_CONFIG
+
+    ws = make_ws(BASE_CONFIG.replace("    plugin: memory\n",
+                                     "    plugin: memory\n    default_language: fr\n"))
+    for own in (ws.root / "templates" / "en").glob("*.j2"):  # the shipped wording
+        own.unlink()
+    due = dt.date.today() - dt.timedelta(days=3)
+    setup(ws, customer("C1"), invoice("1", "C1", due),
+          customer("C2", language="en"), invoice("2", "C2", due))
+    send(ws)
+    by_name = {m.recipient.name: m for m in memory_plugins.SENT["email"]}
+    assert by_name["Customer C1"].text.startswith("Madame, Monsieur")
+    assert by_name["Customer C2"].text.startswith("Dear Customer C2")
