@@ -13,6 +13,7 @@ from hub.cli.pipeline import plan_table
 from hub.cli.reports import print_aging
 from hub.cli.summary import print_summary
 from hub.demo.run import DEMO_PLAN_ROWS, pay_one, prepare, sample_rows
+from hub.demo.scenes import outcomes, stage
 
 
 def register(app: typer.Typer) -> None:
@@ -58,6 +59,13 @@ def run_demo(root: Path, *, reset: bool = False) -> dict:
         async def go():
             try:
                 syncs = await sync_all(ws)
+                if fresh:  # the account scenes, set as a credit controller would
+                    staged, scene["disputed"] = stage(ws, root / "invoices.csv", today)
+                    console.print("[bold]Case states set by credit control[/] (`relance case "
+                                  f"list -w {root}`):")
+                    for line in staged:
+                        console.print(f"  • {line}", highlight=False)
+                    syncs = await sync_all(ws)  # the kept promise's payment arrives
                 preview = preview_plan(ws).preview
                 if preview:
                     shown = sample_rows(preview, DEMO_PLAN_ROWS)
@@ -80,12 +88,22 @@ def run_demo(root: Path, *, reset: bool = False) -> dict:
             finally:
                 await ws.aclose()
 
+        scene: dict = {}
         summary = asyncio.run(go())
         summary["fake_sms"], summary["fake_links"] = len(fakes.sms), len(fakes.links)
     print_summary(summary, root, ws.config.company.babel_locale)
     if summary["sent"] == 0:
         console.print("[green]Second run: nothing new was sent[/] — each step goes out at most "
                       "once per invoice. `--reset` starts over.")
+    for line in outcomes(ws, today):
+        console.print(f"  • {line}", highlight=False)
+    if scene.get("disputed"):
+        from hub.cli.lookup import print_explain
+        from hub.reports.explain import explain
+
+        console.print(f"\n[bold]Why was {scene['disputed']} not reminded?[/] "
+                      f"(`relance explain {scene['disputed']} -w {root}`)")
+        print_explain(explain(ws, scene["disputed"], today))
     data = aging(ws, today)
     print_aging(data, today, ws.config.company.babel_locale, fmt, BUCKETS)
     emls = sorted(outbox.glob("*.eml"))
@@ -93,7 +111,7 @@ def run_demo(root: Path, *, reset: bool = False) -> dict:
                   f"{summary['fake_sms']} SMS and {summary['fake_links']} payment link(s) this run; "
                   f"letters in {root / 'letters'}/, agency bundles in {root / 'handoff'}/, "
                   "call tasks: `relance tasks list -w " + str(root) + "`")
-    console.print(f"Next: `relance status -w {root}`, `relance history -w {root}`, "
-                  f"`relance report aging -w {root} --json`")
+    console.print(f"Next: `relance approvals -w {root}`, `relance customers -w {root}`, "
+                  f"`relance status -w {root}`, `relance report aging -w {root} --json`")
     err_console.print("")
     return summary

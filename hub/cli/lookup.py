@@ -42,6 +42,10 @@ def explain(invoice: str = typer.Argument(..., help="the invoice number (or its 
     data = run_guarded(lambda: get(ws, invoice, _day(ws, on)))
     if as_json:
         return print_json(data)
+    return print_explain(data)
+
+
+def print_explain(data: dict) -> None:
     i, a = data["invoice"], data["account"]
     console.print(f"[bold]{i['number']}[/] ({i['customer']}, {i['connection']}): {i['status']} "
                   f"{i['kind']}, {i['amount_due']} {i['currency']} due {i['due_date']} "

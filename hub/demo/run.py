@@ -45,20 +45,13 @@ def sample_rows(rows: list, limit: int) -> list:
 def pay_one(export: Path, preview: list) -> tuple[str, str] | None:
     """Mark one invoice of today's plan paid in the export, as a customer paying between
     the plan and the send would: the demo then shows the fresh-check dropping it."""
-    import csv
+
+    from hub.demo.scenes import mark_paid
 
     row = next((r for r in preview if r.channel == "email" and len(r.invoices) == 1), None)
     if row is None:
         return None
-    with export.open(newline="", encoding="utf-8") as f:
-        lines = list(csv.reader(f))
-    header = lines[0]
-    number, status, due = (header.index(c) for c in ("invoice_number", "status", "amount_due"))
-    for line in lines[1:]:
-        if line[number] == row.invoices[0]:
-            line[status], line[due] = "paid", "0"
-    with export.open("w", newline="", encoding="utf-8") as f:
-        csv.writer(f).writerows(lines)
+    mark_paid(export, {row.invoices[0]})
     return row.customer, row.invoices[0]
 
 

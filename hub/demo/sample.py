@@ -66,6 +66,7 @@ def write_sample(path: Path, today: dt.date, invoices: int = 200, customers_n: i
     custs = customers(rng, customers_n)
     # offsets that hit each default step on the demo day, plus a spread
     hits = [7, -3, -10, -15, -30, -60]
+    overdue: dict[str, Decimal] = {}
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
@@ -90,4 +91,16 @@ def write_sample(path: Path, today: dt.date, invoices: int = 200, customers_n: i
                         else f"{total:.0f}", f"{due_amount:.2f}" if c["currency"] != "JPY"
                         else f"{due_amount:.0f}", issue.isoformat(), due.isoformat(), status,
                         "yes" if n % 23 == 0 else ""])
+            if status == "open" and offset < 0:
+                overdue[c["customer_id"]] = overdue.get(c["customer_id"], Decimal(0)) + due_amount
+        # credit notes (negative rows): one covers all its customer owes, one a third of it
+        for n, (c, share) in enumerate(((custs[0], Decimal("1.1")), (custs[1], Decimal("0.3"))),
+                                       start=invoices + 1):
+            amount = -(overdue.get(c["customer_id"], Decimal(100)) * share).quantize(Decimal("0.01"))
+            w.writerow([f"CN-{n:05d}", f"AV2026-{n:05d}", c["customer_id"], c["customer_code"],
+                        c["customer_name"], c["email"], c["phone"], c["mobile"], c["language"],
+                        c["segment"], c["tags"], c["address"], c["city"], c["postcode"],
+                        c["country"], c["currency"], f"{amount:.2f}", f"{amount:.2f}",
+                        (today - dt.timedelta(days=20)).isoformat(),
+                        (today - dt.timedelta(days=20)).isoformat(), "open", ""])
     return path

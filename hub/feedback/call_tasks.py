@@ -8,10 +8,9 @@ from decimal import Decimal
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from hub.plan.cases import actor, open_case
-
 from hub.clock import utcnow
 from hub.errors import PermanentError
+from hub.plan.cases import actor, open_case
 from hub.store.events import record_event
 from hub.store.models import DispatchInvoice, Invoice, Task
 

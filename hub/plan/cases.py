@@ -4,7 +4,7 @@
 closed as kept or broken), `payment_plan`, `in_collection` and `legal_hold` (insolvency,
 litigation: never remind). Each is opened and closed by someone, for a reason, and both
 are audit events naming the actor. The planner leaves out every invoice an open state
-covers, through `blocked` (two indexed NOT EXISTS: set-based, no Python loop).
+covers, through `drop_blocked` (set-based, over the day's candidates only).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import datetime as dt
 import getpass
 from decimal import Decimal
 
-from sqlalchemy import and_, exists, func, literal, or_, select
+from sqlalchemy import String, and_, cast, exists, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from hub.clock import utcnow
@@ -43,18 +43,6 @@ def open_states(today: dt.date, kinds: list[str]):
     c = CaseState.__table__.c
     return and_(c.closed_at.is_(None), or_(c.until.is_(None), c.until >= today),
                 c.kind.in_(kinds))
-
-
-def blocked(today: dt.date, stop_when: list[str], remind_undisputed: bool = False):
-    """SQL: the invoice (or its customer) has an open state this scenario stops on (with
-    `remind_undisputed`, a dispute of part of an invoice does not stop it)."""
-    kinds = [k for k, reason in STOP_REASON.items() if reason is None or reason in stop_when]
-    c, inv = CaseState.__table__.c, Invoice.__table__.c
-    live = open_states(today, kinds)
-    if remind_undisputed:
-        live = and_(live, or_(c.kind != "dispute", c.amount.is_(None), c.invoice_id.is_(None)))
-    return or_(exists(select(c.id).where(live, c.invoice_id == inv.id)),
-               exists(select(c.id).where(live, c.customer_id == inv.customer_id)))
 
 
 def open_case(s: Session, kind: str, *, invoice: str | None = None, customer: str | None = None,
@@ -132,6 +120,41 @@ def close_case(s: Session, case_id: int, *, outcome: str = "resolved", reason: s
 
         resume(s, config, state)
     return state
+
+
+def drop_blocked(s: Session, candidate, today: dt.date, stop_when: list[str],
+                 remind_undisputed: bool = False) -> set[int]:
+    """Take out of today's candidates every invoice an open state covers, say why once per
+    customer and state, and return the customers concerned. After the scan, so only the
+    day's due invoices are probed, not every open one."""
+    from sqlalchemy import delete, insert, literal_column
+
+    from hub.store.models import Event
+
+    kinds = [k for k, reason in STOP_REASON.items() if reason is None or reason in stop_when]
+    c, cand = CaseState.__table__.c, candidate.c
+    live = open_states(today, kinds)
+    if remind_undisputed:
+        live = and_(live, or_(c.kind != "dispute", c.amount.is_(None), c.invoice_id.is_(None)))
+    hit = or_(c.invoice_id == cand.invoice_id, c.customer_id == cand.customer_id)
+    pairs = select(cand.customer_id, c.id, c.kind, c.until).distinct().select_from(
+        candidate.join(CaseState.__table__, hit)).where(live).subquery("held")
+    h = pairs.c
+    message = (literal("not reminded today: ") + h.kind + literal(" (case ")
+               + cast(h.id, String) + literal(")")
+               + func.coalesce(literal(" until ") + cast(h.until, String), literal("")))
+    s.execute(insert(Event.__table__).from_select(
+        ["at", "kind", "level", "customer_id", "message", "data"],
+        select(literal(utcnow(), Event.__table__.c.at.type), literal("suppressed"),
+               literal("info"), h.customer_id, message,
+               func.json_object("reason", h.kind, "case", h.id, "on", today.isoformat())
+               if s.get_bind().dialect.name == "sqlite" else
+               func.json_build_object("reason", h.kind, "case", h.id, "on", today.isoformat()))))
+    affected = set(s.execute(select(h.customer_id).distinct()).scalars())
+    if affected:
+        s.execute(delete(candidate).where(exists(select(literal_column("1")).select_from(
+            CaseState.__table__).where(live, hit))))
+    return affected
 
 
 def disputed_part(today: dt.date):

@@ -45,7 +45,7 @@ from hub.clock import today_in, utcnow
 from hub.config import ScenarioConfig
 from hub.config.conditions import to_sql
 from hub.plan.accounts import ACCOUNT, build_accounts, drop_covered
-from hub.plan.cases import KINDS, blocked, disputed_part, open_states
+from hub.plan.cases import KINDS, disputed_part, drop_blocked, open_states
 from hub.plan.scenarios import BusinessCalendar, Step, cutoff, steps_of
 from hub.plan.settle import plan_instalment_reminders, settle_cases
 from hub.store.db import installation_id, session
@@ -61,6 +61,7 @@ CANDIDATE = Table(
     Column("invoice_id", Integer, primary_key=True),
     Column("customer_id", Integer, index=True),  # one voice: the customer's top step
     Column("step_index", Integer),
+    Column("invoice_step", Integer),  # its own due step (step_index: the customer's, one voice)
     Column("grp", Integer),
     Column("currency", String),
     Column("amount_due", Money()),
@@ -107,9 +108,9 @@ def assign_scenarios(s: Session, ws: Workspace, today: dt.date) -> None:
     s.execute(Customer.__table__.update().values(scenario=target))
 
 
-def eligible(sc: ScenarioConfig, today: dt.date, cases: bool = True):
-    """Invariants first (open, owed, undisputed, not on hold), then the scenario's stops,
-    then the open case states (`cases`: False when there is none, to skip the probe)."""
+def eligible(sc: ScenarioConfig, today: dt.date):
+    """Invariants first (open, owed, undisputed, not on hold), then the scenario's stops
+    (the open case states are taken out of the candidates after the scan)."""
     inv, cust = Invoice.__table__.c, Customer.__table__.c
     rules = [inv.status == "open", inv.kind == "invoice", inv.amount_due > Decimal(0),
              inv.disputed == false(), cust.on_hold == false(), inv.hub_paid_at.is_(None)]
@@ -119,12 +120,11 @@ def eligible(sc: ScenarioConfig, today: dt.date, cases: bool = True):
         rules.append(inv.on_payment_plan == false())
     if "in_collection" in sc.stop_when:
         rules.append(inv.in_collection == false())
-    if cases:
-        rules.append(~blocked(today, sc.stop_when, sc.remind_undisputed))
     return and_(*rules)
 
 
-def _due_index(sc: ScenarioConfig, steps: list[Step], cutoffs: list[dt.date], planned, today):
+def _due_index(sc: ScenarioConfig, name: str, steps: list[Step], cutoffs: list[dt.date], planned,
+               today):
     """CASE over the steps. Earned escalation (the default): the next applicable step after
     the last one planned, once `min_gap` days have passed since it — a first contact is
     never a later step, and a step before the due date only goes out before it. `latest`:
@@ -142,12 +142,20 @@ def _due_index(sc: ScenarioConfig, steps: list[Step], cutoffs: list[dt.date], pl
             cond.append(rested)
             if st.offset.days < 0:  # a courtesy before the due date, never after it
                 cond.append(inv.due_date >= today)
-        if st.config.when:
-            cond.append(to_sql(st.config.when, "invoice", cols, today))
         if sc.catch_up == "none":
             cond.append(inv.due_date >= cutoffs[st.index] - dt.timedelta(days=sc.catch_up_window))
+        if st.config.when:
+            cond.append(to_sql(st.config.when, "invoice", cols, today))
         whens.append((and_(*cond), st.index))
-    return case(*whens, else_=None)
+    # `could`: a necessary condition over raw invoice columns — some step is left and, when
+    # earned, the gap since the last one has passed. Cheap, and selective on the daily run
+    # (most invoices had a step recently), so few rows pay for the CASE and the customer join.
+    other = or_(inv.dunning_scenario.is_(None), inv.dunning_scenario != name)
+    could = or_(other, inv.dunning_level < steps[-1].index)
+    if earned:
+        could = and_(could, or_(other, inv.dunning_on.is_(None),
+                                inv.dunning_on <= today - dt.timedelta(days=sc.min_gap)))
+    return case(*whens, else_=None), could
 
 
 def remap_step_indexes(s: Session, name: str, steps: list[Step]) -> None:
@@ -189,9 +197,10 @@ def plan_scenario(s: Session, ws: Workspace, name: str, sc: ScenarioConfig, toda
     joined = (Invoice.__table__.outerjoin(Customer.__table__, cust.id == inv.customer_id) if wide
               else Invoice.__table__.join(Customer.__table__, cust.id == inv.customer_id))
     in_scenario = (func.coalesce(cust.scenario, "") == name) if wide else (cust.scenario == name)
-    idx = _due_index(sc, steps, cutoffs, planned, today).label("idx")
-    asked, rules = inv.amount_due, [in_scenario, eligible(sc, today, report.cases),
-                                    inv.due_date <= max(cutoffs)]
+    due_index, could = _due_index(sc, name, steps, cutoffs, planned, today)
+    idx = due_index.label("idx")
+    asked, rules = inv.amount_due, [could, inv.due_date <= max(cutoffs), eligible(sc, today),
+                                    in_scenario]
     if sc.remind_undisputed and report.cases:  # only the undisputed rest is asked for
         asked = inv.amount_due - disputed_part(today)
         rules.append(asked > literal(Decimal(0), Money()))
@@ -208,15 +217,24 @@ def plan_scenario(s: Session, ws: Workspace, name: str, sc: ScenarioConfig, toda
              (inner.c.customer_id + 0, inner.c.idx) if sc.consolidate == "per_customer"
              else (inner.c.id + 0,))
     grp = func.dense_rank().over(order_by=order)
+    # one voice: one message per customer today, at the most advanced step due among their
+    # invoices (a window over the same sort as the rank, not a second pass)
+    step = func.max(inner.c.idx).over(partition_by=inner.c.customer_id + 0) if sc.one_voice \
+        else inner.c.idx
     s.execute(insert(CANDIDATE).from_select(
-        ["invoice_id", "customer_id", "step_index", "grp", "currency", "amount_due"],
-        select(inner.c.id, inner.c.customer_id, inner.c.idx, grp, inner.c.currency,
+        ["invoice_id", "customer_id", "step_index", "invoice_step", "grp", "currency",
+         "amount_due"],
+        select(inner.c.id, inner.c.customer_id, step, inner.c.idx, grp, inner.c.currency,
                inner.c.amount_due).where(inner.c.idx.is_not(None))))
-    report.suppressed += drop_covered(s, CANDIDATE, ws.config.dispatch.min_amount, today)
-    if sc.one_voice:  # one message per customer today, at the most advanced step due
-        c2 = CANDIDATE.alias("c2")
-        s.execute(CANDIDATE.update().values(step_index=select(func.max(c2.c.step_index)).where(
-            c2.c.customer_id == CANDIDATE.c.customer_id).scalar_subquery()))
+    held = drop_blocked(s, CANDIDATE, today, sc.stop_when, sc.remind_undisputed) \
+        if report.cases else set()
+    left_out = drop_covered(s, CANDIDATE, ws.config.dispatch.min_amount, today)
+    report.suppressed += len(left_out)
+    if sc.one_voice and (left_out or held):  # their top step may have left with an invoice
+        c2, c = CANDIDATE.alias("c2"), CANDIDATE.c
+        s.execute(CANDIDATE.update().where(c.customer_id.in_(list(left_out | held))).values(
+            step_index=select(func.max(c2.c.invoice_step)).where(
+                c2.c.customer_id == c.customer_id).scalar_subquery()))
     _materialise(s, ws, name, sc, today, report)
 
 

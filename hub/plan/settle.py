@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from hub.clock import utcnow
@@ -66,9 +66,10 @@ def settle_cases(s: Session, cfg: RelanceConfig, today: dt.date) -> int:
     from hub.plan.cases import close_case
 
     closed = 0
-    for state in s.execute(select(CaseState).where(
-            CaseState.closed_at.is_(None), CaseState.kind.in_(("promise", "payment_plan")))
-            ).scalars().all():
+    due = or_(and_(CaseState.kind == "promise", CaseState.until < today),
+              CaseState.kind == "payment_plan")  # only those with a date passed are judged
+    for state in s.execute(select(CaseState).where(CaseState.closed_at.is_(None), due)
+                           ).scalars().all():
         start = Decimal(state.data.get("balance", "0"))
         now = balance(s, state)
         paid = max(Decimal(0), start - now)

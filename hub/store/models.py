@@ -76,7 +76,12 @@ class Invoice(SQLModel, table=True):
                       # sync's "the ledger shows it now" update reads no more than those
                       Index("ix_invoice_hub_paid", "connection_id",
                             sqlite_where=text("hub_paid_at IS NOT NULL"),
-                            postgresql_where=text("hub_paid_at IS NOT NULL")))
+                            postgresql_where=text("hub_paid_at IS NOT NULL")),
+                      # partial: the open credits the account nets, without a pass over
+                      # every invoice (most books hold few credit notes)
+                      Index("ix_invoice_credit", "customer_id", "currency",
+                            sqlite_where=text("kind = 'credit_note'"),
+                            postgresql_where=text("kind = 'credit_note'")))
 
     id: int | None = Field(default=None, primary_key=True)
     connection_id: int = Field(foreign_key="connection.id")

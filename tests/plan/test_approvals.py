@@ -66,3 +66,24 @@ def test_an_unknown_step_in_the_rules_is_refused_with_its_place(make_ws):
     with pytest.raises(ConfigError) as err:
         make_ws(BASE_CONFIG + "approvals:\n  steps: [formal_notise]\n")
     assert "relance.yaml" in str(err.value) and "formal_notise" in str(err.value)
+
+
+def test_a_case_state_leaves_the_plan_with_its_reason_in_the_history(make_ws):
+    from hub.plan.cases import open_case
+    from hub.store.models import Event
+
+    ws = make_ws()
+    load(ws, customer("C1"), invoice("1", "C1", TODAY - D(days=3)),
+         invoice("2", "C1", TODAY - D(days=20)),
+         customer("C2"), invoice("3", "C2", TODAY - D(days=3)))
+    with session(ws.engine, immediate=True) as s:
+        open_case(s, "hold", customer="Customer C2", until=TODAY + D(days=10), by="marie")
+        open_case(s, "dispute", invoice="INV-2", by="marie")
+    plan(ws, today=TODAY)
+    assert queue(ws) == {"Customer C1": ("approved", None)}
+    with session(ws.engine) as s:
+        [d] = s.execute(select(Dispatch)).scalars().all()
+        why = sorted(s.execute(select(Event.message).where(Event.kind == "suppressed")).scalars())
+    assert d.invoice_count == 1  # INV-1 only: the disputed one left
+    assert why == ["not reminded today: dispute (case 2)",
+                   f"not reminded today: hold (case 1) until {TODAY + D(days=10)}"]

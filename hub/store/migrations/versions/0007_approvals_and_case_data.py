@@ -1,5 +1,5 @@
 """why a dispatch waits for a person; a case state's facts (balance covered, instalments);
-the step an invoice resumes at after a broken promise
+the step an invoice resumes at after a broken promise; an index of the credit notes
 
 Revision ID: 0007
 Revises: 0006
@@ -22,9 +22,13 @@ def upgrade() -> None:
         batch.add_column(sa.Column('data', sa.JSON(), nullable=False, server_default='{}'))
     with op.batch_alter_table('invoice') as batch:
         batch.add_column(sa.Column('resume_at', sa.Integer(), nullable=True))
+    op.create_index('ix_invoice_credit', 'invoice', ['customer_id', 'currency'],
+                    sqlite_where=sa.text("kind = 'credit_note'"),
+                    postgresql_where=sa.text("kind = 'credit_note'"))
 
 
 def downgrade() -> None:
+    op.drop_index('ix_invoice_credit', table_name='invoice')
     with op.batch_alter_table('invoice') as batch:
         batch.drop_column('resume_at')
     with op.batch_alter_table('case_state') as batch:
