@@ -81,7 +81,14 @@ def outcomes(ws: Workspace, today: dt.date) -> list[str]:
             out.append(f"{state.kind.replace('_', ' ')} of {name}: {state.outcome} — "
                        f"{state.data.get('closed_because', '')}"
                        + ("; reminders resumed at once" if state.outcome == "broken" else ""))
-        waiting = s.execute(select(func.count()).where(Dispatch.status == "planned")).scalar_one()
+        from hub.store.models import Event
+
+        for message, name in s.execute(select(Event.message, Customer.name).join(
+                Customer, Customer.id == Event.customer_id).where(
+                Event.kind == "suppressed", Event.message.like("%credits%")).limit(3)).all():
+            out.append(f"{name}: {message}")
+        waiting = s.execute(select(func.count()).select_from(Dispatch).where(
+            Dispatch.status == "planned")).scalar_one()
     if waiting:
         out.append(f"{waiting} reminder(s) wait for a person (the approval rules in "
                    "relance.yaml)")

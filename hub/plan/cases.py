@@ -13,11 +13,12 @@ import datetime as dt
 import getpass
 from decimal import Decimal
 
-from sqlalchemy import String, and_, cast, exists, func, literal, or_, select
+from sqlalchemy import String, and_, cast, exists, func, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from hub.clock import utcnow
 from hub.errors import PermanentError
+from hub.plan.scenarios import steps_of
 from hub.store.events import record_event
 from hub.store.models import CaseState, Customer, Invoice
 from hub.store.money import Money
@@ -71,8 +72,6 @@ def open_case(s: Session, kind: str, *, invoice: str | None = None, customer: st
             Customer.external_id == customer))).scalars().first()
         if cust_row is None:
             raise PermanentError(f"no customer {customer!r} (see `relance customers`)")
-    from hub.plan.settle import balance
-
     plan = sorted(instalments or ())
     state = CaseState(kind=kind, invoice_id=inv_row.id if inv_row else None,
                       customer_id=cust_row.id if cust_row else None, reason=reason,
@@ -92,6 +91,38 @@ def open_case(s: Session, kind: str, *, invoice: str | None = None, customer: st
                  customer_id=inv_row.customer_id if inv_row else cust_row.id,
                  data={"case": state.id, "kind": kind, "by": state.opened_by})
     return state
+
+
+def owed_invoices(s: Session, state: CaseState) -> list[Invoice]:
+    q = select(Invoice).where(Invoice.status == "open", Invoice.kind == "invoice",
+                              Invoice.amount_due > 0, Invoice.hub_paid_at.is_(None))
+    q = q.where(Invoice.id == state.invoice_id) if state.invoice_id else \
+        q.where(Invoice.customer_id == state.customer_id)
+    return list(s.execute(q.order_by(Invoice.due_date, Invoice.id)).scalars())
+
+
+def balance(s: Session, state: CaseState) -> Decimal:
+    return sum((i.amount_due for i in owed_invoices(s, state)), Decimal(0))
+
+
+def instalments(state: CaseState) -> list[tuple[dt.date, Decimal]]:
+    return [(dt.date.fromisoformat(d), Decimal(a)) for d, a in state.data.get("instalments", ())]
+
+
+def resume(s: Session, cfg, state: CaseState) -> None:
+    """A broken promise or missed instalment: the covered invoices take their next step
+    today (no `min_gap` wait), at the scenario's `on_broken_promise` step if it names one."""
+    for inv in owed_invoices(s, state):
+        name = inv.dunning_scenario or s.get(Customer, inv.customer_id).scenario
+        sc = cfg.scenarios.get(name or "")
+        level = inv.dunning_level if inv.dunning_scenario == name else -1
+        level, jump = -1 if level is None else level, None
+        if sc and sc.on_broken_promise:
+            index = next(st.index for st in steps_of(sc) if st.key == sc.on_broken_promise)
+            if index > level:  # never back to a step already sent
+                level, jump = index - 1, index
+        s.execute(update(Invoice).where(Invoice.id == inv.id).values(
+            dunning_scenario=name, dunning_level=level, dunning_on=None, resume_at=jump))
 
 
 def close_case(s: Session, case_id: int, *, outcome: str = "resolved", reason: str | None = None,
@@ -116,8 +147,6 @@ def close_case(s: Session, case_id: int, *, outcome: str = "resolved", reason: s
                  invoice_id=state.invoice_id, customer_id=state.customer_id,
                  data={"case": case_id, "outcome": outcome, "by": state.closed_by})
     if outcome == "broken" and config is not None:
-        from hub.plan.settle import resume
-
         resume(s, config, state)
     return state
 

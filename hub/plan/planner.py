@@ -153,7 +153,7 @@ def _due_index(sc: ScenarioConfig, name: str, steps: list[Step], cutoffs: list[d
     other = or_(inv.dunning_scenario.is_(None), inv.dunning_scenario != name)
     could = or_(other, inv.dunning_level < steps[-1].index)
     if earned:
-        could = and_(could, or_(other, inv.dunning_on.is_(None),
+        could = and_(could, or_(other, inv.dunning_level < 0, inv.dunning_on.is_(None),
                                 inv.dunning_on <= today - dt.timedelta(days=sc.min_gap)))
     return case(*whens, else_=None), could
 

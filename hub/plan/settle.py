@@ -14,57 +14,23 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from hub.clock import utcnow
 from hub.config import RelanceConfig
 from hub.money import quantize
-from hub.plan.scenarios import steps_of
+from hub.plan.cases import balance, close_case, instalments, owed_invoices
 from hub.store.events import record_event
-from hub.store.models import CaseState, Customer, Dispatch, DispatchInvoice, Invoice
+from hub.store.models import CaseState, Dispatch, DispatchInvoice
 from hub.store.records import dialect_insert
 
 JUDGE = "relance"  # the actor of what the hub decides by itself
 
 
-def owed_invoices(s: Session, state: CaseState) -> list[Invoice]:
-    q = select(Invoice).where(Invoice.status == "open", Invoice.kind == "invoice",
-                              Invoice.amount_due > 0, Invoice.hub_paid_at.is_(None))
-    q = q.where(Invoice.id == state.invoice_id) if state.invoice_id else \
-        q.where(Invoice.customer_id == state.customer_id)
-    return list(s.execute(q.order_by(Invoice.due_date, Invoice.id)).scalars())
-
-
-def balance(s: Session, state: CaseState) -> Decimal:
-    return sum((i.amount_due for i in owed_invoices(s, state)), Decimal(0))
-
-
-def instalments(state: CaseState) -> list[tuple[dt.date, Decimal]]:
-    return [(dt.date.fromisoformat(d), Decimal(a)) for d, a in state.data.get("instalments", ())]
-
-
-def resume(s: Session, cfg: RelanceConfig, state: CaseState) -> None:
-    """A broken promise or missed instalment: the covered invoices take their next step
-    today (no `min_gap` wait), at the scenario's `on_broken_promise` step if it names one."""
-    for inv in owed_invoices(s, state):
-        name = inv.dunning_scenario or s.get(Customer, inv.customer_id).scenario
-        sc = cfg.scenarios.get(name or "")
-        level = inv.dunning_level if inv.dunning_scenario == name else -1
-        level, jump = -1 if level is None else level, None
-        if sc and sc.on_broken_promise:
-            index = next(st.index for st in steps_of(sc) if st.key == sc.on_broken_promise)
-            if index > level:  # never back to a step already sent
-                level, jump = index - 1, index
-        s.execute(update(Invoice).where(Invoice.id == inv.id).values(
-            dunning_scenario=name, dunning_level=level, dunning_on=None, resume_at=jump))
-
-
 def settle_cases(s: Session, cfg: RelanceConfig, today: dt.date) -> int:
     """Judge the open promises whose date has passed and the payment plans with an
     instalment due; returns how many were closed."""
-    from hub.plan.cases import close_case
-
     closed = 0
     due = or_(and_(CaseState.kind == "promise", CaseState.until < today),
               CaseState.kind == "payment_plan")  # only those with a date passed are judged

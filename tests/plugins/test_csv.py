@@ -177,7 +177,8 @@ def test_sample_generator_feeds_the_connector(tmp_path):
     write_sample(tmp_path / "invoices.csv", dt.date(2026, 11, 24))
     _, records = collect(connector(tmp_path))
     invoices = of(records, InvoiceRecord)
-    assert len(invoices) == 200 and not of(records, RecordProblem)
+    assert len(invoices) == 202 and not of(records, RecordProblem)
+    assert sum(i.kind == "credit_note" for i in invoices) == 2  # one covers, one nets
     assert len(of(records, CustomerRecord)) <= 40
     assert {i.currency for i in invoices} >= {"EUR", "GBP", "JPY"}
     assert any(i.status == "paid" for i in invoices) and any(i.disputed for i in invoices)
