@@ -13,7 +13,7 @@ import datetime as dt
 import getpass
 from decimal import Decimal
 
-from sqlalchemy import String, and_, cast, exists, func, literal, or_, select, update
+from sqlalchemy import String, and_, cast, exists, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from hub.clock import utcnow
@@ -112,17 +112,23 @@ def instalments(state: CaseState) -> list[tuple[dt.date, Decimal]]:
 def resume(s: Session, cfg, state: CaseState) -> None:
     """A broken promise or missed instalment: the covered invoices take their next step
     today (no `min_gap` wait), at the scenario's `on_broken_promise` step if it names one."""
+    from hub.store.models import Dunning
+    from hub.store.records import dialect_insert
+
     for inv in owed_invoices(s, state):
-        name = inv.dunning_scenario or s.get(Customer, inv.customer_id).scenario
+        row = s.get(Dunning, inv.id)
+        name = row.scenario if row else s.get(Customer, inv.customer_id).scenario
         sc = cfg.scenarios.get(name or "")
-        level = inv.dunning_level if inv.dunning_scenario == name else -1
-        level, jump = -1 if level is None else level, None
+        if not name:
+            continue
+        level, jump = row.level if row and row.scenario == name else -1, None
         if sc and sc.on_broken_promise:
             index = next(st.index for st in steps_of(sc) if st.key == sc.on_broken_promise)
             if index > level:  # never back to a step already sent
                 level, jump = index - 1, index
-        s.execute(update(Invoice).where(Invoice.id == inv.id).values(
-            dunning_scenario=name, dunning_level=level, dunning_on=None, resume_at=jump))
+        values = {"scenario": name, "level": level, "planned_on": None, "resume_at": jump}
+        s.execute(dialect_insert(s, Dunning.__table__).values(invoice_id=inv.id, **values)
+                  .on_conflict_do_update(index_elements=["invoice_id"], set_=values))
 
 
 def close_case(s: Session, case_id: int, *, outcome: str = "resolved", reason: str | None = None,

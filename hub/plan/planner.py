@@ -49,7 +49,15 @@ from hub.plan.cases import KINDS, disputed_part, drop_blocked, open_states
 from hub.plan.scenarios import BusinessCalendar, Step, cutoff, steps_of
 from hub.plan.settle import plan_instalment_reminders, settle_cases
 from hub.store.db import installation_id, session
-from hub.store.models import CaseState, Customer, Dispatch, DispatchInvoice, Event, Invoice
+from hub.store.models import (
+    CaseState,
+    Customer,
+    Dispatch,
+    DispatchInvoice,
+    Dunning,
+    Event,
+    Invoice,
+)
 from hub.store.money import Money
 from hub.store.records import dialect_insert
 from hub.workspace import Workspace
@@ -100,12 +108,15 @@ def invoice_columns() -> dict:
 
 
 def assign_scenarios(s: Session, ws: Workspace, today: dt.date) -> None:
-    """One UPDATE maps every customer to the first `assign` rule that matches."""
+    """One UPDATE maps every customer to the first `assign` rule that matches (writing
+    only the rows whose scenario changes: an unchanged page is not written again)."""
     cols = invoice_columns()
     whens = [(to_sql(r.when, "customer", cols, today) if r.when else literal(True), r.scenario)
              for r in ws.config.assign]
     target = case(*whens, else_=None) if whens else literal(None)
-    s.execute(Customer.__table__.update().values(scenario=target))
+    c = Customer.__table__.c
+    s.execute(Customer.__table__.update().where(c.scenario.is_distinct_from(target))
+              .values(scenario=target))
 
 
 def eligible(sc: ScenarioConfig, today: dt.date):
@@ -129,14 +140,14 @@ def _due_index(sc: ScenarioConfig, name: str, steps: list[Step], cutoffs: list[d
     the last one planned, once `min_gap` days have passed since it — a first contact is
     never a later step, and a step before the due date only goes out before it. `latest`:
     the latest due step at once (earliest first for `catch_up: all`)."""
-    inv, cols = Invoice.__table__.c, invoice_columns()
+    inv, dn, cols = Invoice.__table__.c, Dunning.__table__.c, invoice_columns()
     earned = sc.escalation == "earned"
     ordered = steps if sc.catch_up == "all" or earned else list(reversed(steps))
-    rested = or_(planned < 0, inv.dunning_on.is_(None),
-                 inv.dunning_on <= today - dt.timedelta(days=sc.min_gap))
+    rested = or_(planned < 0, dn.planned_on.is_(None),
+                 dn.planned_on <= today - dt.timedelta(days=sc.min_gap))
     whens = []
     for st in ordered:
-        cond = [or_(inv.due_date <= cutoffs[st.index], inv.resume_at == st.index),
+        cond = [or_(inv.due_date <= cutoffs[st.index], dn.resume_at == st.index),
                 planned < st.index]
         if earned:
             cond.append(rested)
@@ -150,18 +161,18 @@ def _due_index(sc: ScenarioConfig, name: str, steps: list[Step], cutoffs: list[d
     # `could`: a necessary condition over raw invoice columns — some step is left and, when
     # earned, the gap since the last one has passed. Cheap, and selective on the daily run
     # (most invoices had a step recently), so few rows pay for the CASE and the customer join.
-    other = or_(inv.dunning_scenario.is_(None), inv.dunning_scenario != name)
-    could = or_(other, inv.dunning_level < steps[-1].index)
+    left = dn.level < steps[-1].index
     if earned:
-        could = and_(could, or_(other, inv.dunning_level < 0, inv.dunning_on.is_(None),
-                                inv.dunning_on <= today - dt.timedelta(days=sc.min_gap)))
+        left = and_(left, or_(dn.level < 0, dn.planned_on.is_(None),
+                              dn.planned_on <= today - dt.timedelta(days=sc.min_gap)))
+    could = or_(dn.scenario.is_(None), dn.scenario != name, left)
     return case(*whens, else_=None), could
 
 
 def remap_step_indexes(s: Session, name: str, steps: list[Step]) -> None:
     """Keep stored step positions in line with the config when steps were added or moved,
     so "the highest step already planned" stays a cheap index seek on the daily path."""
-    d, di, inv = Dispatch.__table__, DispatchInvoice.__table__, Invoice.__table__
+    d, di, dn = Dispatch.__table__, DispatchInvoice.__table__, Dunning.__table__
     wanted = {st.key: st.index for st in steps}
     stored = s.execute(select(d.c.step, d.c.step_index).where(d.c.scenario == name).distinct()).all()
     moves = {index: wanted.get(key, min(index, len(steps) - 1)) for key, index in stored}
@@ -171,8 +182,8 @@ def remap_step_indexes(s: Session, name: str, steps: list[Step]) -> None:
     for table in (d, di):  # one CASE per table, so chained moves (1→2, 2→3) cannot collide
         s.execute(table.update().where(table.c.scenario == name, table.c.step_index.in_(moves))
                   .values(step_index=case(moves, value=table.c.step_index)))
-    s.execute(inv.update().where(inv.c.dunning_scenario == name, inv.c.dunning_level.in_(moves))
-              .values(dunning_level=case(moves, value=inv.c.dunning_level)))
+    s.execute(dn.update().where(dn.c.scenario == name, dn.c.level.in_(moves))
+              .values(level=case(moves, value=dn.c.level)))
 
 
 def plan_scenario(s: Session, ws: Workspace, name: str, sc: ScenarioConfig, today: dt.date,
@@ -187,19 +198,22 @@ def plan_scenario(s: Session, ws: Workspace, name: str, sc: ScenarioConfig, toda
     s.execute(insert(STEP), [{"step_index": st.index, "step": st.key, "channel": st.config.channel,
                               "template": st.config.template, "cutoff": cutoffs[st.index]}
                              for st in steps])
-    inv, cust = Invoice.__table__.c, Customer.__table__.c
-    # The invoice's dunning level in this scenario (last step planned), read in the scan.
-    planned = case((inv.dunning_scenario == name, inv.dunning_level), else_=-1)
+    inv, cust, dn = Invoice.__table__.c, Customer.__table__.c, Dunning.__table__.c
+    # The invoice's dunning level in this scenario (last step planned), read beside the scan.
+    planned = case((dn.scenario == name, dn.level), else_=-1)
     # A scenario followed by most customers is planned by one sequential pass over invoices
     # (LEFT JOIN + coalesce keeps invoices as the outer loop); a small one starts from its
     # customers and their invoices through the customer_id index.
     wide = share >= 0.2
-    joined = (Invoice.__table__.outerjoin(Customer.__table__, cust.id == inv.customer_id) if wide
-              else Invoice.__table__.join(Customer.__table__, cust.id == inv.customer_id))
+    # the dunning row first (a lookup in id order, and the prefilter is over it), then the
+    # customer, for the few rows the prefilter lets through
+    stand = Invoice.__table__.outerjoin(Dunning.__table__, dn.invoice_id == inv.id)
+    joined = (stand.outerjoin(Customer.__table__, cust.id == inv.customer_id) if wide
+              else stand.join(Customer.__table__, cust.id == inv.customer_id))
     in_scenario = (func.coalesce(cust.scenario, "") == name) if wide else (cust.scenario == name)
     due_index, could = _due_index(sc, name, steps, cutoffs, planned, today)
     idx = due_index.label("idx")
-    asked, rules = inv.amount_due, [could, inv.due_date <= max(cutoffs), eligible(sc, today),
+    asked, rules = inv.amount_due, [inv.due_date <= max(cutoffs), could, eligible(sc, today),
                                     in_scenario]
     if sc.remind_undisputed and report.cases:  # only the undisputed rest is asked for
         asked = inv.amount_due - disputed_part(today)
@@ -286,11 +300,14 @@ def _materialise(s: Session, ws: Workspace, name: str, sc: ScenarioConfig, today
     _insert_ignore(s, DispatchInvoice.__table__,
                    ["dispatch_id", "invoice_id", "scenario", "step", "step_index"], link,
                    ["invoice_id", "scenario", "step"])
-    inv = Invoice.__table__
-    level = select(c.step_index).where(c.invoice_id == inv.c.id).scalar_subquery()
-    s.execute(inv.update().where(inv.c.id.in_(select(c.invoice_id)))
-              .values(dunning_scenario=name, dunning_level=level, dunning_on=today,
-                      resume_at=None))
+    up = dialect_insert(s, Dunning.__table__).from_select(
+        ["invoice_id", "scenario", "level", "planned_on", "resume_at"],
+        select(c.invoice_id, literal(name), c.step_index, literal(today),
+               literal(None, Integer)).where(c.invoice_id.is_not(None))  # SQLite: ON CONFLICT
+        .order_by(c.invoice_id))                                         # after a WHERE
+    s.execute(up.on_conflict_do_update(index_elements=["invoice_id"], set_={
+        "scenario": up.excluded.scenario, "level": up.excluded.level,
+        "planned_on": up.excluded.planned_on, "resume_at": None}))
     if s.get_bind().dialect.name == "postgresql":
         s.execute(text("SELECT setval(pg_get_serial_sequence('dispatch', 'id'), "
                        "(SELECT COALESCE(MAX(id), 1) FROM dispatch))"))

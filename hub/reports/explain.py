@@ -126,7 +126,12 @@ def _steps(ws: Workspace, inv: Invoice, name: str, dispatches: list[Dispatch],
     cal = BusinessCalendar.for_company(ws.config.company)
     done = {d.step: d for d in dispatches if d.scenario == name}
     out, following = [], None
-    last_on = inv.dunning_on if inv.dunning_scenario == name else None
+    from hub.store.db import session
+    from hub.store.models import Dunning
+
+    with session(ws.engine) as s:
+        row = s.get(Dunning, inv.id)
+    last_on = row.planned_on if row and row.scenario == name else None
     for st in steps_of(sc):
         when = step_date(inv.due_date, st.offset, cal)
         d = done.get(st.key)

@@ -91,10 +91,10 @@ def release(s: Session, dispatch_id: int, invoice_ids: Sequence[int]) -> None:
     marks = _marks(len(invoice_ids))
     sql(s.connection(), f"DELETE FROM dispatch_invoice WHERE dispatch_id = ? AND invoice_id IN "
                         f"({marks})", (dispatch_id, *invoice_ids))
-    sql(s.connection(), "UPDATE invoice SET dunning_level = COALESCE((SELECT MAX(di.step_index) "
-                        "FROM dispatch_invoice AS di WHERE di.invoice_id = invoice.id AND "
-                        "di.scenario = invoice.dunning_scenario), -1) "
-                        f"WHERE id IN ({marks})", tuple(invoice_ids))
+    sql(s.connection(), "UPDATE dunning SET level = COALESCE((SELECT MAX(di.step_index) "
+                        "FROM dispatch_invoice AS di WHERE di.invoice_id = dunning.invoice_id "
+                        "AND di.scenario = dunning.scenario), -1) "
+                        f"WHERE invoice_id IN ({marks})", tuple(invoice_ids))
 
 
 def abandon(engine: Engine, worker: str) -> int:

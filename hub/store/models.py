@@ -99,12 +99,6 @@ class Invoice(SQLModel, table=True):
     promised_until: dt.date | None = None
     on_payment_plan: bool = False
     in_collection: bool = False
-    # The dunning level: the last step planned for this invoice in `dunning_scenario`.
-    # A cache the planner reads in its sequential scan; dispatch_invoice stays the truth.
-    dunning_scenario: str | None = None
-    dunning_level: int = -1
-    dunning_on: dt.date | None = None  # when that step was planned: the gap to the next
-    resume_at: int | None = None  # a step to send now, whatever its date (a broken promise)
     reference: str | None = None
     online_url: str | None = None
     seen_generation: int = 0
@@ -130,6 +124,19 @@ class Payment(SQLModel, table=True):
     currency: str
     date: dt.date
     void: bool = False
+
+
+class Dunning(SQLModel, table=True):
+    """Where an invoice stands in its scenario: the last step planned, when, and a step to
+    send at once (a broken promise). A cache the planner reads beside its scan (dispatch_
+    invoice stays the truth), kept out of the wide invoice row so a day's plan rewrites a
+    narrow table, not most pages of the invoices."""
+
+    invoice_id: int = Field(primary_key=True, foreign_key="invoice.id")
+    scenario: str
+    level: int = -1
+    planned_on: dt.date | None = None  # the gap to the next step runs from here
+    resume_at: int | None = None  # a step to send now, whatever its date
 
 
 class Dispatch(SQLModel, table=True):

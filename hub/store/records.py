@@ -59,12 +59,12 @@ INVOICE_COLUMNS = ("connection_id", "external_id", "customer_id", "kind", "numbe
                    "total", "amount_due", "issue_date", "due_date", "status", "disputed",
                    "promised_until", "reference", "online_url", "seen_generation",
                    "source_updated_at", "synced_at", "on_payment_plan", "in_collection",
-                   "dunning_level", "paid_at")
+                   "paid_at")
 _INVOICES = Upsert(
     "invoice", INVOICE_COLUMNS, ("connection_id", "external_id"),
     # the customer's id is looked up by SQLite/PostgreSQL, not by a round trip per page
     lookups={"customer_id": Lookup("customer", "external_id", scope="connection_id")},
-    keep=("on_payment_plan", "in_collection", "dunning_level"),
+    keep=("on_payment_plan", "in_collection"),
     # Hub-owned facts survive a ledger record: a dispute or promise recorded by a person
     # is sticky until a person clears it; `paid_at` is the first time we saw it paid.
     update={
@@ -148,7 +148,7 @@ def prepare_invoices(dialect: str, connection_id: int, records: Sequence[Invoice
         columns = _invoice_columns(records, to, now) if records else []
     invoices = _INVOICES.column_statements(dialect, columns, fixed={
         "connection_id": connection_id, "seen_generation": generation,
-        "on_payment_plan": False, "in_collection": False, "dunning_level": -1})
+        "on_payment_plan": False, "in_collection": False})
     return Batch(placeholders + invoices, len(records), problems)
 
 

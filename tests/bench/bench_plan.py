@@ -80,8 +80,8 @@ def populate(ws) -> None:
 
     cur.executemany(
         "INSERT INTO invoice (id, connection_id, external_id, customer_id, kind, number, currency, "
-        "total, amount_due, due_date, status, disputed, on_payment_plan, in_collection, dunning_level, "
-        "seen_generation, synced_at) VALUES (?, 1, ?, ?, ?, ?, ?, ?, ?, ?, 'open', 0, 0, 0, -1, 1, ?)",
+        "total, amount_due, due_date, status, disputed, on_payment_plan, in_collection, "
+        "seen_generation, synced_at) VALUES (?, 1, ?, ?, ?, ?, ?, ?, ?, ?, 'open', 0, 0, 0, 1, ?)",
         rows())
     # 5 % of the customers with a case state: holds, disputes and promises, half on the
     # customer, half on one of its invoices

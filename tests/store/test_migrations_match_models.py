@@ -20,3 +20,36 @@ def test_migrated_sqlite_schema_equals_the_models(tmp_path):
     partial = {"ix_invoice_hub_paid", "ix_event_invoice"}
     diff = [d for d in diff if not (d[0] == "remove_index" and d[1].name in partial)]
     assert diff == []
+
+
+def test_the_dunning_state_moves_out_of_the_invoice_row_and_back(tmp_path):
+    """0007 moves each invoice's step and day into `dunning`; its downgrade puts them back."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from hub.store.db import alembic_config, make_engine, migrate
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    migrate(engine, "0006")
+    with engine.begin() as c:
+        c.execute(text("INSERT INTO connection (id, name, plugin, state, cursor, sync_generation) "
+                       "VALUES (1, 'books', 'csv', 'ok', '{}', 1)"))
+        c.execute(text("INSERT INTO customer (id, connection_id, external_id, name, on_hold, "
+                       "placeholder, updated_at) VALUES (1, 1, 'C1', 'C1', 0, 0, '2026-11-01')"))
+        for i, (scenario, level) in enumerate((("standard", 2), (None, -1)), start=1):
+            c.execute(text(
+                "INSERT INTO invoice (id, connection_id, external_id, customer_id, kind, number, "
+                "currency, total, amount_due, due_date, status, disputed, on_payment_plan, "
+                "in_collection, dunning_scenario, dunning_level, dunning_on, seen_generation, "
+                "synced_at) VALUES (:i, 1, :e, 1, 'invoice', :e, 'EUR', 1, 1, '2026-10-01', "
+                "'open', 0, 0, 0, :s, :l, :d, 1, '2026-11-01')"),
+                {"i": i, "e": f"I{i}", "s": scenario, "l": level,
+                 "d": "2026-11-20" if scenario else None})
+    migrate(engine)
+    with engine.connect() as c:
+        assert c.execute(text("SELECT invoice_id, scenario, level, planned_on FROM dunning")
+                         ).all() == [(1, "standard", 2, "2026-11-20")]
+    command.downgrade(alembic_config(engine), "0006")
+    with engine.connect() as c:
+        assert c.execute(text("SELECT dunning_scenario, dunning_level FROM invoice ORDER BY id")
+                         ).all() == [("standard", 2), (None, -1)]
