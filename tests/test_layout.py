@@ -24,6 +24,7 @@ RANKS = {
     "hub.contracts": 1,
     "hub.config": 2,
     "hub.store": 3,
+    "hub.law": 3,
     "hub.workspace": 4,
     "hub.testing": 5,
     "hub.sync": 6,

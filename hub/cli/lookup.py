@@ -1,4 +1,5 @@
-"""explain, invoices, customers: what the store holds, and why a reminder went or did not."""
+"""explain, claim, invoices, customers: what the store holds, why a reminder went or did not,
+and what an overdue invoice may bear under the law."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from hub.cli.common import (
     JsonOpt,
     WorkspaceOpt,
     console,
+    fail,
     open_workspace,
     parse_day,
     print_json,
@@ -22,6 +24,7 @@ from hub.cli.common import (
 
 def register(app: typer.Typer) -> None:
     app.command()(explain)
+    app.command()(claim)
     app.command()(invoices)
     app.command()(customers)
 
@@ -43,6 +46,41 @@ def explain(invoice: str = typer.Argument(..., help="the invoice number (or its 
     if as_json:
         return print_json(data)
     return print_explain(data)
+
+
+def claim(invoice: str = typer.Argument(..., help="the invoice number (or its ledger id)"),
+          on: str = typer.Option(None, "--on", help="as of YYYY-MM-DD (default today)"),
+          law: str = typer.Option(None, "--law", help="a law pack other than the company's: "
+                                                      "eu, fr, de, gb"),
+          rate: str = typer.Option(None, "--rate", help="the invoice's own contractual rate, "
+                                                        "percent a year (replaces the law's)"),
+          workspace: Path = WorkspaceOpt, as_json: bool = JsonOpt):
+    """Late-payment interest and fixed compensation the invoice may bear, with the law."""
+    from decimal import Decimal, InvalidOperation
+
+    from hub.money import fmt_amounts
+    from hub.reports.claim import invoice_claim
+
+    try:
+        own = Decimal(rate) if rate else None
+    except InvalidOperation:
+        raise fail(f"--rate {rate!r} is not a number (write 9.5 for 9.5 %)") from None
+    ws = run_guarded(lambda: open_workspace(workspace, read_only=True))
+    c = run_guarded(lambda: invoice_claim(ws, invoice, _day(ws, on), pack=law, own_rate=own))
+    if as_json:
+        return print_json(c.as_json())
+    loc = ws.config.company.babel_locale
+    money = lambda v: fmt_amounts({c.currency: v}, loc)  # noqa: E731
+    console.print(f"[bold]{invoice}[/]: {money(c.principal)} due {c.due_date}, "
+                  f"{c.days_late} days late on {c.on} ({c.customer_type} debtor)", highlight=False)
+    console.print(f"law: {c.law}", highlight=False)
+    for p in c.periods:
+        console.print(f"  {p['from']} → {p['to']}: {p['days']} days at {p['rate_percent']} %",
+                      highlight=False)
+    console.print(f"interest {money(c.interest)} + fixed compensation "
+                  f"{money(c.fixed_compensation)} = [bold]{money(c.total)}[/] with the principal",
+                  highlight=False)
+    return None
 
 
 def print_explain(data: dict) -> None:

@@ -64,6 +64,9 @@ class CompanyConfig(Strict):
     signatory: str | None = None
     address: AddressConfig = AddressConfig()
     workdays: list[int] = Field([0, 1, 2, 3, 4], description="0=Monday")
+    law: Literal["eu", "fr", "de", "gb"] | None = Field(
+        None, description="the late-payment law pack of your claims (`relance claim`): eu "
+        "(Directive 2011/7/EU), fr, de, gb; default: your country's, else eu inside the EU")
 
     @field_validator("timezone")
     @classmethod

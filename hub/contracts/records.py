@@ -150,6 +150,9 @@ class CustomerRecord(Record):
     segment: str | None = None
     tags: tuple[str, ...] = ()
     tax_id: str | None = None
+    customer_type: Literal["business", "consumer"] = Field(
+        "business", description="which late-payment law applies: most cover business "
+        "debtors only, German law charges consumers less; map what your ledger has")
     updated_at: dt.datetime | None = None
 
 

@@ -45,6 +45,7 @@ from hub.clock import today_in, utcnow
 from hub.config import ScenarioConfig
 from hub.config.conditions import to_sql
 from hub.plan.accounts import ACCOUNT, build_accounts, drop_covered
+from hub.plan.approvals import approval_reason
 from hub.plan.cases import KINDS, disputed_part, drop_blocked, open_states
 from hub.plan.scenarios import BusinessCalendar, Step, cutoff, steps_of
 from hub.plan.settle import plan_instalment_reminders, settle_cases
@@ -325,38 +326,6 @@ def _materialise(s: Session, ws: Workspace, name: str, sc: ScenarioConfig, today
     report.dispatch_ids += new_ids
     report.created += len(new_ids)
     report.linked += s.execute(select(func.count()).select_from(CANDIDATE)).scalar_one()
-
-
-def approval_reason(ws: Workspace, name: str, sc: ScenarioConfig, g):
-    """SQL over the grouped dispatch rows `g`: why a person must approve one ("step
-    formal_notice; above 5000 EUR"), NULL when no rule holds it."""
-    rules = ws.config.approvals
-    everything = sc.require_approval if sc.require_approval is not None else \
-        ws.config.dispatch.require_approval
-    if everything or name in rules.scenarios:
-        return literal(f"every step of scenario {name} is approved by a person")
-    parts = []
-    if rules.steps:
-        parts.append((or_(g.c.step.in_(rules.steps), g.c.template.in_(rules.steps)),
-                      literal("step ") + g.c.step))
-    for cur, floor in rules.above.items():
-        parts.append((and_(g.c.currency == cur, g.c.amount > literal(floor, Money())),
-                      literal(f"above {floor} {cur}")))
-    cust = Customer.__table__.c
-    if rules.segments:
-        segment = select(cust.segment).where(cust.id == g.c.customer_id).scalar_subquery()
-        parts.append((segment.in_(rules.segments), literal("segment ") + segment))
-    if rules.first_contact:
-        d = Dispatch.__table__.c
-        parts.append((~exists(select(d.id).where(d.customer_id == g.c.customer_id,
-                                                 d.status == "sent")), literal("first contact")))
-    if not parts:
-        return literal(None, String)
-    joined = None
-    for cond, words in parts:
-        piece = case((cond, words + literal("; ")), else_=literal(""))
-        joined = piece if joined is None else joined + piece
-    return func.nullif(func.rtrim(joined, "; "), "")
 
 
 def _insert_ignore(s: Session, table, cols, select_stmt, conflict):

@@ -60,6 +60,7 @@ class Customer(SQLModel, table=True):
     language: str | None = None
     timezone: str | None = None
     segment: str | None = None
+    customer_type: str = "business"  # business | consumer (the late-payment law that applies)
     tags: str | None = None  # ",a,b," so that `'a' in tags` is a LIKE in SQL
     tax_id: str | None = None
     scenario: str | None = Field(default=None, index=True)

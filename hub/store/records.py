@@ -47,7 +47,8 @@ def _tags(tags: Iterable[str]) -> str | None:
 
 CUSTOMER_COLUMNS = ("connection_id", "external_id", "name", "code", "email", "cc_emails", "phone",
                     "mobile", "line1", "line2", "city", "postcode", "region", "country",
-                    "language", "timezone", "segment", "tags", "tax_id", "placeholder",
+                    "language", "timezone", "segment", "tags", "tax_id", "customer_type",
+                    "placeholder",
                     "on_hold", "updated_at")
 _CUSTOMERS = Upsert("customer", CUSTOMER_COLUMNS, ("connection_id", "external_id"),
                     keep=("on_hold",))
@@ -117,7 +118,7 @@ def prepare_customers(dialect: str, connection_id: int, records: Sequence[Custom
         r.external_id, r.name, r.code, r.email, ",".join(r.cc_emails) or None,
         r.phone, r.mobile, r.address.line1, r.address.line2, r.address.city, r.address.postcode,
         r.address.region, r.address.country, r.language, r.timezone, r.segment, _tags(r.tags),
-        r.tax_id, now,
+        r.tax_id, r.customer_type, now,
     ) for r in {r.external_id: r for r in records}.values()]
     if known is not None:
         known.update(row[0] for row in rows)

@@ -27,14 +27,17 @@ from plugins.csv.parsing import parse_date, parse_decimal
 FIELDS = ("number", "customer_name", "customer_id", "currency", "amount_due", "total",
           "due_date", "issue_date", "promised_until", "status", "disputed", "invoice_id")
 CUSTOMER_FIELDS = ("customer_code", "email", "phone", "mobile", "language", "segment", "tags",
-                   "address_line1", "address_line2", "city", "postcode", "country")
+                   "address_line1", "address_line2", "city", "postcode", "country",
+                   "customer_type")
+CONSUMER = {"consumer", "b2c", "private", "individual", "particulier", "privé", "prive",
+            "verbraucher", "privat"}
 NO_ADDRESS = Address()
 # the fields a row sets, in the order `make_invoice` takes them
 INVOICE_FIELDS = ("external_id", "customer_external_id", "number", "currency", "total",
                   "amount_due", "issue_date", "due_date", "status", "disputed", "promised_until")
 make_invoice = InvoiceRecord.maker(*INVOICE_FIELDS)
 make_customer = CustomerRecord.maker("external_id", "name", "code", "email", "phone", "mobile",
-                                     "language", "segment", "tags", "address")
+                                     "language", "segment", "tags", "address", "customer_type")
 TRUE = {"1", "true", "yes", "y", "oui", "x", "disputed", "litige"}
 DEFAULT_STATUS = {"paid": "paid", "payée": "paid", "payee": "paid", "settled": "paid",
                   "void": "void", "voided": "void", "cancelled": "void", "annulée": "void",
@@ -211,7 +214,7 @@ class RowReader:
 
     def _customer(self, cust_id: str, name: str, row: list[str]) -> CustomerRecord:
         (code, email, phone, mobile, language, segment, tags, line1, line2, city, postcode,
-         country) = map(str.strip, self.customer_cells(row))
+         country, kind) = map(str.strip, self.customer_cells(row))
         address = NO_ADDRESS if not (line1 or line2 or city or postcode or country) else \
             Address.trusted(line1=line1 or None, line2=line2 or None, city=city or None,
                             postcode=postcode or None, country=country_code(country))
@@ -220,4 +223,4 @@ class RowReader:
             cust_id, name, code or None, email or None, phone or None, mobile or None,
             language or None, segment or None,
             tuple(t.strip() for t in tags.replace(";", ",").split(",") if t.strip()) if tags
-            else (), address)
+            else (), address, "consumer" if kind.lower() in CONSUMER else "business")

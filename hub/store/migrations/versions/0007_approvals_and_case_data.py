@@ -1,6 +1,6 @@
 """why a dispatch waits for a person; a case state's facts (balance covered, instalments);
 where each invoice stands in its scenario, in a narrow table of its own; an index of the
-credit notes
+credit notes; the customer's type (business or consumer) for the late-payment law
 
 Revision ID: 0007
 Revises: 0006
@@ -36,6 +36,8 @@ def upgrade() -> None:
                "WHERE dunning_scenario IS NOT NULL")
     for column in ('dunning_scenario', 'dunning_level', 'dunning_on'):
         op.drop_column('invoice', column)  # ALTER TABLE … DROP COLUMN (SQLite ≥ 3.35)
+    op.add_column('customer', sa.Column('customer_type', sqlmodel.sql.sqltypes.AutoString(),
+                                        nullable=False, server_default='business'))
     op.create_index('ix_invoice_credit', 'invoice', ['customer_id', 'currency'],
                     sqlite_where=sa.text("kind = 'credit_note'"),
                     postgresql_where=sa.text("kind = 'credit_note'"))
@@ -43,6 +45,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index('ix_invoice_credit', table_name='invoice')
+    op.drop_column('customer', 'customer_type')
     op.add_column('invoice', sa.Column('dunning_scenario', sqlmodel.sql.sqltypes.AutoString(),
                                        nullable=True))
     op.add_column('invoice', sa.Column('dunning_level', sa.Integer(), nullable=False,

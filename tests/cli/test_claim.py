@@ -1,0 +1,42 @@
+"""`relance claim`: what an overdue invoice may bear, from the store and the company's law."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from hub.cli import app
+from tests.send.test_unknown_is_not_open import CONFIG
+
+runner = CliRunner()
+HEADER = ("invoice_id;invoice_number;customer_id;customer_name;currency;amount_due;due_date;"
+          "status;customer_type\n")
+
+
+@pytest.fixture(autouse=True)
+def _test_plugins(monkeypatch):
+    monkeypatch.setenv("RELANCE_PLUGINS", "tests.memory_plugins_entry")
+
+
+def test_claim_applies_the_company_law_to_the_stored_invoice(make_ws, tmp_path):
+    make_ws(CONFIG)
+    (tmp_path / "invoices.csv").write_text(
+        HEADER + "I1;F-1;C1;Acme Client;EUR;10000.00;2025-03-01;open;\n"
+                 "I2;F-2;C2;Jean Dupont;EUR;500.00;2025-03-01;open;particulier\n")
+    w = ["-w", str(tmp_path)]
+    assert runner.invoke(app, ["sync", *w]).exit_code == 0
+    out = json.loads(runner.invoke(app, ["claim", "F-1", "--on", "2025-06-01", "--json", *w]).stdout)
+    assert {k: out[k] for k in ("principal", "days_late", "rate_percent", "interest",
+                                "fixed_compensation", "total", "currency")} == {
+        "principal": "10000.00", "days_late": 92, "rate_percent": "13.15", "interest": "331.45",
+        "fixed_compensation": "40.00", "total": "10371.45", "currency": "EUR"}
+    assert "L441-10" in out["law"]
+    text = runner.invoke(app, ["claim", "F-1", "--on", "2025-06-01", *w]).stdout
+    assert "92 days late" in text and "13.15 %" in text
+    consumer = runner.invoke(app, ["claim", "F-2", "--on", "2025-06-01", *w])
+    assert consumer.exit_code != 0 and "business debtors only" in consumer.output
+    german = json.loads(runner.invoke(app, ["claim", "F-2", "--on", "2025-06-01", "--law", "de",
+                                            "--json", *w]).stdout)
+    assert german["rate_percent"] == "7.27" and german["fixed_compensation"] == "0.00"
