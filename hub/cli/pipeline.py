@@ -116,18 +116,15 @@ def diff_line(diff: dict[str, int], workspace) -> str:
     parts = [f"{diff.get('new', 0)} new" + (f" ({diff['new_waiting_for_approval']} wait for "
                                              "approval)" if diff.get("new_waiting_for_approval")
                                              else "")]
-    if diff.get("suppressed_by_account"):
-        parts.append(f"{diff['suppressed_by_account']} customer(s) not reminded: credits or "
-                     "the minimum amount")
-    if diff.get("held_by_case_states"):
-        parts.append(f"{diff['held_by_case_states']} invoice(s) held by a case state "
-                     f"({cmd(workspace, 'case list')})")
-    if diff.get("paid_since_planned"):
-        parts.append(f"{diff['paid_since_planned']} earlier reminder(s) will not go: paid "
-                     "since they were planned")
-    if diff.get("earlier_waiting_for_approval"):
-        parts.append(f"{diff['earlier_waiting_for_approval']} earlier one(s) still wait for "
-                     f"approval ({cmd(workspace, 'approvals')})")
+    for key, words in (
+            ("suppressed_by_account", "customer(s) not reminded: credits or the minimum amount"),
+            ("held_by_case_states", f"invoice(s) held by a case state "
+                                    f"({cmd(workspace, 'case list')})"),
+            ("paid_since_planned", "earlier reminder(s) will not go: paid since they were planned"),
+            ("earlier_waiting_for_approval", f"earlier one(s) still wait for approval "
+                                             f"({cmd(workspace, 'approvals')})")):
+        if diff.get(key):
+            parts.append(f"{diff[key]} {words}")
     return "; ".join(parts) + "."
 
 
