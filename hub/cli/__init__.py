@@ -34,9 +34,9 @@ def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="debug log
 
 
 def _mount() -> None:
-    from hub.cli import approvals, demo, lookup, pipeline, plugins_cmd, reports, setup
+    from hub.cli import approvals, demo, lookup, pipeline, plugins_cmd, reports, setup, simulate
 
-    for module in (setup, pipeline, approvals, reports, lookup, plugins_cmd, demo):
+    for module in (setup, pipeline, approvals, reports, lookup, simulate, plugins_cmd, demo):
         module.register(app)
     # Command groups owned by other modules; each is optional while it is being built.
     for module_name, attr, name in (("hub.cli.connect", "register", None),

@@ -102,7 +102,7 @@ def test_a_consumer_under_a_business_only_law_is_refused():
 
 
 def test_a_rate_not_yet_known_is_refused_until_the_workspace_adds_it(tmp_path):
-    with pytest.raises(ConfigError, match="law/rates.yaml") as err:
+    with pytest.raises(ConfigError, match=r"law/rates\.yaml") as err:
         run("fr", "1000", d(2026, 6, 1), d(2026, 8, 1))
     assert "2026-07-01" in str(err.value)
     (tmp_path / "law").mkdir()

@@ -1,0 +1,137 @@
+"""`relance simulate`: the scenarios replayed day by day over today's data, sending nothing.
+
+It runs the real planner on a throwaway copy of the store: each day it judges promises and
+payment plans, lets holds lapse, plans, and counts what was planned as sent that day (so
+the next step follows as it would). Nothing of a second rule set: what it shows is what
+the planner would do, given that nobody pays — unless `assume_paid`, where each promise
+is kept on its date.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.engine import make_url
+
+from hub.errors import PermanentError
+from hub.money import quantize
+from hub.plan.planner import plan
+from hub.send import outbox
+from hub.send.outbox import Status as S
+from hub.store.db import migrate, session
+from hub.store.models import CaseState, Customer, Dispatch, DispatchInvoice, Invoice
+from hub.workspace import Workspace
+
+
+def throwaway(ws: Workspace, folder: Path) -> Workspace:
+    """A copy of the workspace on a copy of its store (SQLite's online backup)."""
+    url = make_url(ws.database_url)
+    if url.get_backend_name() != "sqlite":
+        raise PermanentError("relance simulate copies the store, which it can do for SQLite "
+                             "only for now; run it on a SQLite export of the data")
+    copy = folder / "simulate.db"
+    src, dst = sqlite3.connect(url.database), sqlite3.connect(copy)
+    with dst:
+        src.backup(dst)
+    src.close()
+    dst.close()
+    sim = Workspace(ws.root, ws.loaded, ws.registry, database_url=f"sqlite:///{copy}")
+    migrate(sim.engine)  # the copy, not the store: a read-only command changes nothing
+    return sim
+
+
+def _case_changes(s, day: dt.date, seen: dict[int, Any]) -> list[dict[str, Any]]:
+    """Case states closed by the day's plan, or lapsed at the day's start."""
+    out = []
+    for c, name in s.execute(select(CaseState, Customer.name).outerjoin(
+            Invoice, Invoice.id == CaseState.invoice_id).join(
+            Customer, Customer.id == func.coalesce(CaseState.customer_id, Invoice.customer_id))
+            ).all():
+        before = seen.get(c.id)
+        if before is None and c.closed_at is None:
+            seen[c.id] = "open"
+            continue
+        if before == "open" and c.closed_at is not None:
+            out.append({"customer": name, "why": f"{c.kind.replace('_', ' ')} {c.outcome}: "
+                        + c.data.get("closed_because", "")})
+            seen[c.id] = "closed"
+        elif before == "open" and c.until is not None and c.until == day - dt.timedelta(days=1) \
+                and c.kind in ("hold", "legal_hold", "dispute", "in_collection"):
+            out.append({"customer": name, "why": f"{c.kind} ended on {c.until}: reminders resume"})
+            seen[c.id] = "lapsed"
+    return out
+
+
+def simulate(ws: Workspace, start: dt.date, end: dt.date, *, scenario: str | None = None,
+             customer: str | None = None, assume_paid: bool = False) -> list[dict[str, Any]]:
+    if end < start:
+        raise PermanentError("--to comes before --from")
+    rows: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="relance-simulate-") as folder:
+        sim = throwaway(ws, Path(folder))
+        seen: dict[int, Any] = {}
+        with session(sim.engine) as s:
+            _case_changes(s, start, seen)
+        day = start
+        while day <= end:
+            if assume_paid:
+                _keep_promises(sim, day)
+            report = plan(sim, today=day, scenarios=[scenario] if scenario else None)
+            with session(sim.engine, immediate=True) as s:
+                for change in _case_changes(s, day, seen):
+                    rows.append({"date": day, "invoices": [], "scenario": None, "step": None,
+                                 "channel": None, "template": None, "amount": None} | change)
+                rows += _sent(s, report.dispatch_ids, day)
+            day += dt.timedelta(days=1)
+        sim.engine.dispose()
+    if customer:
+        rows = [r for r in rows if customer in (r["customer"],)]
+    return rows
+
+
+def _keep_promises(sim: Workspace, day: dt.date) -> None:
+    """`assume_paid`: the invoices of a promise due yesterday are paid (it is kept)."""
+    from hub.plan.cases import owed_invoices
+
+    with session(sim.engine, immediate=True) as s:
+        for c in s.execute(select(CaseState).where(
+                CaseState.closed_at.is_(None), CaseState.kind == "promise",
+                CaseState.until == day - dt.timedelta(days=1))).scalars().all():
+            ids = [i.id for i in owed_invoices(s, c)]
+            s.execute(update(Invoice).where(Invoice.id.in_(ids)).values(status="paid",
+                                                                        amount_due=0))
+
+
+def _sent(s, ids: list[int], day: dt.date) -> list[dict[str, Any]]:
+    """The day's dispatches as rows, each then counted as sent that day."""
+    out = []
+    if not ids:
+        return out
+    numbers: dict[int, list[str]] = {}
+    for did, number in s.execute(select(DispatchInvoice.dispatch_id, Invoice.number).join(
+            Invoice, Invoice.id == DispatchInvoice.invoice_id).where(
+            DispatchInvoice.dispatch_id.in_(ids)).order_by(Invoice.due_date)):
+        numbers.setdefault(did, []).append(number)
+    for d, name in s.execute(select(Dispatch, Customer.name).join(
+            Customer, Customer.id == Dispatch.customer_id).where(Dispatch.id.in_(ids))
+            .order_by(Dispatch.id)).all():
+        why = f"step {d.step} of {d.scenario}" if d.scenario != "payment_plan" else \
+            "payment-plan instalment ahead"
+        if d.approval_reason:
+            why += f"; waits for approval ({d.approval_reason}): assumed approved"
+        out.append({"date": day, "customer": name, "invoices": numbers.get(d.id, []),
+                    "scenario": d.scenario, "step": d.step, "channel": d.channel,
+                    "template": d.template, "why": why,
+                    "amount": f"{quantize(d.amount, d.currency)} {d.currency}"
+                    if d.amount is not None and d.currency != "MIXED" else None})
+        if d.status == S.PLANNED:
+            outbox.transition(s, d.id, S.PLANNED, S.APPROVED)
+        sent_at = dt.datetime.combine(day, dt.time(9), tzinfo=dt.UTC)
+        outbox.transition(s, d.id, S.APPROVED, S.SENDING)
+        outbox.transition(s, d.id, S.SENDING, S.SENT, sent_at=sent_at)
+    return out

@@ -1,0 +1,62 @@
+"""`relance simulate` against calendars written out by hand: the real planner, day by day,
+on a copy of the store (the store itself is left as it was)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from sqlalchemy import func, select
+
+from hub.plan.cases import open_case
+from hub.reports.simulate import simulate
+from hub.store.db import session
+from hub.store.models import Dispatch
+from tests.conftest import TODAY, customer, invoice
+from tests.plan.test_accounts import credit
+from tests.plan.test_planner import load
+
+D = dt.timedelta
+
+
+def calendar(rows):
+    return [(r["date"], r["customer"], r["step"] or r["why"]) for r in rows]
+
+
+def test_earned_escalation_a_broken_promise_and_a_netted_credit_over_a_month(make_ws):
+    ws = make_ws()  # courtesy due-7d, first reminder due+3d, second due+15d; min_gap 7
+    load(ws, customer("A"), invoice("1", "A", TODAY + D(days=10)),
+         customer("B"), invoice("2", "B", TODAY - D(days=20)),
+         customer("C"), invoice("3", "C", TODAY - D(days=5)), credit("CN", "C", "150.00"))
+    with session(ws.engine, immediate=True) as s:
+        open_case(s, "promise", customer="Customer B", until=TODAY + D(days=5), by="marie")
+    rows = simulate(ws, TODAY, TODAY + D(days=30))
+    assert calendar(rows) == [
+        (TODAY + D(days=3), "Customer A", "due-7d"),       # 7 days before its due date
+        (TODAY + D(days=6), "Customer B", "promise broken: by 2026-11-29, 0.00 EUR paid of "
+                                          "the 100.00 EUR promised"),
+        (TODAY + D(days=6), "Customer B", "due+3d"),       # at once, not the latest step
+        (TODAY + D(days=13), "Customer A", "due+3d"),      # due+3d, 10 days after the courtesy
+        (TODAY + D(days=13), "Customer B", "due+15d"),     # min_gap 7 after the last one
+        (TODAY + D(days=25), "Customer A", "due+15d"),
+    ]  # Customer C: the credit covers what is due, on every day
+    with session(ws.engine) as s:  # nothing planned in the real store
+        assert s.execute(select(func.count()).select_from(Dispatch)).scalar_one() == 0
+
+
+def test_a_kept_promise_with_assume_paid_and_a_missed_instalment(make_ws):
+    ws = make_ws()
+    load(ws, customer("B"), invoice("2", "B", TODAY - D(days=20)),
+         customer("P"), invoice("4", "P", TODAY - D(days=20), amount="600.00"))
+    with session(ws.engine, immediate=True) as s:
+        open_case(s, "promise", customer="Customer B", until=TODAY + D(days=5), by="marie")
+        open_case(s, "payment_plan", customer="Customer P", by="marie", instalments=[
+            (TODAY + D(days=4), Decimal(300)), (TODAY + D(days=34), Decimal(300))])
+    rows = simulate(ws, TODAY, TODAY + D(days=8), assume_paid=True)
+    assert calendar(rows) == [
+        (TODAY + D(days=5), "Customer P", "payment plan broken: instalment due 2026-11-28 "
+                                          "missed: 0.00 EUR paid of the 300.00 EUR due so far"),
+        (TODAY + D(days=5), "Customer P", "due+3d"),
+        (TODAY + D(days=6), "Customer B", "promise kept: 100.00 EUR paid of the 100.00 EUR "
+                                          "promised by 2026-11-29"),
+    ]
