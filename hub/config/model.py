@@ -166,6 +166,21 @@ class ScenarioConfig(Strict):
                                           "instalment missed (default: its next step, at once)")
     remind_undisputed: bool = Field(False, description="a dispute with an amount holds only "
                                     "that amount: the undisputed rest is still reminded")
+    closed_days: Literal["next", "previous", "ignore"] = Field(
+        "next", description="a step landing on the debtor's closed day (weekend, public "
+        "holiday of their country or region, blackout) moves to the next open day, or the "
+        "previous; ignore: calendar days as they fall")
+    blackout: list[str] = Field(default_factory=list, description="yearly periods without "
+                                "dunning, MM-DD..MM-DD (e.g. 12-24..01-02): steps shift out")
+
+    @field_validator("blackout")
+    @classmethod
+    def _blackout(cls, v: list[str]) -> list[str]:
+        for period in v:
+            if not re.fullmatch(r"(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])\.\.(0[1-9]|1[0-2])-"
+                                r"(0[1-9]|[12]\d|3[01])", period):
+                raise ValueError(f"blackout {period!r}: write MM-DD..MM-DD, e.g. 12-24..01-02")
+        return v
 
 
 class AssignRule(Strict):

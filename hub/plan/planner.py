@@ -46,8 +46,9 @@ from hub.config import ScenarioConfig
 from hub.config.conditions import to_sql
 from hub.plan.accounts import ACCOUNT, build_accounts, drop_covered
 from hub.plan.approvals import approval_reason
+from hub.plan.calendars import Cutoffs, cutoffs
 from hub.plan.cases import KINDS, disputed_part, drop_blocked, open_states
-from hub.plan.scenarios import BusinessCalendar, Step, cutoff, steps_of
+from hub.plan.scenarios import Step, steps_of
 from hub.plan.settle import plan_instalment_reminders, settle_cases
 from hub.store.db import installation_id, session
 from hub.store.models import (
@@ -135,8 +136,7 @@ def eligible(sc: ScenarioConfig, today: dt.date):
     return and_(*rules)
 
 
-def _due_index(sc: ScenarioConfig, name: str, steps: list[Step], cutoffs: list[dt.date], planned,
-               today):
+def _due_index(sc: ScenarioConfig, name: str, steps: list[Step], cuts: Cutoffs, planned, today):
     """CASE over the steps. Earned escalation (the default): the next applicable step after
     the last one planned, once `min_gap` days have passed since it — a first contact is
     never a later step, and a step before the due date only goes out before it. `latest`:
@@ -148,14 +148,14 @@ def _due_index(sc: ScenarioConfig, name: str, steps: list[Step], cutoffs: list[d
                  dn.planned_on <= today - dt.timedelta(days=sc.min_gap))
     whens = []
     for st in ordered:
-        cond = [or_(inv.due_date <= cutoffs[st.index], dn.resume_at == st.index),
+        cond = [or_(inv.due_date <= cuts.due[st.index], dn.resume_at == st.index),
                 planned < st.index]
         if earned:
             cond.append(rested)
             if st.offset.days < 0:  # a courtesy before the due date, never after it
                 cond.append(inv.due_date >= today)
         if sc.catch_up == "none":
-            cond.append(inv.due_date >= cutoffs[st.index] - dt.timedelta(days=sc.catch_up_window))
+            cond.append(inv.due_date >= cuts.low[st.index])
         if st.config.when:
             cond.append(to_sql(st.config.when, "invoice", cols, today))
         whens.append((and_(*cond), st.index))
@@ -188,16 +188,18 @@ def remap_step_indexes(s: Session, name: str, steps: list[Step]) -> None:
 
 
 def plan_scenario(s: Session, ws: Workspace, name: str, sc: ScenarioConfig, today: dt.date,
-                  cal: BusinessCalendar, report: PlanReport, share: float = 1.0) -> None:
+                  report: PlanReport, share: float = 1.0) -> None:
     steps = steps_of(sc)
     if not steps:
         return
     remap_step_indexes(s, name, steps)
-    cutoffs = [cutoff(st.offset, today, cal) for st in steps]
+    cuts = cutoffs(s, ws.config.company, name, sc, steps, today)  # per debtor calendar
+    if cuts.none_today:  # a closed day for every debtor of the scenario
+        return
     s.execute(STEP.delete())
     s.execute(CANDIDATE.delete())
     s.execute(insert(STEP), [{"step_index": st.index, "step": st.key, "channel": st.config.channel,
-                              "template": st.config.template, "cutoff": cutoffs[st.index]}
+                              "template": st.config.template, "cutoff": cuts.company[st.index]}
                              for st in steps])
     inv, cust, dn = Invoice.__table__.c, Customer.__table__.c, Dunning.__table__.c
     # The invoice's dunning level in this scenario (last step planned), read beside the scan.
@@ -212,9 +214,9 @@ def plan_scenario(s: Session, ws: Workspace, name: str, sc: ScenarioConfig, toda
     joined = (stand.outerjoin(Customer.__table__, cust.id == inv.customer_id) if wide
               else stand.join(Customer.__table__, cust.id == inv.customer_id))
     in_scenario = (func.coalesce(cust.scenario, "") == name) if wide else (cust.scenario == name)
-    due_index, could = _due_index(sc, name, steps, cutoffs, planned, today)
+    due_index, could = _due_index(sc, name, steps, cuts, planned, today)
     idx = due_index.label("idx")
-    asked, rules = inv.amount_due, [inv.due_date <= max(cutoffs), could, eligible(sc, today),
+    asked, rules = inv.amount_due, [inv.due_date <= cuts.latest, could, eligible(sc, today),
                                     in_scenario]
     if sc.remind_undisputed and report.cases:  # only the undisputed rest is asked for
         asked = inv.amount_due - disputed_part(today)
@@ -350,7 +352,6 @@ def plan(ws: Workspace, *, today: dt.date | None = None, dry_run: bool = False,
     `inspect(session, new dispatch ids)` runs before the commit or the rollback, and its
     result is `report.preview` (the send stage renders a dry run's dispatches with it)."""
     today = today or today_in(ws.config.company.timezone)
-    cal = BusinessCalendar.for_company(ws.config.company)
     report = PlanReport(today=today, dry_run=dry_run)
     with session(ws.engine, immediate=True) as s:
         _prepare(s)
@@ -365,7 +366,7 @@ def plan(ws: Workspace, *, today: dt.date | None = None, dry_run: bool = False,
         for name, sc in ws.config.scenarios.items():
             if scenarios and name not in scenarios:
                 continue
-            plan_scenario(s, ws, name, sc, today, cal, report, counts.get(name, 0) / total)
+            plan_scenario(s, ws, name, sc, today, report, counts.get(name, 0) / total)
         s.execute(CANDIDATE.delete())
         s.execute(STEP.delete())
         reminders = plan_instalment_reminders(s, ws.config, today, installation_id(s))

@@ -38,7 +38,8 @@ def test_earned_escalation_a_broken_promise_and_a_netted_credit_over_a_month(mak
         (TODAY + D(days=6), "Customer B", "due+3d"),       # at once, not the latest step
         (TODAY + D(days=13), "Customer A", "due+3d"),      # due+3d, 10 days after the courtesy
         (TODAY + D(days=13), "Customer B", "due+15d"),     # min_gap 7 after the last one
-        (TODAY + D(days=25), "Customer A", "due+15d"),
+        # due+15d falls on Saturday 19 December: it moves to Monday 21 (closed_days: next)
+        (TODAY + D(days=27), "Customer A", "due+15d"),
     ]  # Customer C: the credit covers what is due, on every day
     with session(ws.engine) as s:  # nothing planned in the real store
         assert s.execute(select(func.count()).select_from(Dispatch)).scalar_one() == 0
@@ -53,10 +54,68 @@ def test_a_kept_promise_with_assume_paid_and_a_missed_instalment(make_ws):
         open_case(s, "payment_plan", customer="Customer P", by="marie", instalments=[
             (TODAY + D(days=4), Decimal(300)), (TODAY + D(days=34), Decimal(300))])
     rows = simulate(ws, TODAY, TODAY + D(days=8), assume_paid=True)
-    assert calendar(rows) == [
+    assert calendar(rows) == [  # the instalment of Saturday 28 November is missed
         (TODAY + D(days=5), "Customer P", "payment plan broken: instalment due 2026-11-28 "
                                           "missed: 0.00 EUR paid of the 300.00 EUR due so far"),
-        (TODAY + D(days=5), "Customer P", "due+3d"),
         (TODAY + D(days=6), "Customer B", "promise kept: 100.00 EUR paid of the 100.00 EUR "
                                           "promised by 2026-11-29"),
+        (TODAY + D(days=6), "Customer P", "due+3d"),  # Sunday is closed: Monday, at once
+    ]
+
+
+CALENDAR_CONFIG = """
+company: {name: Acme SAS, country: FR, timezone: Europe/Paris, language: en}
+connections: {ledger: {plugin: memory}}
+channels: {email: {plugin: capture}}
+scenarios:
+  standard:
+    steps:
+      - {at: due+3d, channel: email, template: first_reminder}
+assign:
+  - {scenario: standard}
+"""
+
+
+def debtors():
+    from hub.contracts import Address
+
+    def at(ext, country, region=None):
+        return customer(ext, address=Address(city="X", country=country, region=region))
+    return (at("F", "FR"), invoice("1", "F", d(2026, 12, 22)),
+            at("G", "GB"), invoice("2", "G", d(2026, 12, 22)),
+            at("B", "DE", "BY"), invoice("3", "B", d(2027, 1, 3)),
+            at("N", "DE"), invoice("4", "N", d(2027, 1, 3)))
+
+
+def d(y, m, day):
+    return dt.date(y, m, day)
+
+
+def test_each_debtor_s_public_holidays_shift_the_step_to_their_next_open_day(make_ws):
+    ws = make_ws(CALENDAR_CONFIG)
+    load(ws, *debtors())
+    rows = simulate(ws, d(2026, 12, 20), d(2027, 1, 10))
+    assert calendar(rows) == [
+        (d(2026, 12, 28), "Customer F", "due+3d"),  # Christmas (Fri), weekend → Monday 28
+        (d(2026, 12, 29), "Customer G", "due+3d"),  # + Boxing Day observed on Monday 28 (GB)
+        (d(2027, 1, 6), "Customer N", "due+3d"),    # Epiphany is no holiday in Germany at large
+        (d(2027, 1, 7), "Customer B", "due+3d"),    # … but it is in Bavaria
+    ]
+
+
+def test_a_blackout_period_moves_steps_out_of_it_and_previous_moves_them_back(make_ws, tmp_path):
+    ws = make_ws(CALENDAR_CONFIG.replace("    steps:", "    blackout: [12-24..01-02]\n    steps:"))
+    load(ws, *debtors()[:4])
+    assert calendar(simulate(ws, d(2026, 12, 20), d(2027, 1, 10))) == [
+        (d(2027, 1, 4), "Customer F", "due+3d"),  # 25 Dec → after the blackout (Mon 4 Jan)
+        (d(2027, 1, 4), "Customer G", "due+3d"),
+    ]
+    other = tmp_path / "previous"
+    other.mkdir()
+    ws = make_ws(CALENDAR_CONFIG.replace("    steps:", "    closed_days: previous\n    steps:"),
+                 root=other)
+    load(ws, *debtors()[:4])
+    assert calendar(simulate(ws, d(2026, 12, 20), d(2027, 1, 10))) == [
+        (d(2026, 12, 24), "Customer F", "due+3d"),  # Christmas → Thursday 24
+        (d(2026, 12, 24), "Customer G", "due+3d"),
     ]
