@@ -111,6 +111,13 @@ class IdempotentCaptureChannel(CaptureChannel):
     idempotent = True
 
 
+class InterruptingCaptureChannel(CaptureChannel):
+    """Like SMS or a call: it interrupts people, so quiet hours and holidays apply."""
+
+    name = "capture_sms"
+    quiet_hours_relevant = True
+
+
 class Plugin:
     @hookimpl
     def register_connectors(self, register):
@@ -120,6 +127,7 @@ class Plugin:
     def register_channels(self, register):
         register(CaptureChannel)
         register(IdempotentCaptureChannel)
+        register(InterruptingCaptureChannel)
 
 
 def reset() -> None:

@@ -17,7 +17,7 @@ from hub.clock import utcnow
 from hub.errors import PermanentError
 from hub.money import quantize
 from hub.plan.cases import STOP_REASON, covering, stops
-from hub.plan.scenarios import BusinessCalendar, step_date, steps_of
+from hub.plan.scenarios import debtor_calendar, step_date, steps_of
 from hub.store.db import session
 from hub.store.models import Connection, Customer, Dispatch, DispatchInvoice, Event, Invoice
 from hub.workspace import Workspace
@@ -47,7 +47,7 @@ def explain(ws: Workspace, ref: str, on: dt.date) -> dict[str, Any]:
                  if stops(kind, sc.stop_when if sc else list(STOP_REASON.values()), partial,
                           bool(sc and sc.remind_undisputed))]
     scenario = cust.scenario if cust else None
-    steps, next_step = _steps(ws, inv, scenario, dispatches, on) if scenario else ([], None)
+    steps, next_step = _steps(ws, inv, cust, scenario, dispatches, on) if scenario else ([], None)
     if scenario is None:
         blockers.append("no `assign` rule gives this customer a scenario")
     return {
@@ -118,12 +118,14 @@ def _blockers(ws: Workspace, inv: Invoice, cust: Customer | None, conn: Connecti
     return out
 
 
-def _steps(ws: Workspace, inv: Invoice, name: str, dispatches: list[Dispatch],
-           on: dt.date) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+def _steps(ws: Workspace, inv: Invoice, cust: Customer | None, name: str,
+           dispatches: list[Dispatch], on: dt.date) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
     sc = ws.config.scenarios.get(name)
     if sc is None:
         return [], None
-    cal = BusinessCalendar.for_company(ws.config.company)
+    # the debtor's calendar: their country's holidays, the scenario's blackouts and shift
+    cal = debtor_calendar(ws.config.company, sc, cust.country if cust else None,
+                          cust.region if cust else None)
     done = {d.step: d for d in dispatches if d.scenario == name}
     out, following = [], None
     from hub.store.db import session
@@ -133,7 +135,7 @@ def _steps(ws: Workspace, inv: Invoice, name: str, dispatches: list[Dispatch],
         row = s.get(Dunning, inv.id)
     last_on = row.planned_on if row and row.scenario == name else None
     for st in steps_of(sc):
-        when = step_date(inv.due_date, st.offset, cal)
+        when = step_date(inv.due_date, st.offset, cal, sc.closed_days)
         d = done.get(st.key)
         row = {"step": st.key, "channel": st.config.channel, "template": st.config.template,
                "due": when, "condition": st.config.when}

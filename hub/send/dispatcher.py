@@ -18,6 +18,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiolimiter import AsyncLimiter
 from sqlalchemy import select, update
@@ -31,12 +32,13 @@ from hub.errors import (
     RelanceError,
     RetriableError,
 )
+from hub.plan.scenarios import debtor_calendar
 from hub.send import outbox
 from hub.send.coalesce import Coalescer
 from hub.send.compose import Work, compose, preload
 from hub.send.freshness import FreshCheck
 from hub.send.outbox import Status as S
-from hub.send.quiet_hours import next_allowed
+from hub.send.quiet_hours import HOLIDAYS_ONLY, debtor_zone, next_allowed
 from hub.store.db import session
 from hub.store.events import record_event
 from hub.store.models import Customer, Dispatch, DispatchInvoice, Invoice
@@ -214,11 +216,16 @@ class Dispatcher:
             return self._cancel(w, "every invoice was paid, voided, disputed or put on hold")
         conf = ws.config.channels[d.channel]
         cls = ws.plugin_class("channel", d.channel)
-        if cls.quiet_hours_relevant and conf.quiet_hours:
-            tz = w.customer.timezone or ws.config.company.timezone
-            until = next_allowed(self.now(), conf.quiet_hours, tz)
+        if cls.quiet_hours_relevant:  # quiet hours and public holidays, the debtor's
+            c = w.customer
+            tz = debtor_zone(c.timezone, c.country, ws.config.company.timezone)
+            off = debtor_calendar(ws.config.company, None, c.country, c.region).holidays
+            until = next_allowed(self.now(), conf.quiet_hours or HOLIDAYS_ONLY, tz,
+                                 closed=off.__contains__)
             if until:
-                return self._hold(d.id, "quiet_hours", until)
+                return self._hold(d.id, "quiet_hours" if conf.quiet_hours and not
+                                  off.get(self.now().astimezone(ZoneInfo(tz)).date())
+                                  else "public_holiday", until)
         if self.stop is not None and self.stop.is_set():
             return
         if not await self._claims.submit(d.id):

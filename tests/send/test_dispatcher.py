@@ -334,3 +334,23 @@ def test_quiet_hours_hold_an_sms_until_morning_in_the_recipients_zone(make_ws):
     assert held[0] == dt.datetime(2026, 11, 25, 13, 0, tzinfo=dt.UTC) and held[1] == "quiet_hours"
     morning = dt.datetime(2026, 11, 25, 13, 5, tzinfo=dt.UTC)
     assert send(ws, now=lambda: morning).sent == 1
+
+
+def test_no_sms_on_the_debtor_s_public_holiday_in_their_own_time_zone(make_ws):
+    """A UK debtor on Boxing Day (observed, Monday 28 December 2026): the SMS waits for
+    08:00 London time on the 29th; a French debtor that day gets theirs."""
+    from hub.contracts import Address
+    from hub.send.quiet_hours import country_zone
+
+    assert country_zone("GB") == "Europe/London" and country_zone("US") is None
+    ws = make_ws(BASE_CONFIG.replace("plugin: capture", "plugin: capture_sms"))
+    setup(ws, customer("UK", address=Address(city="Leeds", country="GB")),
+          invoice("1", "UK", TODAY - D(days=3)),
+          customer("FR"), invoice("2", "FR", TODAY - D(days=3)))
+    monday_28 = dt.datetime(2026, 12, 28, 10, 0, tzinfo=dt.UTC)
+    report = send(ws, now=lambda: monday_28)
+    assert report.sent == 1 and report.hold_reasons["public_holiday"] == 1
+    assert [m.recipient.name for m in SENT["capture_sms"] or SENT["email"]] == ["Customer FR"]
+    with session(ws.engine) as s:
+        held = s.execute(select(Dispatch).where(Dispatch.status == "approved")).scalar_one()
+    assert held.not_before == dt.datetime(2026, 12, 29, 8, 0, tzinfo=dt.UTC)  # 08:00 London
