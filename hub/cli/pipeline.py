@@ -92,11 +92,15 @@ def plan_table(rows, title: str, locale: str) -> Table:
 
 def plan(workspace: Path = WorkspaceOpt, as_json: bool = JsonOpt,
          date: str = typer.Option(None, "--date", help="plan as of this day (YYYY-MM-DD)"),
-         scenario: list[str] = typer.Option(None, "--scenario", help="only these scenarios")):
+         scenario: list[str] = typer.Option(None, "--scenario", help="only these scenarios"),
+         peaks: bool = typer.Option(False, "--peaks", help="the next 30 days: reminders per "
+                                                          "day (simulated), peaks marked")):
     """Preview today's reminders: who gets what, through which channel, and why (changes nothing)."""
     from hub.send.preview import preview_plan
 
     ws = run_guarded(lambda: open_workspace(workspace))
+    if peaks:
+        return _peaks(ws, parse_day(date), as_json)
     report = run_guarded(lambda: preview_plan(ws, today=parse_day(date), scenarios=scenario))
     rows = report.preview
     if as_json:
@@ -109,6 +113,26 @@ def plan(workspace: Path = WorkspaceOpt, as_json: bool = JsonOpt,
         console.print(plan_table(rows, f"Plan for {report.today}: {len(rows)} reminders",
                                  ws.config.company.babel_locale))
     console.print(diff_line(report.diff, workspace), highlight=False)
+
+
+def _peaks(ws, day, as_json: bool) -> None:
+    """Days ahead with unusually many reminders: move steps (a `blackout`) to smooth them."""
+    from hub.clock import today_in
+    from hub.reports.simulate import peaks
+
+    rows = run_guarded(lambda: peaks(ws, day or today_in(ws.config.company.timezone)))
+    if as_json:
+        return print_json(rows)
+    top = max((r["reminders"] for r in rows), default=0) or 1
+    for r in rows:
+        bar = "█" * round(30 * r["reminders"] / top)
+        console.print(f"{r['date']:%a %Y-%m-%d} {r['reminders']:>5} {bar}"
+                      + ("  [bold red]peak[/]" if r["peak"] else ""), highlight=False)
+    n = sum(r["peak"] for r in rows)
+    console.print(f"{n} peak day(s) in the next {len(rows)}" + (
+        " (over twice the median busy day): a scenario `blackout` or other offsets spread them"
+        if n else ""))
+    return None
 
 
 def diff_line(diff: dict[str, int], workspace) -> str:

@@ -54,3 +54,26 @@ def simulate(start: str = typer.Option(None, "--from", help="first day (default 
                   else "—", r["channel"] or "", inv, r["amount"] or "", r["why"])
     console.print(t)
     return None
+
+
+scenarios_app = typer.Typer(help="Check the scenarios against the data.", no_args_is_help=True)
+
+
+@scenarios_app.command("lint")
+def lint(workspace: Path = WorkspaceOpt, as_json: bool = JsonOpt):
+    """Steps out of order, conditions that hold for no invoice, templates missing in a
+    customer's language, scenarios no customer reaches. Exit code 1 when any is found."""
+    from hub.clock import today_in
+    from hub.reports.lint import lint as run
+
+    ws = run_guarded(lambda: open_workspace(workspace, read_only=True))
+    found = run_guarded(lambda: run(ws, today_in(ws.config.company.timezone)))
+    if as_json:
+        print_json(found)
+    else:
+        for f in found:
+            console.print(f"{f['place']}: {f['level']}: {f['message']}", highlight=False,
+                          markup=False)
+        console.print(f"{len(found)} finding(s)" if found else "The scenarios look right.")
+    if found:
+        raise typer.Exit(1)

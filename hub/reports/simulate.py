@@ -135,3 +135,18 @@ def _sent(s, ids: list[int], day: dt.date) -> list[dict[str, Any]]:
         outbox.transition(s, d.id, S.APPROVED, S.SENDING)
         outbox.transition(s, d.id, S.SENDING, S.SENT, sent_at=sent_at)
     return out
+
+
+def peaks(ws: Workspace, start: dt.date, days: int = 30) -> list[dict[str, Any]]:
+    """Reminders per day ahead (simulated), each day flagged when it is a peak: more than
+    twice the median busy day, and at least five."""
+    import statistics
+
+    counts: dict[dt.date, int] = {start + dt.timedelta(days=i): 0 for i in range(days)}
+    for r in simulate(ws, start, start + dt.timedelta(days=days - 1)):
+        if r["step"]:
+            counts[r["date"]] += 1
+    busy = [n for n in counts.values() if n]
+    median = statistics.median(busy) if busy else 0
+    return [{"date": day, "reminders": n, "peak": n >= 5 and n > 2 * median}
+            for day, n in counts.items()]

@@ -119,3 +119,19 @@ def test_a_blackout_period_moves_steps_out_of_it_and_previous_moves_them_back(ma
         (d(2026, 12, 24), "Customer F", "due+3d"),  # Christmas → Thursday 24
         (d(2026, 12, 24), "Customer G", "due+3d"),
     ]
+
+
+def test_peaks_flag_the_days_with_unusually_many_reminders(make_ws):
+    from hub.reports.simulate import peaks
+
+    ws = make_ws(CALENDAR_CONFIG)
+    records = []
+    for i in range(6):  # six due Friday 27 November: six first reminders on Monday 30
+        records += [customer(f"P{i}"), invoice(f"p{i}", f"P{i}", d(2026, 11, 27))]
+    for i, due in enumerate((d(2026, 11, 30), d(2026, 12, 1))):
+        records += [customer(f"Q{i}"), invoice(f"q{i}", f"Q{i}", due)]
+    load(ws, *records)
+    days = {r["date"]: (r["reminders"], r["peak"]) for r in peaks(ws, d(2026, 11, 25), 10)}
+    assert days[d(2026, 11, 30)] == (6, True)
+    assert days[d(2026, 12, 3)] == (1, False) and days[d(2026, 12, 4)] == (1, False)
+    assert days[d(2026, 11, 28)] == (0, False)  # Saturday
