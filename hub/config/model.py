@@ -96,6 +96,9 @@ class ConnectionConfig(Strict):
     max_staleness: int = Field(6 * 3600, description="hold sends when the last good sync is older")
     writeback: bool = Field(False, description="write a note into the ledger after each reminder")
     record_payments: bool = Field(False, description="record Stripe payments in the ledger")
+    writeback_claims: bool = Field(False, description="with writeback: the note on the "
+                                   "original invoice also states the interest and "
+                                   "compensation a claim_fees step claimed (never a new invoice)")
     default_language: str | None = Field(None, description="the language of this ledger's "
                                          "customers that have none (e.g. en for a UK ledger "
                                          "of a French company); default: the company's")
@@ -137,6 +140,9 @@ class StepConfig(Strict):
     when: str | None = None
     attach_invoice: bool = False
     payment_link: str | None = None
+    claim_fees: bool = Field(False, description="the message claims late-payment interest "
+                             "and fixed compensation under the company's law pack "
+                             "(`claim` in the templates)")
     options: dict[str, Any] = Field(default_factory=dict)
 
 

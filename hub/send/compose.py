@@ -25,6 +25,7 @@ from hub.contracts import (
 )
 from hub.money import quantize
 from hub.plan.scenarios import steps_of
+from hub.send.claims import claims_for
 from hub.send.templates import renderer_for
 from hub.store.db import session
 from hub.store.events import record_event
@@ -331,6 +332,8 @@ def context(ws: Workspace, w: Work, rcpt: Recipient, today: dt.date, locale: str
         "previous_reminders": list(w.past or ()),
         "registered_mail": bool(options.get("certified") or options.get("registered")),
         "law": ws.config.company.country,
+        "claim": claims_for(ws, w.invoices, w.customer.customer_type, today)
+        if st and st.claim_fees else None,
     } | case_context(w, today)
 
 

@@ -17,17 +17,37 @@ from hub.contracts import LedgerNote
 from hub.errors import AuthError, RelanceError, RetriableError
 from hub.store.db import session
 from hub.store.events import record_event
-from hub.store.models import Connection, Dispatch, Invoice, Writeback
+from hub.store.models import Connection, Customer, Dispatch, Invoice, Writeback
 from hub.workspace import Workspace
 
 log = logging.getLogger("relance.writeback")
 MAX_ATTEMPTS = 8
 
 
-def note_text(d: Dispatch, company: str) -> str:
+def note_text(d: Dispatch, company: str, claim: dict | None = None) -> str:
     when = d.sent_at.strftime("%Y-%m-%d %H:%M UTC") if d.sent_at else ""
-    return (f"Relance: payment reminder sent {when} via {d.channel} "
+    text = (f"Relance: payment reminder sent {when} via {d.channel} "
             f"(scenario {d.scenario}, step {d.step}, template {d.template}) by {company}.")
+    if claim:  # the claim stated on the original invoice, never a new invoice
+        line = claim["lines"][0]
+        text += (f" Claimed under {claim['law']} as of {claim['on']}: interest "
+                 f"{line['interest']} {line['currency']} ({line['days_late']} days late), fixed "
+                 f"compensation {line['fixed_compensation']} {line['currency']}.")
+    return text
+
+
+def _claim(ws: Workspace, conn: str, d: Dispatch, inv: Invoice, customer_type: str):
+    from hub.send.claims import claims_for
+    from hub.send.compose import step_config
+
+    st = step_config(ws, d)
+    if not (st and st.claim_fees and ws.config.connections[conn].writeback_claims):
+        return None
+    on = (d.sent_at or utcnow()).date()
+    try:
+        return claims_for(ws, [inv], customer_type, on)
+    except RelanceError:
+        return None  # the reminder itself said why; the note still records it was sent
 
 
 async def process_writebacks(ws: Workspace, *, now: Callable[[], dt.datetime] = utcnow,
@@ -35,17 +55,19 @@ async def process_writebacks(ws: Workspace, *, now: Callable[[], dt.datetime] = 
     """Returns (written, failed) for this pass."""
     with session(ws.engine) as s:
         rows = s.execute(
-            select(Writeback, Dispatch, Invoice, Connection.name)
+            select(Writeback, Dispatch, Invoice, Connection.name, Customer.customer_type)
             .join(Dispatch, Dispatch.id == Writeback.dispatch_id)
             .join(Invoice, Invoice.id == Writeback.invoice_id)
             .join(Connection, Connection.id == Invoice.connection_id)
+            .join(Customer, Customer.id == Invoice.customer_id)
             .where(Writeback.status == "pending", Writeback.next_attempt_at <= now())
             .limit(limit)).all()
     written = failed = 0
-    for wb, d, inv, conn in rows:
+    for wb, d, inv, conn, customer_type in rows:
         if conn not in ws.config.connections:
             continue
-        note = LedgerNote(invoice_external_id=inv.external_id, text=note_text(d, ws.company.name),
+        text = note_text(d, ws.company.name, _claim(ws, conn, d, inv, customer_type))
+        note = LedgerNote(invoice_external_id=inv.external_id, text=text,
                           channel=d.channel, template=d.template, sent_at=d.sent_at or now())
         try:
             await ws.connector(conn).write_note(note)

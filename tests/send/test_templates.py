@@ -30,7 +30,7 @@ def ctx(locale="fr_FR", currency="EUR", amount="1234.56", name="Zoë <script>"):
             "today": dt.date(2026, 11, 24), "locale": locale, "language": locale[:2],
             "step": "due+3d", "scenario": "standard", "channel": "email",
             "previous_reminders": [{"step": "due+3d"}], "registered_mail": True, "law": "FR", "credits": [],
-            "promise": None, "broken_promise": None, "dispute": None,
+            "promise": None, "broken_promise": None, "dispute": None, "claim": None,
             "payment_plan": {"currency": currency, "instalments": [
                 {"date": dt.date(2026, 12, 15), "amount": Decimal("300")}]},
             "instalment": {"date": dt.date(2026, 12, 15), "amount": Decimal("300")}}
@@ -157,3 +157,20 @@ def test_a_reminder_after_a_broken_promise_says_so_and_only_then(language, words
     text = Renderer([BUILTIN]).render("first_reminder", language, broken)
     assert words in text.text and words.split()[0] in text.html
     assert "500" in text.text
+
+
+@pytest.mark.parametrize("language,words", [("en", "Interest and compensation claimed: "),
+                                            ("fr", "Pénalités et indemnités réclamées : ")])
+def test_a_formal_notice_shows_the_claim_breakdown(language, words):
+    base = ctx("fr_FR" if language == "fr" else "en_GB", amount="10000.00")
+    claim = {"law": "Code de commerce, art. L441-10 et D441-5", "on": dt.date(2025, 6, 1),
+             "lines": [{"number": "F-1", "currency": "EUR", "days_late": 92,
+                        "rate_percent": Decimal("13.15"), "interest": Decimal("331.45"),
+                        "fixed_compensation": Decimal("40.00")}],
+             "totals": [{"currency": "EUR", "interest": Decimal("331.45"),
+                         "fixed_compensation": Decimal("40.00")}]}
+    plain = Renderer([BUILTIN]).render("formal_notice", language, base)
+    assert words not in plain.text
+    out = Renderer([BUILTIN]).render("formal_notice", language, base | {"claim": claim})
+    assert words in out.text and "L441-10" in out.text and "13.15 %" in out.text
+    assert "331" in out.html and "92" in out.html

@@ -1,0 +1,42 @@
+"""The late-payment claim a `claim_fees` step makes: per invoice and per currency, for the
+templates (`claim`) and the ledger note. A rate the timeline does not know yet fails the
+dispatch with what to add (nothing is claimed on a guess); a consumer under a law that
+covers businesses only is simply not charged."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from decimal import Decimal
+from typing import Any
+
+from hub.errors import ConfigError, PermanentError
+from hub.law import claim, load, pack_for
+from hub.workspace import Workspace
+
+
+def claims_for(ws: Workspace, invoices, customer_type: str, on: dt.date) -> dict[str, Any] | None:
+    key = ws.config.company.law or pack_for(ws.config.company.country)
+    if key is None:
+        raise PermanentError(f"a claim_fees step needs a law pack: set company.law (eu, fr, de, "
+                             f"gb) for {ws.config.company.country}")
+    rates = load(ws.root)
+    lines, sums = [], defaultdict(lambda: [Decimal(0), Decimal(0)])
+    law = None
+    for inv in invoices:
+        try:
+            c = claim(key, principal=inv.amount_due, currency=inv.currency, due=inv.due_date,
+                      on=on, rates=rates, customer_type=customer_type)
+        except ConfigError as exc:
+            raise PermanentError(f"cannot claim late-payment fees on {inv.number}: {exc}") from None
+        except PermanentError:  # a consumer under a business-only law: nothing to claim
+            return None
+        law = c.law
+        lines.append({"number": inv.number, "currency": c.currency, "days_late": c.days_late,
+                      "rate_percent": c.rate_percent, "interest": c.interest,
+                      "fixed_compensation": c.fixed_compensation})
+        sums[c.currency][0] += c.interest
+        sums[c.currency][1] += c.fixed_compensation
+    return {"law": law, "on": on, "lines": lines,
+            "totals": [{"currency": cur, "interest": i, "fixed_compensation": f}
+                       for cur, (i, f) in sorted(sums.items())]}
