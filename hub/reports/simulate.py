@@ -22,7 +22,6 @@ from hub.errors import PermanentError
 from hub.money import quantize
 from hub.plan.planner import plan
 from hub.send import outbox
-from hub.send.outbox import Status as S
 from hub.store.db import migrate, session
 from hub.store.models import CaseState, Customer, Dispatch, DispatchInvoice, Invoice
 from hub.workspace import Workspace
@@ -109,31 +108,32 @@ def _keep_promises(sim: Workspace, day: dt.date) -> None:
 
 def _sent(s, ids: list[int], day: dt.date) -> list[dict[str, Any]]:
     """The day's dispatches as rows, each then counted as sent that day."""
-    out = []
+    out: list[dict[str, Any]] = []
     if not ids:
         return out
     numbers: dict[int, list[str]] = {}
-    for did, number in s.execute(select(DispatchInvoice.dispatch_id, Invoice.number).join(
-            Invoice, Invoice.id == DispatchInvoice.invoice_id).where(
-            DispatchInvoice.dispatch_id.in_(ids)).order_by(Invoice.due_date)):
-        numbers.setdefault(did, []).append(number)
-    for d, name in s.execute(select(Dispatch, Customer.name).join(
-            Customer, Customer.id == Dispatch.customer_id).where(Dispatch.id.in_(ids))
-            .order_by(Dispatch.id)).all():
-        why = f"step {d.step} of {d.scenario}" if d.scenario != "payment_plan" else \
-            "payment-plan instalment ahead"
-        if d.approval_reason:
-            why += f"; waits for approval ({d.approval_reason}): assumed approved"
-        out.append({"date": day, "customer": name, "invoices": numbers.get(d.id, []),
-                    "scenario": d.scenario, "step": d.step, "channel": d.channel,
-                    "template": d.template, "why": why,
-                    "amount": f"{quantize(d.amount, d.currency)} {d.currency}"
-                    if d.amount is not None and d.currency != "MIXED" else None})
-        if d.status == S.PLANNED:
-            outbox.transition(s, d.id, S.PLANNED, S.APPROVED)
-        sent_at = dt.datetime.combine(day, dt.time(9), tzinfo=dt.UTC)
-        outbox.transition(s, d.id, S.APPROVED, S.SENDING)
-        outbox.transition(s, d.id, S.SENDING, S.SENT, sent_at=sent_at)
+    d, di, inv = Dispatch.__table__.c, DispatchInvoice.__table__.c, Invoice.__table__.c
+    for i in range(0, len(ids), 500):
+        chunk = ids[i:i + 500]
+        for did, number in s.execute(select(di.dispatch_id, inv.number).join(
+                Invoice.__table__, inv.id == di.invoice_id).where(
+                di.dispatch_id.in_(chunk)).order_by(inv.due_date)):
+            numbers.setdefault(did, []).append(number)
+        for did, scenario, step, channel, template, why_held, amount, currency, name in \
+                s.execute(select(d.id, d.scenario, d.step, d.channel, d.template,
+                                 d.approval_reason, d.amount, d.currency, Customer.name)
+                          .join(Customer, Customer.id == d.customer_id)
+                          .where(d.id.in_(chunk)).order_by(d.id)):
+            why = f"step {step} of {scenario}" if scenario != "payment_plan" else \
+                "payment-plan instalment ahead"
+            if why_held:
+                why += f"; waits for approval ({why_held}): assumed approved"
+            out.append({"date": day, "customer": name, "invoices": numbers.get(did, []),
+                        "scenario": scenario, "step": step, "channel": channel,
+                        "template": template, "why": why,
+                        "amount": f"{quantize(amount, currency)} {currency}"
+                        if amount is not None and currency != "MIXED" else None})
+    outbox.settle_simulated(s, ids, dt.datetime.combine(day, dt.time(9), tzinfo=dt.UTC))
     return out
 
 

@@ -49,7 +49,7 @@ assign:
 """
 
 
-def populate(ws) -> None:
+def populate(ws, n_invoices: int = N_INVOICES, n_customers: int = N_CUSTOMERS) -> None:
     rng = random.Random(42)
     raw = ws.engine.raw_connection()
     cur = raw.cursor()
@@ -61,19 +61,19 @@ def populate(ws) -> None:
         "INSERT INTO customer (id, connection_id, external_id, name, email, segment, on_hold, "
         "placeholder, updated_at) VALUES (?, 1, ?, ?, ?, ?, 0, 0, ?)",
         ((i, f"C{i}", f"Customer {i}", f"c{i}@example.com",
-          "key_account" if i % 25 == 0 else "standard", now) for i in range(1, N_CUSTOMERS + 1)))
+          "key_account" if i % 25 == 0 else "standard", now) for i in range(1, n_customers + 1)))
     scale = 10 ** MONEY_SCALE
 
-    credited = set(rng.sample(range(1, N_CUSTOMERS + 1), N_CUSTOMERS // 10))
+    credited = set(rng.sample(range(1, n_customers + 1), n_customers // 10))
 
     def rows():
-        for i in range(1, N_INVOICES + 1):
+        for i in range(1, n_invoices + 1):
             due = TODAY + dt.timedelta(days=rng.randint(-90, 30))
             amount = rng.randint(1000, 900000) * scale // 100
-            yield (i, f"I{i}", rng.randint(1, N_CUSTOMERS), "invoice", f"INV-{i:07d}", "EUR",
+            yield (i, f"I{i}", rng.randint(1, n_customers), "invoice", f"INV-{i:07d}", "EUR",
                    amount, amount, due.isoformat(), now)
         # 10 % of the customers hold an unused credit note (some cover all they owe)
-        for n, cid in enumerate(sorted(credited), start=N_INVOICES + 1):
+        for n, cid in enumerate(sorted(credited), start=n_invoices + 1):
             amount = rng.randint(1000, 2000000) * scale // 100
             yield (n, f"CN{n}", cid, "credit_note", f"CN-{n:07d}", "EUR", amount, amount,
                    (TODAY - dt.timedelta(days=40)).isoformat(), now)
@@ -89,10 +89,10 @@ def populate(ws) -> None:
     cur.executemany(
         "INSERT INTO case_state (kind, invoice_id, customer_id, until, opened_by, opened_at, "
         "data) VALUES (?, ?, ?, ?, 'bench', ?, '{}')",
-        ((kinds[i % 3], rng.randint(1, N_INVOICES) if i % 2 else None,
-          None if i % 2 else rng.randint(1, N_CUSTOMERS),
+        ((kinds[i % 3], rng.randint(1, n_invoices) if i % 2 else None,
+          None if i % 2 else rng.randint(1, n_customers),
           (TODAY + dt.timedelta(days=20)).isoformat(), now)
-         for i in range(N_CUSTOMERS * 5 // 100)))
+         for i in range(n_customers * 5 // 100)))
     cur.execute("COMMIT")
     raw.close()
 
