@@ -27,6 +27,52 @@ def demo(workspace: Path = typer.Option(Path("demo-workspace"), "--workspace", "
     run_demo(workspace, reset=reset)
 
 
+def _late_fees(ws, root: Path, today) -> None:
+    """One formal-notice letter's claim: the interest and compensation it states."""
+    from sqlalchemy import select
+
+    from hub.cli.lookup import print_claim
+    from hub.reports.claim import invoice_claim
+    from hub.store.db import session
+    from hub.store.models import Dispatch, DispatchInvoice, Invoice
+
+    with session(ws.engine) as s:
+        number = s.execute(select(Invoice.number).join(
+            DispatchInvoice, DispatchInvoice.invoice_id == Invoice.id).join(
+            Dispatch, Dispatch.id == DispatchInvoice.dispatch_id).where(
+            Dispatch.channel == "letter", Dispatch.status == "sent", Invoice.status == "open",
+            Invoice.currency == "EUR").order_by(Dispatch.id)).scalars().first()
+    if number is None:
+        return
+    console.print(f"\n[bold]A late-fee letter[/]: the formal notices in {root / 'letters'}/ "
+                  f"claim interest and compensation; for {number} "
+                  f"(`relance claim {number} -w {root}`):")
+    try:
+        print_claim(invoice_claim(ws, number, today), number, ws.config.company.babel_locale)
+    except Exception as exc:  # a demo line, never a demo failure
+        console.print(f"  (no claim: {exc})", highlight=False)
+
+
+def _simulated(ws, root: Path, today) -> None:
+    """The next two weeks as the scenarios would run them (nobody pays, nothing sent)."""
+    import datetime as dt
+
+    from rich.table import Table
+
+    from hub.reports.simulate import simulate
+
+    rows = [r for r in simulate(ws, today + dt.timedelta(days=1), today + dt.timedelta(days=14))
+            if r["step"]]
+    t = Table(title=f"The next 14 days, simulated: {len(rows)} reminders "
+                    f"(`relance simulate -w {root}`)")
+    for col in ("date", "customer", "step", "channel", "amount"):
+        t.add_column(col, overflow="fold")
+    for r in rows[:8]:
+        t.add_row(f"{r['date']:%a %d %b}", r["customer"], f"{r['scenario']}/{r['step']}",
+                  r["channel"], r["amount"] or "")
+    console.print(t)
+
+
 def run_demo(root: Path, *, reset: bool = False) -> dict:
     from hub.clock import today_in
     from hub.demo.fakes import FakeProviders
@@ -104,6 +150,8 @@ def run_demo(root: Path, *, reset: bool = False) -> dict:
         console.print(f"\n[bold]Why was {scene['disputed']} not reminded?[/] "
                       f"(`relance explain {scene['disputed']} -w {root}`)")
         print_explain(explain(ws, scene["disputed"], today))
+    _late_fees(ws, root, today)
+    _simulated(ws, root, today)
     data = aging(ws, today)
     print_aging(data, today, ws.config.company.babel_locale, fmt, BUCKETS)
     emls = sorted(outbox.glob("*.eml"))

@@ -58,7 +58,6 @@ def claim(invoice: str = typer.Argument(..., help="the invoice number (or its le
     """Late-payment interest and fixed compensation the invoice may bear, with the law."""
     from decimal import Decimal, InvalidOperation
 
-    from hub.money import fmt_amounts
     from hub.reports.claim import invoice_claim
 
     try:
@@ -69,7 +68,12 @@ def claim(invoice: str = typer.Argument(..., help="the invoice number (or its le
     c = run_guarded(lambda: invoice_claim(ws, invoice, _day(ws, on), pack=law, own_rate=own))
     if as_json:
         return print_json(c.as_json())
-    loc = ws.config.company.babel_locale
+    return print_claim(c, invoice, ws.config.company.babel_locale)
+
+
+def print_claim(c, invoice: str, loc: str) -> None:
+    from hub.money import fmt_amounts
+
     money = lambda v: fmt_amounts({c.currency: v}, loc)  # noqa: E731
     console.print(f"[bold]{invoice}[/]: {money(c.principal)} due {c.due_date}, "
                   f"{c.days_late} days late on {c.on} ({c.customer_type} debtor)", highlight=False)

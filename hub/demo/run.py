@@ -29,6 +29,16 @@ def demo_served_channels(root: Path) -> set[str]:
 
 
 DEMO_PLAN_ROWS = 12
+# The demo's letters claim late-payment fees today; the shipped timeline stops at the last
+# published rate it was checked against, so the demo states the one it assumes.
+DEMO_RATES = """# DEMO ONLY: the ECB main refinancing rate is assumed unchanged at 2.15 % through
+# 2026 so the demo's letters can claim fees today. A real workspace adds the published
+# rate (https://www.ecb.europa.eu) here; Relance refuses to claim on a rate it lacks.
+ecb_mro:
+  rates:
+    - {from: 2026-07-01, rate: "2.15"}
+  known_until: 2026-12-31
+"""
 
 
 def sample_rows(rows: list, limit: int) -> list:
@@ -66,6 +76,10 @@ def prepare(root: Path, today: dt.date, *, reset: bool = False) -> bool:
         (root / MARKER).write_text(
             "# made by `relance demo`: these channels' servers run only during the demo\n"
             + "".join(f"{name}\n" for name in DEMO_SERVED), encoding="utf-8")
+    rates = root / "law" / "rates.yaml"
+    if not rates.exists():  # the shipped timeline stops at the last rate checked
+        rates.parent.mkdir(parents=True, exist_ok=True)
+        rates.write_text(DEMO_RATES, encoding="utf-8")
     if not (root / "invoices.csv").exists():
         write_sample(root / "invoices.csv", today)
     return fresh

@@ -46,6 +46,8 @@ def test_demo_twice_sends_once_and_says_so(tmp_path):
     first = invoke("demo", "-w", str(ws))
     assert first.exit_code == 0, first.output
     assert "amount reminded" in first.output and "Aged balance" in first.output
+    assert "The next 14 days, simulated" in first.output  # relance simulate, in the demo
+    assert "A late-fee letter" in first.output and "L441-10" in first.output
     # the preview is a sample that still shows every channel, then says how many more
     assert "more, each kind of step shown above" in first.output
     preview = first.output.split("Today's plan")[1].split("more, each kind")[0]
