@@ -176,6 +176,9 @@ class InvoiceRecord(Record):
     promised_until: dt.date | None = None
     reference: str | None = None
     online_url: str | None = None
+    late_interest_rate: Decimal | None = Field(
+        None, description="the invoice's own contractual late-payment rate, percent a year: "
+        "it replaces the law pack's rate in a claim")
     updated_at: dt.datetime | None = None
 
     _m = field_validator("total", "amount_due", mode="before")(_money)

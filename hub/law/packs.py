@@ -121,7 +121,7 @@ def claim(pack_key: str, *, principal: Decimal, currency: str, due: dt.date, on:
         half = _half_start(day)
         end = min(on, dt.date(half.year, 6, 30) if half.month == 1 else dt.date(half.year, 12, 31))
         if own_rate is not None:
-            rate = own_rate
+            rate = Decimal(format(own_rate.normalize(), "f"))  # 9.5, not 9.5000 from the store
         elif fixed_rate is not None:
             rate = fixed_rate
         else:

@@ -33,4 +33,4 @@ def invoice_claim(ws: Workspace, number: str, on: dt.date, *, pack: str | None =
                              "company.law (eu, fr, de, gb) in relance.yaml")
     return claim(key, principal=inv.amount_due, currency=inv.currency, due=inv.due_date, on=on,
                  rates=load(ws.root), customer_type=cust.customer_type if cust else "business",
-                 own_rate=own_rate)
+                 own_rate=own_rate if own_rate is not None else inv.late_interest_rate)

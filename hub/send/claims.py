@@ -26,7 +26,8 @@ def claims_for(ws: Workspace, invoices, customer_type: str, on: dt.date) -> dict
     for inv in invoices:
         try:
             c = claim(key, principal=inv.amount_due, currency=inv.currency, due=inv.due_date,
-                      on=on, rates=rates, customer_type=customer_type)
+                      on=on, rates=rates, customer_type=customer_type,
+                      own_rate=getattr(inv, "late_interest_rate", None))
         except ConfigError as exc:
             raise PermanentError(f"cannot claim late-payment fees on {inv.number}: {exc}") from None
         except PermanentError:  # a consumer under a business-only law: nothing to claim

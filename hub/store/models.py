@@ -102,6 +102,7 @@ class Invoice(SQLModel, table=True):
     in_collection: bool = False
     reference: str | None = None
     online_url: str | None = None
+    late_interest_rate: Decimal | None = money(nullable=True)  # percent a year, its own
     seen_generation: int = 0
     source_updated_at: dt.datetime | None = None
     synced_at: dt.datetime = Field(default_factory=utcnow)

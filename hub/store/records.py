@@ -60,7 +60,7 @@ INVOICE_COLUMNS = ("connection_id", "external_id", "customer_id", "kind", "numbe
                    "total", "amount_due", "issue_date", "due_date", "status", "disputed",
                    "promised_until", "reference", "online_url", "seen_generation",
                    "source_updated_at", "synced_at", "on_payment_plan", "in_collection",
-                   "paid_at")
+                   "paid_at", "late_interest_rate")
 _INVOICES = Upsert(
     "invoice", INVOICE_COLUMNS, ("connection_id", "external_id"),
     # the customer's id is looked up by SQLite/PostgreSQL, not by a round trip per page
@@ -156,7 +156,7 @@ def prepare_invoices(dialect: str, connection_id: int, records: Sequence[Invoice
 _INVOICE_FIELDS = operator.itemgetter(
     "external_id", "customer_external_id", "kind", "number", "currency", "total", "amount_due",
     "issue_date", "due_date", "status", "disputed", "promised_until", "reference", "online_url",
-    "updated_at")
+    "updated_at", "late_interest_rate")
 
 
 def _invoice_columns(records: Sequence[InvoiceRecord], to: Converters,
@@ -164,7 +164,7 @@ def _invoice_columns(records: Sequence[InvoiceRecord], to: Converters,
     """The columns of `_INVOICES`, each converted at once (the per-value work runs in C:
     a third of the time of a loop over records). Raises on an amount the store cannot keep."""
     (ids, customers, kinds, numbers, currencies, totals, dues, issued, due_dates, statuses,
-     disputed, promised, references, urls, updated) = zip(
+     disputed, promised, references, urls, updated, rates) = zip(
         *map(_INVOICE_FIELDS, map(vars, records)), strict=True)
     due_units = to.money_column(dues)
     # an unpaid invoice's total is usually the same Decimal as its amount due
@@ -173,7 +173,8 @@ def _invoice_columns(records: Sequence[InvoiceRecord], to: Converters,
     return [ids, customers, kinds, numbers, currencies, total_units, due_units,
             to.date_column(issued), to.date_column(due_dates), statuses,
             to.flag_column(disputed), to.date_column(promised), references, urls,
-            to.instant_column(updated), [now] * len(ids), paid_at]
+            to.instant_column(updated), [now] * len(ids), paid_at,
+            to.money_column(rates) if any(r is not None for r in rates) else rates]
 
 
 def _storable(records: Sequence[InvoiceRecord],

@@ -50,7 +50,7 @@ DEFAULT_COLUMNS = {
     "postcode": "postcode", "country": "country", "currency": "currency", "total": "total",
     "amount_due": "amount_due", "issue_date": "issue_date", "due_date": "due_date",
     "status": "status", "disputed": "disputed", "promised_until": "promised_until",
-    "customer_type": "customer_type",
+    "customer_type": "customer_type", "interest_rate": "interest_rate",
 }
 REQUIRED = ("number", "customer_name", "amount_due", "due_date")
 KEEP_INDEX_SECONDS = 120.0  # an export's invoices stay indexed this long after a refresh

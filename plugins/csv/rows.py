@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable, Sequence
+from decimal import Decimal, InvalidOperation
 
 from babel.numbers import get_currency_precision
 
@@ -25,7 +26,8 @@ from plugins.csv.parsing import parse_date, parse_decimal
 
 # Order of the cells `RowReader` extracts; a field the file lacks reads as "".
 FIELDS = ("number", "customer_name", "customer_id", "currency", "amount_due", "total",
-          "due_date", "issue_date", "promised_until", "status", "disputed", "invoice_id")
+          "due_date", "issue_date", "promised_until", "status", "disputed", "invoice_id",
+          "interest_rate")
 CUSTOMER_FIELDS = ("customer_code", "email", "phone", "mobile", "language", "segment", "tags",
                    "address_line1", "address_line2", "city", "postcode", "country",
                    "customer_type")
@@ -34,7 +36,8 @@ CONSUMER = {"consumer", "b2c", "private", "individual", "particulier", "privé",
 NO_ADDRESS = Address()
 # the fields a row sets, in the order `make_invoice` takes them
 INVOICE_FIELDS = ("external_id", "customer_external_id", "number", "currency", "total",
-                  "amount_due", "issue_date", "due_date", "status", "disputed", "promised_until")
+                  "amount_due", "issue_date", "due_date", "status", "disputed", "promised_until",
+                  "late_interest_rate")
 make_invoice = InvoiceRecord.maker(*INVOICE_FIELDS)
 make_customer = CustomerRecord.maker("external_id", "name", "code", "email", "phone", "mobile",
                                      "language", "segment", "tags", "address", "customer_type")
@@ -117,9 +120,17 @@ class RowReader:
         ids = col("invoice_id")
         external_ids = numbers if ids is blank else tuple(
             i or number for i, number in zip(ids, numbers, strict=True))
+        rates = col("interest_rate")
+        if rates is blank:
+            rates = (None,) * n
+        else:
+            try:
+                rates = tuple(_rate(t) if t else None for t in rates)
+            except ValueError:  # the row reader names the line
+                return None
         items: list = self._new_customers(cust_ids, names, rows)
         items += map(make_invoice, external_ids, cust_ids, numbers, currencies, totals, dues,
-                     issues, due_dates, statuses, disputed, promised)
+                     issues, due_dates, statuses, disputed, promised, rates)
         return items
 
     def _totals(self, texts, due_texts, dues, places) -> list | None:
@@ -177,7 +188,7 @@ class RowReader:
             row = (row + [""] * self.width)[:self.width]
         row.append("")
         (number, name, cust_id, currency, amount_due, total, due, issue, promised, status,
-         disputed, invoice_id) = map(str.strip, self.cells(row))
+         disputed, invoice_id, rate) = map(str.strip, self.cells(row))
         if not number:
             if not any(c.strip() for c in row):
                 return ()  # a blank line
@@ -206,7 +217,8 @@ class RowReader:
         status = mapped
         # every value is parsed and checked above: no second validation pass
         invoice = make_invoice(invoice_id or number, cust_id, number, currency, total,
-                               amount_due, issue, due, status, disputed.lower() in TRUE, promised)
+                               amount_due, issue, due, status, disputed.lower() in TRUE, promised,
+                               _rate(rate) if rate else None)
         if cust_id in self.seen:
             return (invoice,)
         self.seen.add(cust_id)
@@ -224,3 +236,14 @@ class RowReader:
             language or None, segment or None,
             tuple(t.strip() for t in tags.replace(";", ",").split(",") if t.strip()) if tags
             else (), address, "consumer" if kind.lower() in CONSUMER else "business")
+
+
+def _rate(text: str) -> Decimal:
+    """A late-payment rate in percent a year: `9.5`, `9,5` or `9.5 %`."""
+    try:
+        value = Decimal(text.rstrip("% ").replace(",", "."))
+    except InvalidOperation:
+        raise ValueError(f"interest_rate|{text!r} is not a rate: write 9.5 for 9.5 % a year") from None
+    if not value.is_finite() or not 0 <= value <= 100:
+        raise ValueError(f"interest_rate|{text!r}: a rate is between 0 and 100 (percent a year)")
+    return value

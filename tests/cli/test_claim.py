@@ -40,3 +40,19 @@ def test_claim_applies_the_company_law_to_the_stored_invoice(make_ws, tmp_path):
     german = json.loads(runner.invoke(app, ["claim", "F-2", "--on", "2025-06-01", "--law", "de",
                                             "--json", *w]).stdout)
     assert german["rate_percent"] == "7.27" and german["fixed_compensation"] == "0.00"
+
+
+def test_an_invoice_s_own_rate_from_the_export_replaces_the_law_s(make_ws, tmp_path):
+    make_ws(CONFIG)
+    (tmp_path / "invoices.csv").write_text(
+        "invoice_id;invoice_number;customer_id;customer_name;currency;amount_due;due_date;"
+        "status;interest_rate\nI1;F-1;C1;Acme Client;EUR;10000.00;2025-03-01;open;9,5 %\n"
+        "I2;F-2;C1;Acme Client;EUR;100.00;2025-03-01;open;lots\n")
+    w = ["-w", str(tmp_path)]
+    synced = runner.invoke(app, ["sync", *w])
+    assert "invoices.csv:3" in synced.output and "interest_rate" in synced.output
+    out = json.loads(runner.invoke(app, ["claim", "F-1", "--on", "2025-06-01", "--json", *w]).stdout)
+    # 10,000 × 9.5 % × 92 / 365 = 239.452… → 239.45; the €40 still applies
+    assert (out["rate_percent"], out["interest"], out["fixed_compensation"]) == (
+        "9.5", "239.45", "40.00")
+    assert "own rate" in out["law"]

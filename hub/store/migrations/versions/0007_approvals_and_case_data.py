@@ -1,6 +1,7 @@
 """why a dispatch waits for a person; a case state's facts (balance covered, instalments);
 where each invoice stands in its scenario, in a narrow table of its own; an index of the
-credit notes; the customer's type (business or consumer) for the late-payment law
+credit notes; the customer's type (business or consumer) and the invoice's own rate for the
+late-payment law
 
 Revision ID: 0007
 Revises: 0006
@@ -8,6 +9,8 @@ Revises: 0006
 import sqlalchemy as sa
 import sqlmodel
 from alembic import op
+
+import hub.store.money
 
 revision = '0007'
 down_revision = '0006'
@@ -36,6 +39,8 @@ def upgrade() -> None:
                "WHERE dunning_scenario IS NOT NULL")
     for column in ('dunning_scenario', 'dunning_level', 'dunning_on'):
         op.drop_column('invoice', column)  # ALTER TABLE … DROP COLUMN (SQLite ≥ 3.35)
+    op.add_column('invoice', sa.Column('late_interest_rate', hub.store.money.Money(),
+                                       nullable=True))
     op.add_column('customer', sa.Column('customer_type', sqlmodel.sql.sqltypes.AutoString(),
                                         nullable=False, server_default='business'))
     op.create_index('ix_invoice_credit', 'invoice', ['customer_id', 'currency'],
@@ -46,6 +51,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index('ix_invoice_credit', table_name='invoice')
     op.drop_column('customer', 'customer_type')
+    op.drop_column('invoice', 'late_interest_rate')
     op.add_column('invoice', sa.Column('dunning_scenario', sqlmodel.sql.sqltypes.AutoString(),
                                        nullable=True))
     op.add_column('invoice', sa.Column('dunning_level', sa.Integer(), nullable=False,
