@@ -12,7 +12,7 @@ from hub.cli.common import JsonOpt, WorkspaceOpt, cmd, console, fail, open_works
 IdsArg = typer.Argument(None, help="dispatch ids (or filter with the options)")
 ScenarioOpt = typer.Option(None, "--scenario", help="only this scenario")
 StepOpt = typer.Option(None, "--step", help="only this step id or template")
-CustomerOpt = typer.Option(None, "--customer", help="only this customer (name, code or id)")
+CustomerOpt = typer.Option(None, "--customer", help="only this customer (name, code or ledger id)")
 AboveOpt = typer.Option(None, "--above", help="only amounts above this")
 BelowOpt = typer.Option(None, "--below", help="only amounts below this")
 ByOpt = typer.Option(None, "--by", help="who (default: your user name)")

@@ -146,7 +146,7 @@ def cross_check(cfg: LoadedConfig) -> list[str]:
             if step.when:
                 for problem in compile_check(step.when, scope="invoice"):
                     out.append(str(cfg.error(problem, *key, "when")))
-            sid = step.id or step.at
+            sid = step.id or step.at.replace(" ", "")  # the key the planner uses
             if sid in seen:
                 out.append(str(cfg.error(f"two steps are named {sid!r}; give one an `id:`", *key)))
             seen.add(sid)
@@ -158,7 +158,7 @@ def cross_check(cfg: LoadedConfig) -> list[str]:
             for problem in compile_check(rule.when, scope="customer"):
                 out.append(str(cfg.error(problem, "assign", i, "when")))
     for sname, sc in m.scenarios.items():
-        ids = [st.id or st.at for st in sc.steps]
+        ids = [st.id or st.at.replace(" ", "") for st in sc.steps]
         if sc.on_broken_promise and sc.on_broken_promise not in ids:
             out.append(str(cfg.error(f"no step {sc.on_broken_promise!r} in scenario {sname} "
                                      f"(its steps: {', '.join(ids)})", "scenarios", sname,
@@ -167,7 +167,8 @@ def cross_check(cfg: LoadedConfig) -> list[str]:
     if reminder and reminder.channel not in m.channels:
         out.append(str(cfg.error(f"channel {reminder.channel!r} is not defined under "
                                  "`channels:`", "cases", "instalment_reminder", "channel")))
-    known = {st.id or st.at for sc in m.scenarios.values() for st in sc.steps} | {
+    known = {st.id or st.at.replace(" ", "") for sc in m.scenarios.values()
+             for st in sc.steps} | {
         st.template for sc in m.scenarios.values() for st in sc.steps}
     for i, name in enumerate(m.approvals.steps):
         if name not in known:

@@ -44,22 +44,24 @@ def cutoffs(s: Session, company: CompanyConfig, name: str, sc: ScenarioConfig,
         select(c.country, c.region).where(c.scenario == name, c.country.is_not(None))
         .distinct()).all()]
     home = debtor_calendar(company, sc, None)
-    window = dt.timedelta(days=sc.catch_up_window)
+    # catch_up: none — only steps whose (shifted) date is within the window: due dates
+    # after the last one whose step fell before the window's first day
+    before = today - dt.timedelta(days=sc.catch_up_window + 1)
     out = Cutoffs([], [], [], dt.date.min)
+    cals = {f"{country}:{region or ''}": debtor_calendar(company, sc, country, region)
+            for country, region in groups}
     for st in steps:
         base = cutoff(st.offset, today, home, sc.closed_days)
-        per = {f"{country}:{region or ''}": cutoff(
-            st.offset, today, debtor_calendar(company, sc, country, region), sc.closed_days)
-            for country, region in groups}
+        per = {k: cutoff(st.offset, today, cal, sc.closed_days) for k, cal in cals.items()}
+        low_base = cutoff(st.offset, before, home, sc.closed_days, sending=False) + dt.timedelta(days=1)
+        low = {k: cutoff(st.offset, before, cal, sc.closed_days, sending=False)
+               + dt.timedelta(days=1) for k, cal in cals.items()}
         out.company.append(base)
         out.latest = max([out.latest, base, *per.values()])
         other = {k: v for k, v in per.items() if v != base}
-        if not other:
-            out.due.append(literal(base))
-            out.low.append(literal(base - window if base != dt.date.min else base))
-            continue
-        out.due.append(case(other, value=group_key(), else_=literal(base)))
-        out.low.append(case({k: (v - window if v != dt.date.min else v) for k, v in other.items()},
-                            value=group_key(),
-                            else_=literal(base - window if base != dt.date.min else base)))
+        out.due.append(case(other, value=group_key(), else_=literal(base)) if other
+                       else literal(base))
+        other_low = {k: v for k, v in low.items() if v != low_base}
+        out.low.append(case(other_low, value=group_key(), else_=literal(low_base)) if other_low
+                       else literal(low_base))
     return out

@@ -77,10 +77,12 @@ def open_case(s: Session, kind: str, *, invoice: str | None = None, customer: st
                       customer_id=cust_row.id if cust_row else None, reason=reason,
                       until=plan[-1][0] if plan else until, amount=amount,
                       opened_by=actor(by))
-    owed = balance(s, state)  # what it covers now: a promise is kept when this falls
+    covered = owed_invoices(s, state)  # what it covers now: a promise is kept when it falls
+    owed = sum((i.amount_due for i in covered), Decimal(0))
     currency = inv_row.currency if inv_row else s.execute(select(Invoice.currency).where(
         Invoice.customer_id == cust_row.id, Invoice.status == "open")).scalars().first()
-    state.data = {"balance": str(owed), "currency": currency or ""} | (
+    state.data = {"balance": str(owed), "currency": currency or "",
+                  "invoices": [i.id for i in covered]} | (
         {"instalments": [[d.isoformat(), str(a)] for d, a in plan]} if plan else {})
     s.add(state)
     s.flush()
@@ -102,7 +104,13 @@ def owed_invoices(s: Session, state: CaseState) -> list[Invoice]:
 
 
 def balance(s: Session, state: CaseState) -> Decimal:
-    return sum((i.amount_due for i in owed_invoices(s, state)), Decimal(0))
+    """What is still owed on the invoices the state covered when it was opened (a new
+    invoice of the customer does not count against their promise)."""
+    covered = state.data.get("invoices")
+    invoices = owed_invoices(s, state)
+    if covered is not None:
+        invoices = [i for i in invoices if i.id in set(covered)]
+    return sum((i.amount_due for i in invoices), Decimal(0))
 
 
 def instalments(state: CaseState) -> list[tuple[dt.date, Decimal]]:
@@ -111,22 +119,25 @@ def instalments(state: CaseState) -> list[tuple[dt.date, Decimal]]:
 
 def resume(s: Session, cfg, state: CaseState) -> None:
     """A broken promise or missed instalment: the covered invoices take their next step
-    today (no `min_gap` wait), at the scenario's `on_broken_promise` step if it names one."""
+    today, whatever its date and without the `min_gap` wait — the scenario's
+    `on_broken_promise` step if it names one, never one below a step already sent."""
     from hub.store.models import Dunning
     from hub.store.records import dialect_insert
 
     for inv in owed_invoices(s, state):
         row = s.get(Dunning, inv.id)
-        name = row.scenario if row else s.get(Customer, inv.customer_id).scenario
+        name = s.get(Customer, inv.customer_id).scenario or (row.scenario if row else None)
         sc = cfg.scenarios.get(name or "")
-        if not name:
+        if sc is None:
             continue
-        level, jump = row.level if row and row.scenario == name else -1, None
-        if sc and sc.on_broken_promise:
-            index = next(st.index for st in steps_of(sc) if st.key == sc.on_broken_promise)
-            if index > level:  # never back to a step already sent
-                level, jump = index - 1, index
-        values = {"scenario": name, "level": level, "planned_on": None, "resume_at": jump}
+        steps = steps_of(sc)
+        level = row.level if row and row.scenario == name else -1
+        target = next((st.index for st in steps if st.key == sc.on_broken_promise), None) \
+            if sc.on_broken_promise else None
+        jump = max(level + 1, target if target is not None else level + 1)
+        if jump >= len(steps):  # every step went out already
+            continue
+        values = {"scenario": name, "level": jump - 1, "planned_on": None, "resume_at": jump}
         s.execute(dialect_insert(s, Dunning.__table__).values(invoice_id=inv.id, **values)
                   .on_conflict_do_update(index_elements=["invoice_id"], set_=values))
 

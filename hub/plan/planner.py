@@ -148,7 +148,10 @@ def _due_index(sc: ScenarioConfig, name: str, steps: list[Step], cuts: Cutoffs, 
                  dn.planned_on <= today - dt.timedelta(days=sc.min_gap))
     whens = []
     for st in ordered:
-        cond = [or_(inv.due_date <= cuts.due[st.index], dn.resume_at == st.index),
+        # a step to send at once (a broken promise): in this scenario, on an open day
+        resume = and_(dn.resume_at == st.index, dn.scenario == name,
+                      cuts.due[st.index] > literal(dt.date.min))
+        cond = [or_(inv.due_date <= cuts.due[st.index], resume),
                 planned < st.index]
         if earned:
             cond.append(rested)
@@ -185,6 +188,8 @@ def remap_step_indexes(s: Session, name: str, steps: list[Step]) -> None:
                   .values(step_index=case(moves, value=table.c.step_index)))
     s.execute(dn.update().where(dn.c.scenario == name, dn.c.level.in_(moves))
               .values(level=case(moves, value=dn.c.level)))
+    s.execute(dn.update().where(dn.c.scenario == name, dn.c.resume_at.in_(moves))
+              .values(resume_at=case(moves, value=dn.c.resume_at)))
 
 
 def plan_scenario(s: Session, ws: Workspace, name: str, sc: ScenarioConfig, today: dt.date,
@@ -264,7 +269,7 @@ def _materialise(s: Session, ws: Workspace, name: str, sc: ScenarioConfig, today
     one_currency = func.min(c.currency) == func.max(c.currency)
     joined = CANDIDATE.join(STEP, st.step_index == c.step_index)
     asked = func.sum(c.amount_due)
-    if sc.consolidate == "per_customer" or sc.one_voice:  # net of the customer's credits
+    if sc.one_voice:  # one dispatch per customer and day: it nets the customer's credits once
         a = ACCOUNT.c
         joined = joined.outerjoin(ACCOUNT, and_(a.customer_id == c.customer_id,
                                                 a.currency == c.currency))

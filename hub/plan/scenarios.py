@@ -101,10 +101,11 @@ def step_date(due: dt.date, offset: Offset, cal: BusinessCalendar,
     return cal.shift(day, how)
 
 
-def cutoff(offset: Offset, today: dt.date, cal: BusinessCalendar, how: str = "ignore") -> dt.date:
+def cutoff(offset: Offset, today: dt.date, cal: BusinessCalendar, how: str = "ignore",
+           sending: bool = True) -> dt.date:
     """The latest due date for which the step falls on or before `today` (`date.min` when
-    today is a closed day of this calendar and steps shift: nothing goes out on it)."""
-    if how != "ignore" and not cal.is_business_day(today):
+    `sending` on a closed day of this calendar and steps shift: nothing goes out on it)."""
+    if sending and how != "ignore" and not cal.is_business_day(today):
         return dt.date.min
     if not offset.business and how == "ignore":
         return today - dt.timedelta(days=offset.days)

@@ -36,6 +36,9 @@ def settle_cases(s: Session, cfg: RelanceConfig, today: dt.date) -> int:
               CaseState.kind == "payment_plan")  # only those with a date passed are judged
     for state in s.execute(select(CaseState).where(CaseState.closed_at.is_(None), due)
                            ).scalars().all():
+        if "balance" not in state.data or (state.kind == "payment_plan"
+                                           and not state.data.get("instalments")):
+            continue  # opened before 0.7 kept what it covered: lapses by its date, unjudged
         start = Decimal(state.data.get("balance", "0"))
         now = balance(s, state)
         paid = max(Decimal(0), start - now)
@@ -74,10 +77,15 @@ def plan_instalment_reminders(s: Session, cfg: RelanceConfig, today: dt.date,
     for state in s.execute(select(CaseState).where(
             CaseState.closed_at.is_(None), CaseState.kind == "payment_plan")).scalars().all():
         invoices = owed_invoices(s, state)
-        if not invoices:
+        if not invoices or "balance" not in state.data:
             continue
+        paid = max(Decimal(0), Decimal(state.data["balance"]) - balance(s, state))
+        owed_so_far = Decimal(0)
         for day, amount in instalments(state):
+            owed_so_far += amount
             if not (today <= day <= today + dt.timedelta(days=rule.before)):
+                continue
+            if paid >= owed_so_far:  # paid ahead: no reminder for it
                 continue
             step = f"instalment-{day.isoformat()}"
             key = f"rl-{installation}:payment_plan:{step}:case{state.id}"

@@ -29,9 +29,12 @@ def lint(ws: Workspace, today: dt.date) -> list[dict[str, Any]]:
         out.append({"level": level, "place": ws.loaded.place(*key), "message": message})
     renderer = renderer_for(ws)
     with session(ws.engine) as s:
-        languages = {lang or ws.config.company.language: n for lang, n in s.execute(
-            select(func.coalesce(Customer.language, ws.config.company.language), func.count())
-            .group_by(func.coalesce(Customer.language, ws.config.company.language))).all()}
+        languages: dict[str, int] = {}
+        for lang, conn, n in s.execute(select(Customer.language, Customer.connection_id,
+                                              func.count()).group_by(Customer.language,
+                                                                     Customer.connection_id)):
+            lang = lang or ws.default_languages.get(conn) or ws.config.company.language
+            languages[lang] = languages.get(lang, 0) + n
         followed = dict(s.execute(select(Customer.scenario, func.count())
                                   .group_by(Customer.scenario)).all())
         inv, cust = Invoice.__table__.c, Customer.__table__.c

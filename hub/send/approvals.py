@@ -83,12 +83,14 @@ def withdraw_settled(ws: Workspace) -> int:
         di.dispatch_id == Dispatch.id, inv.status == "open", inv.hub_paid_at.is_(None)))
     with session(ws.engine, immediate=True) as s:
         ids = s.execute(select(Dispatch.id).where(Dispatch.status == S.PLANNED, ~owed)).scalars().all()
+        n = 0
         for did in ids:
             if outbox.transition(s, did, S.PLANNED, S.CANCELLED,
                                  last_error="every invoice was paid or closed since it was planned"):
                 record_event(s, "cancelled", "left the approval queue: every invoice was paid "
                              "or closed since it was planned", dispatch_id=did)
-    return len(ids)
+                n += 1
+    return n
 
 
 def waiting(ws: Workspace, which: QueueFilter | None = None, *, render: bool = True,

@@ -15,7 +15,9 @@ from hub.law import claim, load, pack_for
 from hub.workspace import Workspace
 
 
-def claims_for(ws: Workspace, invoices, customer_type: str, on: dt.date) -> dict[str, Any] | None:
+def claims_for(ws: Workspace, invoices, customer_type: str, on: dt.date,
+               disputed: dict[int, Decimal] | None = None) -> dict[str, Any] | None:
+    """`disputed`: per invoice id, an amount under dispute — no interest is claimed on it."""
     key = ws.config.company.law or pack_for(ws.config.company.country)
     if key is None:
         raise PermanentError(f"a claim_fees step needs a law pack: set company.law (eu, fr, de, "
@@ -25,7 +27,8 @@ def claims_for(ws: Workspace, invoices, customer_type: str, on: dt.date) -> dict
     law = None
     for inv in invoices:
         try:
-            c = claim(key, principal=inv.amount_due, currency=inv.currency, due=inv.due_date,
+            principal = max(Decimal(0), inv.amount_due - (disputed or {}).get(inv.id, Decimal(0)))
+            c = claim(key, principal=principal, currency=inv.currency, due=inv.due_date,
                       on=on, rates=rates, customer_type=customer_type,
                       own_rate=getattr(inv, "late_interest_rate", None))
         except ConfigError as exc:

@@ -68,7 +68,9 @@ class Work:
         """Per invoice, the amount under an open partial dispute (not asked for)."""
         out: dict[int, Decimal] = defaultdict(Decimal)
         for c in self.cases or ():
-            if c.kind == "dispute" and c.closed_at is None and c.invoice_id and c.amount:
+            lapsed = c.until is not None and c.until < self.dispatch.planned_on
+            if c.kind == "dispute" and c.closed_at is None and c.invoice_id and c.amount \
+                    and not lapsed:
                 out[c.invoice_id] += c.amount
         return out
 
@@ -215,7 +217,10 @@ def preload(ws: Workspace, works: list[Work], s: Session | None = None) -> None:
     for w in works:
         w.cases = story[w.customer.id]
         w.owed, w.past = owed[w.customer.id], _past(sent[w.customer.id], w.dispatch.id)
-        w.credits = credit[w.customer.id]
+        sc = ws.config.scenarios.get(w.dispatch.scenario)
+        # netted only where one message speaks for the account (one voice): two per-invoice
+        # reminders must not each subtract the same credit
+        w.credits = credit[w.customer.id] if sc is not None and sc.one_voice else []
 
 
 def step_config(ws: Workspace, d: Dispatch):
@@ -332,7 +337,7 @@ def context(ws: Workspace, w: Work, rcpt: Recipient, today: dt.date, locale: str
         "previous_reminders": list(w.past or ()),
         "registered_mail": bool(options.get("certified") or options.get("registered")),
         "law": ws.config.company.country,
-        "claim": claims_for(ws, w.invoices, w.customer.customer_type, today)
+        "claim": claims_for(ws, w.invoices, w.customer.customer_type, today, held)
         if st and st.claim_fees else None,
     } | case_context(w, today)
 

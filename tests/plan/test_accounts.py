@@ -112,3 +112,20 @@ def test_the_payment_link_is_for_the_net_amount(make_ws):
     w = Work(d, c, invs, "ledger", credits=creds)
     asyncio.run(payment_link(ws, w, "stripe"))
     assert asked == [invs[0].amount_due - creds[0].amount_due]
+
+
+def test_without_one_voice_a_credit_is_not_subtracted_from_each_reminder(make_ws):
+    from hub.store.models import Dispatch
+    from tests import memory_plugins
+    from tests.send.test_dispatcher import send
+
+    ws = make_ws(BASE_CONFIG.replace("  standard:\n", "  standard:\n    one_voice: false\n"))
+    load(ws, customer("C1"), invoice("1", "C1", TODAY - D(days=3), amount="100.00"),
+         invoice("2", "C1", TODAY - D(days=20), amount="100.00"),
+         credit("CN1", "C1", "150.00"))
+    plan(ws, today=TODAY)
+    with session(ws.engine) as s:
+        amounts = sorted(d.amount for d in s.execute(select(Dispatch)).scalars())
+    assert amounts == [100, 100]  # never -50 and -50
+    send(ws)
+    assert all("150" not in m.text for m in memory_plugins.SENT["email"])

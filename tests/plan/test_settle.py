@@ -132,3 +132,45 @@ def test_without_remind_undisputed_a_partial_dispute_holds_the_invoice(make_ws):
     load(ws, customer("C1"), invoice("1", "C1", TODAY - D(days=5), amount="1000.00"))
     open_state(ws, "dispute", invoice="INV-1", amount=Decimal("250"))
     assert plan(ws, today=TODAY).created == 0
+
+
+def test_a_new_invoice_does_not_count_against_a_customer_s_kept_promise(make_ws):
+    ws = make_ws(CONFIG)
+    load(ws, customer("C1"), invoice("1", "C1", TODAY - D(days=20), amount="500.00"))
+    promise = open_state(ws, "promise", customer="Customer C1", until=TODAY + D(days=5),
+                         amount=Decimal("500"))
+    reload(ws, customer("C1"), invoice("1", "C1", TODAY - D(days=20), amount="500.00",
+                                       status="paid"),
+           invoice("9", "C1", TODAY + D(days=20), amount="400.00"))  # a new one, not yet due
+    plan(ws, today=TODAY + D(days=6))
+    assert case(ws, promise).outcome == "kept"
+
+
+def test_without_on_broken_promise_the_next_step_goes_at_once_on_an_open_day(make_ws):
+    ws = make_ws(BASE_CONFIG)  # due-7d, due+3d, due+15d
+    load(ws, customer("C1"), invoice("1", "C1", TODAY + D(days=2)))
+    open_state(ws, "promise", customer="Customer C1", until=TODAY + D(days=5))
+    # broken on Monday 30 Nov (due 26 Nov): due+3d was due on the 29th, due+15d not before
+    # 11 Dec — the next step goes at once, not when its own date comes
+    plan(ws, today=TODAY + D(days=6))
+    assert dispatches(ws) == [("standard", "due+3d", TODAY + D(days=6))]
+
+
+def test_a_step_written_with_spaces_can_be_the_broken_promise_step(make_ws):
+    ws = make_ws(CONFIG.replace("{at: due+30d,", "{at: due + 30d,").replace(
+        "on_broken_promise: due+30d", "on_broken_promise: due+30d"))
+    load(ws, customer("C1"), invoice("1", "C1", TODAY - D(days=20)))
+    open_state(ws, "promise", customer="Customer C1", until=TODAY + D(days=5))
+    plan(ws, today=TODAY + D(days=6))  # used to raise StopIteration in every plan
+    assert dispatches(ws) == [("standard", "due+30d", TODAY + D(days=6))]
+
+
+def test_a_case_state_from_before_the_upgrade_is_not_judged_on_nothing(make_ws):
+    ws = make_ws(CONFIG)
+    load(ws, customer("C1"), invoice("1", "C1", TODAY - D(days=20)))
+    state_id = open_state(ws, "promise", customer="Customer C1", until=TODAY + D(days=5),
+                          amount=Decimal("100"))
+    with session(ws.engine, immediate=True) as s:  # as 0.6 stored it: no balance
+        s.execute(CaseState.__table__.update().values(data={}))
+    plan(ws, today=TODAY + D(days=6))
+    assert case(ws, state_id).closed_at is None  # lapsed by its date, never "broken"
