@@ -134,7 +134,12 @@ def _steps(ws: Workspace, inv: Invoice, cust: Customer | None, name: str,
     with session(ws.engine) as s:
         row = s.get(Dunning, inv.id)
     last_on = row.planned_on if row and row.scenario == name else None
-    for st in steps_of(sc):
+    steps = steps_of(sc)
+    # escalation: latest — the latest step already due goes, the ones before it are skipped
+    latest = max((st.index for st in steps if st.key not in done and
+                  step_date(inv.due_date, st.offset, cal, sc.closed_days) <= on),
+                 default=None) if sc.escalation == "latest" else None
+    for st in steps:
         when = step_date(inv.due_date, st.offset, cal, sc.closed_days)
         d = done.get(st.key)
         row = {"step": st.key, "channel": st.config.channel, "template": st.config.template,
@@ -143,6 +148,8 @@ def _steps(ws: Workspace, inv: Invoice, cust: Customer | None, name: str,
             row["state"] = f"{d.status} (dispatch {d.id}, planned {d.planned_on})"
         elif st.offset.days < 0 and inv.due_date < on and sc.escalation == "earned":
             row["state"] = "skipped: a note for before the due date"
+        elif latest is not None and st.index < latest:
+            row["state"] = "skipped: a later step is already due (escalation: latest)"
         elif following is None:
             earliest = max(when, last_on + dt.timedelta(days=sc.min_gap)) \
                 if last_on and sc.escalation == "earned" else when

@@ -66,3 +66,19 @@ def test_invoices_and_customers_list_what_was_imported(make_ws, tmp_path):
         app, ["customers", "-w", str(tmp_path), "--json"]).stdout)}
     assert people["Customer C1"]["net_balance"] == {"EUR": "70.00"}
     assert people["Customer C2"]["last_contact"] is None
+
+
+def test_explain_under_latest_escalation_names_the_latest_due_step_as_next(make_ws):
+    import datetime as dt
+
+    from hub.reports.explain import explain
+    from tests.conftest import BASE_CONFIG, customer, invoice
+    from tests.plan.test_planner import load
+
+    ws = make_ws(BASE_CONFIG.replace("  standard:\n", "  standard:\n    escalation: latest\n"))
+    today = dt.date(2026, 11, 24)
+    load(ws, customer("C1"), invoice("1", "C1", today - dt.timedelta(days=74)))
+    states = {s["step"]: s["state"] for s in explain(ws, "INV-1", today)["steps"]}
+    assert states["due-7d"].startswith("skipped: a later step") and \
+        states["due+3d"].startswith("skipped: a later step")
+    assert states["due+15d"] == "next: due now"
