@@ -109,13 +109,23 @@ def invoice_columns() -> dict:
             "customer_code": cust.code, "customer_name": cust.name}
 
 
-def assign_scenarios(s: Session, ws: Workspace, today: dt.date) -> None:
-    """One UPDATE maps every customer to the first `assign` rule that matches (writing
-    only the rows whose scenario changes: an unchanged page is not written again)."""
+def _assignment(ws: Workspace, today: dt.date):
     cols = invoice_columns()
     whens = [(to_sql(r.when, "customer", cols, today) if r.when else literal(True), r.scenario)
              for r in ws.config.assign]
-    target = case(*whens, else_=None) if whens else literal(None)
+    return case(*whens, else_=None) if whens else literal(None)
+
+
+def scenario_of(s: Session, ws: Workspace, customer_id: int, today: dt.date) -> str | None:
+    """The scenario the `assign` rules give this customer today (before any plan ran)."""
+    return s.execute(select(_assignment(ws, today)).where(
+        Customer.__table__.c.id == customer_id)).scalar_one_or_none()
+
+
+def assign_scenarios(s: Session, ws: Workspace, today: dt.date) -> None:
+    """One UPDATE maps every customer to the first `assign` rule that matches (writing
+    only the rows whose scenario changes: an unchanged page is not written again)."""
+    target = _assignment(ws, today)
     c = Customer.__table__.c
     s.execute(Customer.__table__.update().where(c.scenario.is_distinct_from(target))
               .values(scenario=target))

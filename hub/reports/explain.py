@@ -17,6 +17,7 @@ from hub.clock import utcnow
 from hub.errors import PermanentError
 from hub.money import quantize
 from hub.plan.cases import STOP_REASON, covering, stops
+from hub.plan.planner import scenario_of
 from hub.plan.scenarios import debtor_calendar, step_date, steps_of
 from hub.store.db import session
 from hub.store.models import Connection, Customer, Dispatch, DispatchInvoice, Event, Invoice
@@ -41,12 +42,13 @@ def explain(ws: Workspace, ref: str, on: dt.date) -> dict[str, Any]:
         events = s.execute(select(Event).where(Event.invoice_id == inv.id).order_by(
             Event.id.desc()).limit(10)).scalars().all()
         cases = covering(s, [inv], on).get(inv.id, [])
+        # the scenario the rules give the customer today (the last plan's may be stale)
+        scenario = scenario_of(s, ws, cust.id, on) if cust else None
     blockers = _blockers(ws, inv, cust, conn, account, on)
-    sc = ws.config.scenarios.get(cust.scenario) if cust and cust.scenario else None
+    sc = ws.config.scenarios.get(scenario) if scenario else None
     blockers += [f"case state: {words} (`relance case list`)" for kind, words, partial in cases
                  if stops(kind, sc.stop_when if sc else list(STOP_REASON.values()), partial,
                           bool(sc and sc.remind_undisputed))]
-    scenario = cust.scenario if cust else None
     steps, next_step = _steps(ws, inv, cust, scenario, dispatches, on) if scenario else ([], None)
     if scenario is None:
         blockers.append("no `assign` rule gives this customer a scenario")

@@ -78,7 +78,9 @@ def test_explain_under_latest_escalation_names_the_latest_due_step_as_next(make_
     ws = make_ws(BASE_CONFIG.replace("  standard:\n", "  standard:\n    escalation: latest\n"))
     today = dt.date(2026, 11, 24)
     load(ws, customer("C1"), invoice("1", "C1", today - dt.timedelta(days=74)))
-    states = {s["step"]: s["state"] for s in explain(ws, "INV-1", today)["steps"]}
+    data = explain(ws, "INV-1", today)
+    states = {s["step"]: s["state"] for s in data["steps"]}
+    assert states, data
     assert states["due-7d"].startswith("skipped: a later step") and \
         states["due+3d"].startswith("skipped: a later step")
     assert states["due+15d"] == "next: due now"
