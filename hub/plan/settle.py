@@ -74,6 +74,7 @@ def plan_instalment_reminders(s: Session, cfg: RelanceConfig, today: dt.date,
     if rule is None:
         return []
     made, now = [], utcnow()
+    held = "every dispatch is approved by a person" if cfg.dispatch.require_approval else None
     for state in s.execute(select(CaseState).where(
             CaseState.closed_at.is_(None), CaseState.kind == "payment_plan")).scalars().all():
         invoices = owed_invoices(s, state)
@@ -92,7 +93,8 @@ def plan_instalment_reminders(s: Session, cfg: RelanceConfig, today: dt.date,
             res = s.execute(dialect_insert(s, Dispatch.__table__).values(
                 idempotency_key=key, customer_id=invoices[0].customer_id,
                 scenario="payment_plan", step=step, step_index=0, channel=rule.channel,
-                template=rule.template, status="approved", planned_on=today,
+                template=rule.template,
+                status="planned" if held else "approved", approval_reason=held, planned_on=today,
                 currency=invoices[0].currency, amount=amount, invoice_count=len(invoices),
                 attempts=0, created_at=now, updated_at=now,
             ).on_conflict_do_nothing(index_elements=["idempotency_key"]))

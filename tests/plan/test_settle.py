@@ -174,3 +174,15 @@ def test_a_case_state_from_before_the_upgrade_is_not_judged_on_nothing(make_ws):
         s.execute(CaseState.__table__.update().values(data={}))
     plan(ws, today=TODAY + D(days=6))
     assert case(ws, state_id).closed_at is None  # lapsed by its date, never "broken"
+
+
+def test_instalment_reminders_wait_for_a_person_when_every_dispatch_does(make_ws):
+    ws = make_ws(CONFIG + "cases:\n  instalment_reminder: {channel: email, before: 3}\n"
+                 "dispatch:\n  require_approval: true\n")
+    load(ws, customer("C1"), invoice("1", "C1", TODAY - D(days=20), amount="600.00"))
+    open_state(ws, "payment_plan", customer="Customer C1", instalments=[
+        (TODAY + D(days=3), Decimal("300")), (TODAY + D(days=33), Decimal("300"))])
+    plan(ws, today=TODAY)
+    with session(ws.engine) as s:
+        d = s.execute(select(Dispatch)).scalar_one()
+    assert (d.scenario, d.status) == ("payment_plan", "planned")
