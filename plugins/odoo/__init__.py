@@ -38,7 +38,7 @@ from plugins.odoo.cursor import changed_pages
 from plugins.odoo.rpc import OdooRPC, fault
 
 PARTNER_FIELDS = ["name", "email", "phone", "lang", "vat", "street", "street2", "zip", "city",
-                  "country_code", "ref", "write_date"]
+                  "country_code", "ref", "write_date", "is_company"]
 MOVE_FIELDS = ["name", "move_type", "state", "commercial_partner_id", "invoice_date",
                "invoice_date_due", "amount_total", "amount_residual", "currency_id",
                "payment_state", "ref", "write_date", "company_id"]
@@ -129,6 +129,10 @@ class OdooConnector(HttpConnector):
             code=self._str(p.get("ref")), email=self._str(p.get("email")),
             phone=self._str(p.get("phone")), mobile=self._str(p.get("mobile")),
             language=lang, tax_id=self._str(p.get("vat")),
+            # invoices name their commercial partner: a person without a VAT number there is
+            # a consumer (the late-payment law that applies differs)
+            customer_type="consumer" if p.get("is_company") is False and not p.get("vat")
+            else "business",
             address=Address(line1=self._str(p.get("street")), line2=self._str(p.get("street2")),
                             city=self._str(p.get("city")), postcode=self._str(p.get("zip")),
                             country=self._str(p.get("country_code"))))

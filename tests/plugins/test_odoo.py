@@ -360,3 +360,13 @@ def test_a_payment_is_registered_for_the_amount_paid(fake, router):
     assert fake.registered == [{"amount": 80.1, "payment_date": "2026-12-03",
                                 "communication": "cs_1", "move": 7}]
     assert not OdooConnector.idempotent_payments  # no key at Odoo: a cut-off try is not retried
+
+
+def test_a_person_without_a_vat_number_is_a_consumer_for_the_late_payment_law():
+    from plugins.odoo import OdooConnector
+
+    odoo = object.__new__(OdooConnector)
+    person = {"id": 7, "name": "Jean Dupont", "is_company": False, "vat": False}
+    assert odoo.customer(person).customer_type == "consumer"
+    assert odoo.customer(person | {"vat": "FR40303265045"}).customer_type == "business"
+    assert odoo.customer({"id": 8, "name": "Acme", "is_company": True}).customer_type == "business"
