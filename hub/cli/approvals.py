@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import typer
 
-from hub.cli.common import JsonOpt, WorkspaceOpt, cmd, console, fail, open_workspace, print_json, run_guarded
+from hub.cli.common import (
+    JsonOpt,
+    WorkspaceOpt,
+    cmd,
+    console,
+    fail,
+    open_workspace,
+    parse_amount,
+    print_json,
+    run_guarded,
+)
 
 IdsArg = typer.Argument(None, help="dispatch ids (or filter with the options)")
 ScenarioOpt = typer.Option(None, "--scenario", help="only this scenario")
@@ -27,13 +36,8 @@ def register(app: typer.Typer) -> None:
 def _filter(ids, scenario, step, customer, above, below):
     from hub.send.approvals import QueueFilter
 
-    def money(value, option):
-        try:
-            return Decimal(value) if value is not None else None
-        except InvalidOperation:
-            raise fail(f"{option} {value!r} is not an amount (write 5000 or 5000.50)") from None
     return QueueFilter(ids=ids or None, scenario=scenario, step=step, customer=customer,
-                       above=money(above, "--above"), below=money(below, "--below"))
+                       above=parse_amount(above, "--above"), below=parse_amount(below, "--below"))
 
 
 def approvals(workspace: Path = WorkspaceOpt, as_json: bool = JsonOpt,

@@ -3,7 +3,6 @@ collection, legal hold), each with who and why."""
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import typer
@@ -16,6 +15,7 @@ from hub.cli.common import (
     console,
     fail,
     open_workspace,
+    parse_amount,
     parse_day,
     print_json,
     run_guarded,
@@ -46,10 +46,7 @@ def open_(kind: str = typer.Argument(..., help="dispute | hold | promise | payme
     from hub.store.db import session
 
     day = parse_day(until, "--until")
-    try:
-        money = Decimal(amount) if amount else None
-    except InvalidOperation:
-        raise fail(f"--amount {amount!r} is not a number") from None
+    money = parse_amount(amount, "--amount")
     plan = [_instalment(text) for text in instalment or ()]
     ws = run_guarded(lambda: open_workspace(workspace))
     with session(ws.engine, immediate=True) as s:
@@ -63,10 +60,9 @@ def open_(kind: str = typer.Argument(..., help="dispute | hold | promise | payme
 
 def _instalment(text: str):
     day, _, amount = text.partition(":")
-    try:
-        return parse_day(day, "--instalment"), Decimal(amount)
-    except InvalidOperation:
-        raise fail(f"--instalment {text!r}: write YYYY-MM-DD:AMOUNT, e.g. 2027-01-15:300") from None
+    if not amount:
+        raise fail(f"--instalment {text!r}: write YYYY-MM-DD:AMOUNT, e.g. 2027-01-15:300")
+    return parse_day(day, "--instalment"), parse_amount(amount, "--instalment", "2027-01-15:300")
 
 
 @app.command("close")

@@ -10,7 +10,7 @@ import shlex
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +61,20 @@ def parse_day(value: str | None, option: str = "--date") -> dt.date | None:
         return dt.date.fromisoformat(value)
     except ValueError:
         raise fail(f"{option} {value!r}: write YYYY-MM-DD") from None
+
+
+def parse_amount(value: str | None, option: str, example: str = "5000.50") -> Decimal | None:
+    """A number option (None when not given): a Decimal, never a float; anything else —
+    NaN and infinities too — is a usage error naming the option."""
+    if value is None or value == "":
+        return None
+    try:
+        amount = Decimal(value)
+    except InvalidOperation:
+        amount = None
+    if amount is None or not amount.is_finite():
+        raise fail(f"{option} {value!r} is not a number: write {example}")
+    return amount
 
 
 def print_json(data: Any) -> None:

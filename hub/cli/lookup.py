@@ -14,8 +14,8 @@ from hub.cli.common import (
     JsonOpt,
     WorkspaceOpt,
     console,
-    fail,
     open_workspace,
+    parse_amount,
     parse_day,
     print_json,
     run_guarded,
@@ -56,14 +56,9 @@ def claim(invoice: str = typer.Argument(..., help="the invoice number (or its le
                                                         "percent a year (replaces the law's)"),
           workspace: Path = WorkspaceOpt, as_json: bool = JsonOpt):
     """Late-payment interest and fixed compensation the invoice may bear, with the law."""
-    from decimal import Decimal, InvalidOperation
-
     from hub.reports.claim import invoice_claim
 
-    try:
-        own = Decimal(rate) if rate else None
-    except InvalidOperation:
-        raise fail(f"--rate {rate!r} is not a number (write 9.5 for 9.5 %)") from None
+    own = parse_amount(rate, "--rate", "9.5 for 9.5 %")
     ws = run_guarded(lambda: open_workspace(workspace, read_only=True))
     c = run_guarded(lambda: invoice_claim(ws, invoice, _day(ws, on), pack=law, own_rate=own))
     if as_json:
@@ -122,14 +117,13 @@ def invoices(customer: str = typer.Option(None, "--customer", help="a customer n
     from hub.clock import today_in
     from hub.money import quantize
     from hub.store.db import session
-    from hub.store.models import Customer, Invoice
+    from hub.store.models import Customer, Invoice, customer_named
 
     ws = run_guarded(lambda: open_workspace(workspace, read_only=True))
     today = today_in(ws.config.company.timezone)
     q = select(Invoice, Customer.name).join(Customer, Customer.id == Invoice.customer_id)
     if customer:
-        q = q.where((Customer.name == customer) | (Customer.code == customer)
-                    | (Customer.external_id == customer))
+        q = q.where(customer_named(customer))
     if overdue:
         q = q.where(Invoice.status == "open", Invoice.due_date < today, Invoice.kind == "invoice")
     with session(ws.engine) as s:

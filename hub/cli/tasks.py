@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
 import typer
 from rich.table import Table
 
-from hub.cli.common import JsonOpt, WorkspaceOpt, cmd, console, fail, open_workspace, print_json, run_guarded
+from hub.cli.common import (
+    JsonOpt,
+    WorkspaceOpt,
+    cmd,
+    console,
+    fail,
+    open_workspace,
+    parse_amount,
+    parse_day,
+    print_json,
+    run_guarded,
+)
 
 app = typer.Typer(help="Phone-call tasks: list them, record outcomes.", no_args_is_help=True)
 
@@ -64,20 +74,12 @@ def done(task_id: int,
          workspace: Path = WorkspaceOpt):
     """Record the outcome of a call: a promise or a dispute opens a case state (see
     `relance case list`); paid holds the invoices as paid until the ledger says so."""
-    from decimal import Decimal, InvalidOperation
-
     from hub.errors import PermanentError
     from hub.feedback.call_tasks import complete_task
     from hub.store.db import session
 
-    try:
-        date = dt.date.fromisoformat(until) if until else None
-    except ValueError:
-        raise fail(f"--until {until!r}: write YYYY-MM-DD") from None
-    try:
-        money = Decimal(amount) if amount else None
-    except InvalidOperation:
-        raise fail(f"--amount {amount!r} is not an amount") from None
+    date = parse_day(until, "--until")
+    money = parse_amount(amount, "--amount")
     ws = run_guarded(lambda: open_workspace(workspace))
     try:
         with session(ws.engine) as s:

@@ -68,6 +68,15 @@ def pack_for(country: str | None) -> str | None:
     return BY_COUNTRY.get(country) or ("eu" if country in EU else None)
 
 
+def company_pack(company) -> str:
+    """The pack of the company's claims: `company.law`, else its country's."""
+    key = company.law or pack_for(company.country)
+    if key is None:
+        raise PermanentError(f"no late-payment law pack for {company.country}: set company.law "
+                             "(eu, fr, de, gb) in relance.yaml")
+    return key
+
+
 @dataclass
 class Claim:
     law: str

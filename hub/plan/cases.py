@@ -20,7 +20,7 @@ from hub.clock import utcnow
 from hub.errors import PermanentError
 from hub.plan.scenarios import steps_of
 from hub.store.events import record_event
-from hub.store.models import CaseState, Customer, Invoice
+from hub.store.models import CaseState, Customer, Invoice, customer_named
 from hub.store.money import Money
 
 KINDS = ("dispute", "hold", "promise", "payment_plan", "in_collection", "legal_hold")
@@ -67,9 +67,7 @@ def open_case(s: Session, kind: str, *, invoice: str | None = None, customer: st
         if inv_row is None:
             raise PermanentError(f"no invoice numbered {invoice!r} (see `relance invoices`)")
     else:
-        cust_row = s.execute(select(Customer).where(or_(
-            Customer.name == customer, Customer.code == customer,
-            Customer.external_id == customer))).scalars().first()
+        cust_row = s.execute(select(Customer).where(customer_named(customer))).scalars().first()
         if cust_row is None:
             raise PermanentError(f"no customer {customer!r} (see `relance customers`)")
     plan = sorted(instalments or ())

@@ -9,7 +9,7 @@ from decimal import Decimal
 from sqlalchemy import or_, select
 
 from hub.errors import PermanentError
-from hub.law import Claim, claim, load, pack_for
+from hub.law import Claim, claim, company_pack, load
 from hub.store.db import session
 from hub.store.models import Customer, Invoice
 from hub.workspace import Workspace
@@ -27,10 +27,7 @@ def invoice_claim(ws: Workspace, number: str, on: dt.date, *, pack: str | None =
     if inv.kind != "invoice" or inv.status != "open" or inv.amount_due <= 0:
         raise PermanentError(f"invoice {inv.number} is {inv.status} with {inv.amount_due:f} "
                              f"{inv.currency} due: nothing to claim")
-    key = pack or ws.config.company.law or pack_for(ws.config.company.country)
-    if key is None:
-        raise PermanentError(f"no late-payment law pack for {ws.config.company.country}: set "
-                             "company.law (eu, fr, de, gb) in relance.yaml")
-    return claim(key, principal=inv.amount_due, currency=inv.currency, due=inv.due_date, on=on,
+    return claim(pack or company_pack(ws.config.company), principal=inv.amount_due,
+                 currency=inv.currency, due=inv.due_date, on=on,
                  rates=load(ws.root), customer_type=cust.customer_type if cust else "business",
                  own_rate=own_rate if own_rate is not None else inv.late_interest_rate)

@@ -31,7 +31,7 @@ class QueueFilter:
     below: Decimal | None = None
 
     def where(self, q):
-        from hub.store.models import Customer
+        from hub.store.models import Customer, customer_named
 
         if self.ids is not None:
             q = q.where(Dispatch.id.in_(self.ids))
@@ -40,9 +40,8 @@ class QueueFilter:
         if self.step:
             q = q.where(or_(Dispatch.step == self.step, Dispatch.template == self.step))
         if self.customer:
-            q = q.where(Dispatch.customer_id.in_(select(Customer.id).where(or_(
-                Customer.name == self.customer, Customer.code == self.customer,
-                Customer.external_id == self.customer))))
+            q = q.where(Dispatch.customer_id.in_(select(Customer.id).where(
+                customer_named(self.customer))))
         if self.above is not None:
             q = q.where(Dispatch.amount > self.above)
         if self.below is not None:

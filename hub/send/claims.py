@@ -11,17 +11,14 @@ from decimal import Decimal
 from typing import Any
 
 from hub.errors import ConfigError, PermanentError
-from hub.law import claim, load, pack_for
+from hub.law import claim, company_pack, load
 from hub.workspace import Workspace
 
 
 def claims_for(ws: Workspace, invoices, customer_type: str, on: dt.date,
                disputed: dict[int, Decimal] | None = None) -> dict[str, Any] | None:
     """`disputed`: per invoice id, an amount under dispute — no interest is claimed on it."""
-    key = ws.config.company.law or pack_for(ws.config.company.country)
-    if key is None:
-        raise PermanentError(f"a claim_fees step needs a law pack: set company.law (eu, fr, de, "
-                             f"gb) for {ws.config.company.country}")
+    key = company_pack(ws.config.company)
     rates = load(ws.root)
     lines, sums = [], defaultdict(lambda: [Decimal(0), Decimal(0)])
     law = None

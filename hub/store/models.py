@@ -69,6 +69,12 @@ class Customer(SQLModel, table=True):
     updated_at: dt.datetime = Field(default_factory=utcnow)
 
 
+def customer_named(value: str):
+    """SQL: the customer a person means by `value` — its name, code or ledger id (what
+    `--customer` takes everywhere)."""
+    return (Customer.name == value) | (Customer.code == value) | (Customer.external_id == value)
+
+
 class Invoice(SQLModel, table=True):
     # No (status, due_date) index on purpose: most invoices are open, and planning reads
     # them sequentially; an index range scan over 80 % of a table is several times slower.

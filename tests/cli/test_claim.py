@@ -56,3 +56,12 @@ def test_an_invoice_s_own_rate_from_the_export_replaces_the_law_s(make_ws, tmp_p
     assert (out["rate_percent"], out["interest"], out["fixed_compensation"]) == (
         "9.5", "239.45", "40.00")
     assert "own rate" in out["law"]
+
+
+def test_a_number_option_that_is_not_one_is_a_usage_error_naming_it(make_ws, tmp_path):
+    make_ws(CONFIG)
+    for args in (["claim", "F-1", "--rate", "NaN"], ["approvals", "--above", "lots"],
+                 ["case", "open", "promise", "--invoice", "F-1", "--until", "2026-12-31",
+                  "--amount", "Infinity"]):
+        result = runner.invoke(app, [*args, "-w", str(tmp_path)])
+        assert result.exit_code == 2 and args[-1] in result.output, (args, result.output)
