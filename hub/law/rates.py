@@ -6,6 +6,7 @@ refused: no claim is computed on a guessed rate."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -50,10 +51,18 @@ def _read(path: Path) -> dict:
 
 
 def load(workspace_root: Path | None = None) -> dict[str, Series]:
-    """The shipped timelines with the workspace's entries merged over them."""
+    """The shipped timelines with the workspace's entries merged over them: read again only
+    when one of the files changed (a claim per message must not parse YAML each time)."""
+    files = (SHIPPED,) + ((workspace_root / "law" / "rates.yaml",) if workspace_root else ())
+    stamps = tuple((str(f), f.stat().st_mtime_ns if f.exists() else None) for f in files)
+    return _load(stamps)
+
+
+@functools.lru_cache(maxsize=16)
+def _load(stamps: tuple[tuple[str, int | None], ...]) -> dict[str, Series]:
     merged: dict[str, dict] = {}
     origins: dict[str, str] = {}
-    files = [SHIPPED] + ([workspace_root / "law" / "rates.yaml"] if workspace_root else [])
+    files = [Path(name) for name, _ in stamps]
     for path in files:
         if not path.exists():
             continue

@@ -83,6 +83,11 @@ def _calendar(country: str, subdivision: str | None, workdays: tuple[int, ...],
     return BusinessCalendar(country, subdivision, workdays, blackout)
 
 
+@functools.cache
+def _subdivisions(country: str) -> frozenset[str]:
+    return frozenset(holidays.list_supported_countries().get(country, ()))
+
+
 def debtor_calendar(company: CompanyConfig, scenario: ScenarioConfig | None,
                     country: str | None, region: str | None = None) -> BusinessCalendar:
     """The calendar of a debtor: their country's (the company's when unknown), with their
@@ -90,8 +95,7 @@ def debtor_calendar(company: CompanyConfig, scenario: ScenarioConfig | None,
     blackout = tuple(scenario.blackout) if scenario else ()
     if not country or (country == company.country and not region):
         return BusinessCalendar.for_company(company, blackout)
-    subdivisions = holidays.list_supported_countries().get(country, ())
-    return _calendar(country, region if region in subdivisions else None,
+    return _calendar(country, region if region in _subdivisions(country) else None,
                      tuple(company.workdays), blackout)
 
 
