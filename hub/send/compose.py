@@ -334,7 +334,7 @@ def context(ws: Workspace, w: Work, rcpt: Recipient, today: dt.date, locale: str
         # the case so far, so a text claims only what happened: "Despite our previous
         # reminders" only after one went out, "registered letter" only when it is one, the
         # French commercial code only under French law (the seller's)
-        "previous_reminders": list(w.past or ()),
+        "previous_reminders": list(w.past or ()), "history": list(w.past or ()),
         "registered_mail": bool(options.get("certified") or options.get("registered")),
         "law": ws.config.company.country,
         "claim": claims_for(ws, w.invoices, w.customer.customer_type, today, held)
@@ -354,7 +354,6 @@ async def compose(ws: Workspace, w: Work, today: dt.date) -> Message:
         d.payment_link_id = link_row.id
     owed, hist = w.owed, w.past
     ctx = context(ws, w, rcpt, today, locale, owed, link_row.url if link_row else None)
-    ctx["history"] = ctx["previous_reminders"] = list(hist)
     rendered = renderer_for(ws).render(d.template, rcpt.language, ctx)
     files = await attachments(ws, w) if st and st.attach_invoice else ()
     return Message(

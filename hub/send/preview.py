@@ -46,6 +46,7 @@ def snapshot(s: Session, ws: Workspace, dispatch_ids: Sequence[int],
              today: dt.date | None = None) -> list[PlanRow]:
     """Display rows for these dispatches (chunked queries, grouped in Python for display)."""
     rows: dict[int, PlanRow] = {}
+    asked: dict[int, dict[str, Decimal]] = {}  # what a dispatch asks, when one currency
     ids = list(dispatch_ids)
     for i in range(0, len(ids), 500):
         chunk = ids[i:i + 500]
@@ -62,7 +63,7 @@ def snapshot(s: Session, ws: Workspace, dispatch_ids: Sequence[int],
                     d.id, c.name, c.code, d.scenario, d.step, d.channel, d.template, d.status,
                     [], defaultdict(Decimal), 0, "", {})
                 if d.amount is not None and d.currency != "MIXED":
-                    row.extra.update(net=d.amount, net_currency=d.currency)
+                    asked[d.id] = {d.currency: d.amount}  # net of the customer's credits
                 if d.approval_reason:
                     row.extra["approval"] = d.approval_reason
             row.invoices.append(inv.number)
@@ -70,10 +71,7 @@ def snapshot(s: Session, ws: Workspace, dispatch_ids: Sequence[int],
             row.max_days_overdue = max(row.max_days_overdue, (ref - inv.due_date).days)
     _channel_facts(s, ws, rows, today)
     for row in rows.values():
-        row.amounts = dict(row.amounts)
-        if row.extra.get("net") is not None:  # what is asked: net of the customer's credits
-            row.amounts = {row.extra.pop("net_currency"): row.extra.pop("net")}
-        row.extra.pop("net", None)
+        row.amounts = asked.get(row.dispatch_id) or dict(row.amounts)
         days = row.max_days_overdue
         when = f"{days} days overdue" if days > 0 else (
             f"due in {-days} days" if days < 0 else "due today")
@@ -117,7 +115,6 @@ def rendered_message(s: Session, ws: Workspace, d: Dispatch, today: dt.date | No
     preload(ws, [work], s)
     locale = babel_locale(rcpt.language, rcpt.country, ws.config.company.babel_locale)
     ctx = context(ws, work, rcpt, today or d.planned_on, locale, work.owed or [], None)
-    ctx["history"] = ctx["previous_reminders"] = list(work.past or ())
     rendered = renderer_for(ws).render(d.template, rcpt.language, ctx)
     return d, Message(idempotency_key="preview", dispatch_id=d.id, scenario=d.scenario,
                       step=d.step, template=rendered.template, recipient=rcpt,
