@@ -107,8 +107,14 @@ def balance(s: Session, state: CaseState) -> Decimal:
     covered = state.data.get("invoices")
     invoices = owed_invoices(s, state)
     if covered is not None:
-        invoices = [i for i in invoices if i.id in set(covered)]
+        covered = set(covered)
+        invoices = [i for i in invoices if i.id in covered]
     return sum((i.amount_due for i in invoices), Decimal(0))
+
+
+def paid_since_opened(s: Session, state: CaseState) -> Decimal:
+    """How much of what the state covered was paid since it was opened."""
+    return max(Decimal(0), Decimal(state.data["balance"]) - balance(s, state))
 
 
 def instalments(state: CaseState) -> list[tuple[dt.date, Decimal]]:
@@ -175,7 +181,7 @@ def drop_blocked(s: Session, candidate, today: dt.date, stop_when: list[str],
 
     from hub.store.models import Event
 
-    kinds = [k for k, reason in STOP_REASON.items() if reason is None or reason in stop_when]
+    kinds = [k for k in KINDS if stops(k, stop_when)]
     c, cand = CaseState.__table__.c, candidate.c
     live = open_states(today, kinds)
     if remind_undisputed:

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from hub.clock import utcnow
 from hub.config import RelanceConfig
 from hub.money import quantize
-from hub.plan.cases import balance, close_case, instalments, owed_invoices
+from hub.plan.cases import balance, close_case, instalments, owed_invoices, paid_since_opened
 from hub.store.events import record_event
 from hub.store.models import CaseState, Dispatch, DispatchInvoice
 from hub.store.records import dialect_insert
@@ -39,9 +39,8 @@ def settle_cases(s: Session, cfg: RelanceConfig, today: dt.date) -> int:
         if "balance" not in state.data or (state.kind == "payment_plan"
                                            and not state.data.get("instalments")):
             continue  # opened before 0.7 kept what it covered: lapses by its date, unjudged
-        start = Decimal(state.data.get("balance", "0"))
-        now = balance(s, state)
-        paid = max(Decimal(0), start - now)
+        start, now = Decimal(state.data["balance"]), balance(s, state)
+        paid = paid_since_opened(s, state)
         cur = state.data.get("currency", "")
         verdict = None
         if state.kind == "promise" and state.until and state.until < today:
@@ -52,14 +51,14 @@ def settle_cases(s: Session, cfg: RelanceConfig, today: dt.date) -> int:
                 f"{quantize(target, cur)} {cur} promised")
         elif state.kind == "payment_plan":
             plan = instalments(state)
-            due = sum((a for d, a in plan if d < today), Decimal(0))
+            due_so_far = sum((a for d, a in plan if d < today), Decimal(0))
             if now == 0 or paid >= sum((a for _, a in plan), Decimal(0)):
                 verdict = ("kept", "every instalment paid")
-            elif paid < due:
+            elif paid < due_so_far:
                 missed = next(d for d, _ in plan if sum(
                     (a for d2, a in plan if d2 <= d), Decimal(0)) > paid)
                 verdict = ("broken", f"instalment due {missed} missed: {quantize(paid, cur)} "
-                           f"{cur} paid of the {quantize(due, cur)} {cur} due so far")
+                           f"{cur} paid of the {quantize(due_so_far, cur)} {cur} due so far")
         if verdict:
             close_case(s, state.id, outcome=verdict[0], reason=verdict[1], by=JUDGE, config=cfg)
             closed += 1
@@ -80,7 +79,7 @@ def plan_instalment_reminders(s: Session, cfg: RelanceConfig, today: dt.date,
         invoices = owed_invoices(s, state)
         if not invoices or "balance" not in state.data:
             continue
-        paid = max(Decimal(0), Decimal(state.data["balance"]) - balance(s, state))
+        paid = paid_since_opened(s, state)
         owed_so_far = Decimal(0)
         for day, amount in instalments(state):
             owed_so_far += amount
