@@ -23,7 +23,7 @@ from hub.money import quantize
 from hub.plan.planner import plan
 from hub.send import outbox
 from hub.store.db import migrate, session
-from hub.store.models import CaseState, Customer, Dispatch, DispatchInvoice, Invoice
+from hub.store.models import CaseState, Customer, Dispatch, DispatchInvoice, Invoice, customer_named
 from hub.workspace import Workspace
 
 
@@ -70,6 +70,12 @@ def simulate(ws: Workspace, start: dt.date, end: dt.date, *, scenario: str | Non
              customer: str | None = None, assume_paid: bool = False) -> list[dict[str, Any]]:
     if end < start:
         raise PermanentError("--to comes before --from")
+    names = None
+    if customer:  # by name, code or ledger id, as everywhere; checked before any work
+        with session(ws.engine) as s:
+            names = set(s.execute(select(Customer.name).where(customer_named(customer))).scalars())
+        if not names:
+            raise PermanentError(f"no customer {customer!r} (see `relance customers`)")
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="relance-simulate-") as folder:
         sim = throwaway(ws, Path(folder))
@@ -88,8 +94,8 @@ def simulate(ws: Workspace, start: dt.date, end: dt.date, *, scenario: str | Non
                 rows += _sent(s, report.dispatch_ids, day)
             day += dt.timedelta(days=1)
         sim.engine.dispose()
-    if customer:
-        rows = [r for r in rows if customer in (r["customer"],)]
+    if names is not None:
+        rows = [r for r in rows if r["customer"] in names]
     return rows
 
 

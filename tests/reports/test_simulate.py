@@ -135,3 +135,16 @@ def test_peaks_flag_the_days_with_unusually_many_reminders(make_ws):
     assert days[d(2026, 11, 30)] == (6, True)
     assert days[d(2026, 12, 3)] == (1, False) and days[d(2026, 12, 4)] == (1, False)
     assert days[d(2026, 11, 28)] == (0, False)  # Saturday
+
+
+def test_the_customer_filter_takes_a_code_and_refuses_an_unknown_one(make_ws):
+    import pytest
+
+    from hub.errors import PermanentError
+
+    ws = make_ws(CALENDAR_CONFIG)
+    load(ws, *debtors())
+    rows = simulate(ws, d(2026, 12, 20), d(2027, 1, 10), customer="G")  # its ledger id
+    assert {r["customer"] for r in rows} == {"Customer G"}
+    with pytest.raises(PermanentError, match="no customer 'Nobody'"):
+        simulate(ws, d(2026, 12, 20), d(2026, 12, 21), customer="Nobody")
