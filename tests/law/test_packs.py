@@ -113,3 +113,11 @@ def test_a_rate_not_yet_known_is_refused_until_the_workspace_adds_it(tmp_path):
     # 29 days at 12.15 % + 32 days at 12.00 %: (121.5 × 29 + 120 × 32) / 365 = 20.175… → 20.17
     assert [p["rate_percent"] for p in c.periods] == ["12.15", "12.00"]
     assert c.interest == Decimal("20.17")
+
+
+def test_a_malformed_workspace_rates_file_is_refused_naming_it(tmp_path):
+    (tmp_path / "law").mkdir()
+    (tmp_path / "law" / "rates.yaml").write_text("ecb_mro:\n  rates:\n    - {from: soon, rate: x}\n")
+    with pytest.raises(ConfigError) as err:
+        load(tmp_path)
+    assert "law/rates.yaml" in str(err.value) and "rate #1" in str(err.value)

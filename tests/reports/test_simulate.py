@@ -148,3 +148,13 @@ def test_the_customer_filter_takes_a_code_and_refuses_an_unknown_one(make_ws):
     assert {r["customer"] for r in rows} == {"Customer G"}
     with pytest.raises(PermanentError, match="no customer 'Nobody'"):
         simulate(ws, d(2026, 12, 20), d(2026, 12, 21), customer="Nobody")
+
+
+def test_a_blackout_that_is_not_a_period_is_refused_with_its_place(make_ws):
+    import pytest
+
+    from hub.errors import ConfigError
+
+    with pytest.raises(ConfigError) as err:
+        make_ws(CALENDAR_CONFIG.replace("    steps:", "    blackout: [24-12..02-01]\n    steps:"))
+    assert "relance.yaml:" in str(err.value) and "MM-DD..MM-DD" in str(err.value)
