@@ -220,12 +220,12 @@ class Dispatcher:
             c = w.customer
             tz = debtor_zone(c.timezone, c.country, ws.config.company.timezone)
             off = debtor_calendar(ws.config.company, None, c.country, c.region).holidays
-            until = next_allowed(self.now(), conf.quiet_hours or HOLIDAYS_ONLY, tz,
+            now = self.now()
+            until = next_allowed(now, conf.quiet_hours or HOLIDAYS_ONLY, tz,
                                  closed=off.__contains__)
             if until:
-                return self._hold(d.id, "quiet_hours" if conf.quiet_hours and not
-                                  off.get(self.now().astimezone(ZoneInfo(tz)).date())
-                                  else "public_holiday", until)
+                holiday = now.astimezone(ZoneInfo(tz)).date() in off
+                return self._hold(d.id, "public_holiday" if holiday else "quiet_hours", until)
         if self.stop is not None and self.stop.is_set():
             return
         if not await self._claims.submit(d.id):
