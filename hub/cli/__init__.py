@@ -42,6 +42,7 @@ def _mount() -> None:
     for module_name, attr, name in (("hub.cli.connect", "register", None),
                                     ("hub.cli.tasks", "app", "tasks"),
                                     ("hub.cli.case", "app", "case"),
+                                    ("hub.cli.users", "app", "user"),
                                     ("hub.cli.simulate", "scenarios_app", "scenarios"),
                                     ("hub.cli.plugin", "app", "plugin"),
                                     ("hub.cli.serve", "register", None)):

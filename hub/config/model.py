@@ -243,8 +243,37 @@ class ServeConfig(Strict):
                                                       "once at start-up")
     require_connections_ok: bool = Field(True, description="/readyz fails while a connection "
                                                             "needs re-authorisation")
+    dashboard: bool = Field(True, description="serve the accountants' dashboard at / (login "
+                                              "required; users from `relance user add`)")
+    root_path: str = Field("", description="the path prefix a reverse proxy serves Relance "
+                                           "under, e.g. /relance")
+    trusted_proxies: str = Field("127.0.0.1", description="addresses whose X-Forwarded-For/"
+                                                          "-Proto headers are believed (comma-"
+                                                          "separated, or *)")
+    session_hours: int = Field(8, ge=1, le=24 * 30, description="a dashboard sign-in lasts this long")
+    login_limit: str = Field("5/minute", description="sign-in attempts allowed per user name "
+                                                     "(and 4× that per address)")
 
     _d = field_validator("tick", "misfire_grace", mode="before")(duration_seconds)
+
+    @field_validator("root_path")
+    @classmethod
+    def _prefix(cls, v: str) -> str:
+        if v and (not v.startswith("/") or v.endswith("/")):
+            raise ValueError(f"{v!r}: write the prefix with a leading slash and none at the "
+                             "end, e.g. /relance")
+        return v
+
+    @field_validator("login_limit")
+    @classmethod
+    def _limit(cls, v: str) -> str:
+        from limits import parse
+
+        try:
+            parse(v)
+        except ValueError:
+            raise ValueError(f"{v!r} is not a rate: write e.g. 5/minute or 20/hour") from None
+        return v
     _c = field_validator("cycle_every", mode="before")(
         lambda v: None if v is None else duration_seconds(v))
 

@@ -207,7 +207,7 @@ class Event(SQLModel, table=True):
     kind: str = Field(index=True)
     level: str = "info"
     connection_id: int | None = None
-    customer_id: int | None = None
+    customer_id: int | None = None  # partial indexes on both (migrations 0005, 0008)
     invoice_id: int | None = None
     dispatch_id: int | None = Field(default=None, index=True)
     message: str = ""
@@ -327,3 +327,21 @@ class Lease(SQLModel, table=True):
     name: str = Field(primary_key=True)
     owner: str
     expires_at: dt.datetime
+
+
+class User(SQLModel, table=True):
+    """A person who signs in to the dashboard: a role and the companies they may see.
+    The password is kept as an argon2 hash only; `session_epoch` changes with it, so a
+    new password (or a removal) ends every session signed under the old one."""
+
+    __tablename__ = "app_user"
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(unique=True, index=True)
+    password_hash: str
+    role: str = "viewer"  # viewer | approver | admin
+    companies: list = Field(default_factory=lambda: ["*"], sa_column=Column(JSON, nullable=False))
+    session_epoch: int = 0
+    disabled: bool = False
+    created_at: dt.datetime = Field(default_factory=utcnow)
+    last_login_at: dt.datetime | None = None

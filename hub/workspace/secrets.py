@@ -17,6 +17,7 @@ from hub.errors import AuthError
 
 class SecretBox:
     def __init__(self, key: bytes):
+        self._key = key
         self._fernet = Fernet(key)
 
     @classmethod
@@ -31,6 +32,16 @@ class SecretBox:
             with os.fdopen(fd, "wb") as f:
                 f.write(Fernet.generate_key())
         return cls(path.read_bytes().strip())
+
+    def derive(self, purpose: str) -> str:
+        """A key for `purpose` (the dashboard's session signatures), derived from this one:
+        every process sharing the secret key shares it, and it needs no file of its own."""
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+        raw = self._key
+        return HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+                    info=purpose.encode()).derive(raw).hex()
 
     def encrypt(self, text: str) -> str:
         return self._fernet.encrypt(text.encode()).decode()

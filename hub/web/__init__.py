@@ -1,0 +1,1 @@
+"""The accountant's workspace in the browser, served by `relance serve` (see docs/dashboard.md)."""
