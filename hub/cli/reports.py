@@ -9,7 +9,17 @@ import typer
 from rich.table import Table
 from sqlalchemy import func, select
 
-from hub.cli.common import JsonOpt, WorkspaceOpt, cmd, console, open_workspace, print_json, run_guarded
+from hub.cli.common import (
+    JsonOpt,
+    WorkspaceOpt,
+    cmd,
+    console,
+    fail,
+    open_workspace,
+    print_json,
+    run_guarded,
+)
+from hub.cli.formats import FormatOpt, OutputOpt, check_format, emit
 
 report_app = typer.Typer(help="Receivables reports.", no_args_is_help=True)
 
@@ -79,15 +89,28 @@ def print_aging(data, today, locale, fmt, buckets) -> None:
 
 @report_app.command("dso")
 def dso(workspace: Path = WorkspaceOpt, as_json: bool = JsonOpt,
-        days: int = typer.Option(90, "--days", help="length of the sales period")):
-    """Days sales outstanding per currency (countback over the last N days)."""
+        days: int = typer.Option(90, "--days", help="length of the sales period of today's figure"),
+        method: str = typer.Option("countback", "--method", help="countback | simple (the trend)"),
+        months: int = typer.Option(12, "--months", help="months of trend"),
+        period: int = typer.Option(3, "--period", help="simple method: months of sales"),
+        fmt: str = FormatOpt, output: Path = OutputOpt):
+    """Days sales outstanding per currency: today's (countback over the last N days), then
+    the month-end trend by the countback or the simple method."""
+    from hub.reports.dso import dso_trend
     from hub.reports.figures import dso as get_dso
 
+    check_format(fmt, output)
+    if method not in ("countback", "simple"):
+        raise fail(f"--method {method!r}: countback or simple")
     ws = run_guarded(lambda: open_workspace(workspace, read_only=True))
     today = _today(ws, None)
+    trend = dso_trend(ws, today, months=months, method=method, period=period)
+    if fmt != "table":
+        return emit(trend, fmt, output, f"DSO {method}")
     data = get_dso(ws, today, days)
     if as_json:
-        return print_json({"date": today, "days": days, "dso": data})
+        return print_json({"date": today, "days": days, "dso": data, "method": method,
+                           "trend": trend})
     for cur, row in data.items():
         if row["capped"]:
             console.print(f"{cur}: DSO ≥ {row['days']} days — capped at the {days}-day period: "
@@ -96,6 +119,58 @@ def dso(workspace: Path = WorkspaceOpt, as_json: bool = JsonOpt,
         else:
             console.print(f"{cur}: DSO {row['days']} days (countback over {days} days)",
                           highlight=False)
+    shown = [{"month": r["month"], "currency": r["currency"], "receivable": r["receivable"],
+              "sales": r["sales"], "dso_days": ("≥ " if r["capped"] else "")
+              + (str(r["dso_days"]) if r["dso_days"] is not None else "no sales")}
+             for r in trend]
+    if shown:
+        emit(shown, "table", None, f"DSO by month ({method})")
+
+
+@report_app.command("effectiveness")
+def effectiveness(workspace: Path = WorkspaceOpt,
+                  since: str = typer.Option(None, "--since", help="reminders sent from "
+                                                                  "YYYY-MM-DD (default 180 days)"),
+                  fmt: str = FormatOpt, output: Path = OutputOpt):
+    """Per scenario step and channel: the share of the reminded amount paid within 7, 14
+    and 30 days, and the median days to pay after the reminder."""
+    from hub.cli.common import parse_day
+    from hub.reports.collection import effectiveness as get
+
+    check_format(fmt, output)
+    ws = run_guarded(lambda: open_workspace(workspace, read_only=True))
+    rows = get(ws, _today(ws, None), since=parse_day(since, "--since"))
+    if not rows and fmt == "table":
+        return console.print("no reminder sent in the period: nothing to measure yet")
+    return emit(rows, fmt, output, "Reminder effectiveness")
+
+
+@report_app.command("collector")
+def collector(workspace: Path = WorkspaceOpt,
+              ahead: int = typer.Option(7, "--ahead", help="promises due within N days"),
+              fmt: str = FormatOpt, output: Path = OutputOpt):
+    """A collector's day: open call tasks, promises falling due, disputes, approvals waiting."""
+    from hub.reports.collection import collector as get
+
+    check_format(fmt, output)
+    ws = run_guarded(lambda: open_workspace(workspace, read_only=True))
+    data = get(ws, _today(ws, None), ahead=ahead)
+    if fmt in ("json",):
+        return print_json(data) if output is None else emit(
+            [{"list": k, **r} for k, rows in data.items() for r in rows], fmt, output, "collector")
+    if fmt != "table":  # one flat sheet: each row says which list it belongs to
+        flat = [{"list": k, "customer": r.get("customer"), "what": r.get("title") or
+                 r.get("reason") or r.get("step"), "amount": r.get("amount"),
+                 "date": r.get("until") or r.get("since"), "ref": r.get("task") or r.get("case")}
+                for k, rows in data.items() for r in rows]
+        return emit(flat, fmt, output, "collector")
+    for name, rows in data.items():
+        title = name.replace("_", " ")
+        if rows:
+            emit(rows, "table", None, f"{title} ({len(rows)})")
+        else:
+            console.print(f"{title}: none", highlight=False)
+    return None
 
 
 def history(workspace: Path = WorkspaceOpt, as_json: bool = JsonOpt,

@@ -28,7 +28,13 @@ def serve(workspace: Path = WorkspaceOpt,
     cfg = ws.config.serve
     host, port = host or cfg.host, port or cfg.port
     app = create_app(Runtime(ws), lease_ttl=lease_ttl)
-    console.print(f"relance serve: http://{host}:{port} (workspace {ws.root}); "
-                  "/healthz /readyz /metrics /webhooks/<plugin>/<name>")
+    base = f"http://{host}:{port}{cfg.root_path}"
+    console.print(f"relance serve: {base} (workspace {ws.root}); "
+                  "/healthz /readyz /metrics /webhooks/<plugin>/<name>", highlight=False)
+    if cfg.dashboard:
+        console.print(f"dashboard: {cfg.public_url or base}/ — sign in as a user made with "
+                      "`relance user add NAME --role approver`", highlight=False)
+    # behind a reverse proxy: its X-Forwarded-* headers are believed from trusted_proxies
     uvicorn.run(app, host=host, port=port, log_config=None, access_log=False,
-                timeout_graceful_shutdown=60)
+                timeout_graceful_shutdown=60, root_path=cfg.root_path, proxy_headers=True,
+                forwarded_allow_ips=cfg.trusted_proxies)

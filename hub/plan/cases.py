@@ -46,7 +46,8 @@ def open_states(today: dt.date, kinds: list[str]):
                 c.kind.in_(kinds))
 
 
-def open_case(s: Session, kind: str, *, invoice: str | None = None, customer: str | None = None,
+def open_case(s: Session, kind: str, *, invoice: str | None = None,
+              customer: str | int | None = None,
               reason: str | None = None, until: dt.date | None = None,
               amount: Decimal | None = None, by: str | None = None,
               instalments: list[tuple[dt.date, Decimal]] | None = None) -> CaseState:
@@ -67,7 +68,8 @@ def open_case(s: Session, kind: str, *, invoice: str | None = None, customer: st
         if inv_row is None:
             raise PermanentError(f"no invoice numbered {invoice!r} (see `relance invoices`)")
     else:
-        cust_row = s.execute(select(Customer).where(customer_named(customer))).scalars().first()
+        cust_row = s.get(Customer, customer) if isinstance(customer, int) else s.execute(
+            select(Customer).where(customer_named(customer))).scalars().first()
         if cust_row is None:
             raise PermanentError(f"no customer {customer!r} (see `relance customers`)")
     plan = sorted(instalments or ())

@@ -103,23 +103,74 @@ def _channel_facts(s: Session, ws: Workspace, rows: dict[int, PlanRow], today) -
 def rendered_message(s: Session, ws: Workspace, d: Dispatch, today: dt.date | None = None):
     """The message a dispatch would send, rendered from the store as it is now (no payment
     link is created: a preview has none)."""
-    from hub.contracts import Message
-    from hub.send.compose import Work, babel_locale, context, preload, recipient
-
     c = s.get(Customer, d.customer_id)
     invoices = list(s.execute(select(Invoice).join(
         DispatchInvoice, DispatchInvoice.invoice_id == Invoice.id).where(
         DispatchInvoice.dispatch_id == d.id).order_by(Invoice.due_date)).scalars())
+    return d, _render(s, ws, d, c, invoices, today or d.planned_on)
+
+
+def rendered_messages(s: Session, ws: Workspace, ds: list[Dispatch], today: dt.date
+                      ) -> dict[int, Any]:
+    """A page of dispatches rendered at once (one preload for all their customers): each
+    id to its Message, or to the exception that stopped it rendering."""
+    from hub.send.compose import Work, preload
+
+    ids = [d.id for d in ds]
+    links: dict[int, list[Invoice]] = defaultdict(list)
+    for did, inv in s.execute(select(DispatchInvoice.dispatch_id, Invoice).join(
+            Invoice, Invoice.id == DispatchInvoice.invoice_id).where(
+            DispatchInvoice.dispatch_id.in_(ids)).order_by(Invoice.due_date)):
+        links[did].append(inv)
+    people = {c.id: c for c in s.execute(select(Customer).where(
+        Customer.id.in_({d.customer_id for d in ds}))).scalars()}
+    works = [Work(d, people[d.customer_id], links[d.id], "") for d in ds]
+    preload(ws, works, s)
+    out: dict[int, Any] = {}
+    for w in works:
+        try:
+            out[w.dispatch.id] = _render(s, ws, w.dispatch, w.customer, w.invoices, today,
+                                         work=w)
+        except Exception as exc:  # shown beside the dispatch, never breaking the page
+            out[w.dispatch.id] = exc
+    return out
+
+
+def template_preview(s: Session, ws: Workspace, template: str, customer: Customer,
+                     today: dt.date, language: str | None = None):
+    """Any template rendered for any customer, on their open invoices as they are now: what
+    a person checks before a template goes into a scenario. Nothing is stored."""
+    invoices = list(s.execute(select(Invoice).where(
+        Invoice.customer_id == customer.id, Invoice.status == "open",
+        Invoice.kind == "invoice").order_by(Invoice.due_date)).scalars())
+    owed = [i for i in invoices if i.amount_due > 0]
+    currencies = {i.currency for i in owed}
+    d = Dispatch(id=0, idempotency_key="preview", customer_id=customer.id, scenario="preview",
+                 step="preview", step_index=0, channel="email", template=template,
+                 planned_on=today, invoice_count=len(owed),
+                 currency=currencies.pop() if len(currencies) == 1 else "MIXED",
+                 amount=sum((i.amount_due for i in owed), Decimal(0)) if owed else None)
+    return _render(s, ws, d, customer, owed, today, language)
+
+
+def _render(s: Session, ws: Workspace, d: Dispatch, c: Customer, invoices: list[Invoice],
+            today: dt.date, language: str | None = None, work=None):
+    from hub.contracts import Message
+    from hub.send.compose import Work, babel_locale, context, preload, recipient
+
     rcpt = recipient(c, ws)
-    work = Work(d, c, invoices, "")
-    preload(ws, [work], s)
+    if language:
+        rcpt = rcpt.model_copy(update={"language": language})
+    if work is None:
+        work = Work(d, c, invoices, "")
+        preload(ws, [work], s)
     locale = babel_locale(rcpt.language, rcpt.country, ws.config.company.babel_locale)
-    ctx = context(ws, work, rcpt, today or d.planned_on, locale, work.owed or [], None)
+    ctx = context(ws, work, rcpt, today, locale, work.owed or [], None)
     rendered = renderer_for(ws).render(d.template, rcpt.language, ctx)
-    return d, Message(idempotency_key="preview", dispatch_id=d.id, scenario=d.scenario,
-                      step=d.step, template=rendered.template, recipient=rcpt,
-                      company=ws.company, subject=rendered.subject, text=rendered.text,
-                      html=rendered.html)
+    return Message(idempotency_key="preview", dispatch_id=d.id, scenario=d.scenario,
+                   step=d.step, template=rendered.template, recipient=rcpt,
+                   company=ws.company, subject=rendered.subject, text=rendered.text,
+                   html=rendered.html)
 
 
 def preview_plan(ws: Workspace, *, today: dt.date | None = None,

@@ -19,7 +19,7 @@ from starlette.applications import Starlette
 from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
 from hub.contracts import DeliveryUpdate, LedgerChanged, PaymentReceived, WebhookRequest
 from hub.errors import SignatureError
@@ -157,12 +157,17 @@ def create_app(rt: Runtime, *, lease_ttl: float = 15.0) -> Starlette:
                 holder.release()
             await ws.aclose()
 
-    return Starlette(routes=[
+    routes = [
         Route("/webhooks/{plugin}/{name}", webhook, methods=["POST", "GET"]),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/metrics", metrics),
-    ], lifespan=lifespan)
+    ]
+    if ws.config.serve.dashboard:  # the accountants' pages, behind their sign-in
+        from hub.web.app import dashboard
+
+        routes.append(Mount("/", app=dashboard(ws)))
+    return Starlette(routes=routes, lifespan=lifespan)
 
 
 async def graceful_stop(rt: Runtime, grace: float = 60.0) -> int:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlencode
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from starlette.requests import Request
@@ -48,7 +49,8 @@ def render(request: Request, ws, user, name: str, status_code: int = 200,
         request=request, user=user, csrf=csrf_token(request), root=root, nav=NAV,
         path=request.url.path[len(root):] or "/", company=ws.config.company.name,
         flashes=request.session.pop("flash", []),
-        money=lambda a, c: _money(a, c, locale), **context)
+        money=lambda a, c: _money(a, c, locale),
+        link=lambda n: "?" + urlencode({**request.query_params, "page": n}), **context)
     return HTMLResponse(page, status_code=status_code,
                         headers={"Cache-Control": "no-store", "X-Frame-Options": "DENY",
                                  "X-Content-Type-Options": "nosniff",

@@ -151,20 +151,51 @@ class OAuth2TokenProvider(TokenProvider):
             return token["access_token"]
 
 
+def _code_client(spec: OAuthSpec, settings: Any, redirect: str,
+                 transport: httpx.AsyncBaseTransport | None = None) -> AsyncOAuth2Client:
+    cid, secret = _credentials(settings)
+    kwargs = {"transport": transport} if transport else {}
+    return AsyncOAuth2Client(client_id=cid, client_secret=secret, scope=" ".join(spec.scopes),
+                             redirect_uri=redirect,
+                             code_challenge_method="S256" if spec.pkce else None, **kwargs)
+
+
+def begin_authorization(spec: OAuthSpec, settings: Any, redirect: str) -> tuple[str, str, str | None]:
+    """The consent URL, its `state` and the PKCE verifier (the CLI and the dashboard's
+    re-authorise button start the same way)."""
+    verifier = secrets.token_urlsafe(64) if spec.pkce else None
+    url, state = _code_client(spec, settings, redirect).create_authorization_url(
+        spec.authorize_url, code_verifier=verifier, **dict(spec.extra_authorize_params))
+    return url, state, verifier
+
+
+async def finish_authorization(spec: OAuthSpec, settings: Any, redirect: str,
+                               received: dict[str, str], state: str, verifier: str | None,
+                               transport: httpx.AsyncBaseTransport | None = None
+                               ) -> dict[str, Any]:
+    """The token for the callback's query (`received`), once its state is the one sent."""
+    if not state or received.get("state") != state:
+        raise AuthError("the authorisation callback did not come back (or its state did not match)")
+    if "error" in received:
+        raise AuthError(f"the provider refused: {received['error']}")
+    if "code" not in received:
+        raise AuthError("the authorisation callback carries no code")
+    async with _code_client(spec, settings, redirect, transport) as client:
+        token = dict(await client.fetch_token(spec.token_url, code=received["code"],
+                                              code_verifier=verifier, redirect_uri=redirect))
+    for name in spec.callback_params:
+        if name in received:
+            token[name] = received[name]
+    return token
+
+
 def authorize_interactively(spec: OAuthSpec, settings: Any, *, redirect_port: int = 8765,
                             open_browser: bool = True, echo: Callable[[str], None] = print,
                             transport: httpx.AsyncBaseTransport | None = None,
                             timeout: float = 300) -> dict[str, Any]:
     """Authorization code (+ PKCE) with a one-shot callback server on loopback."""
-    cid, secret = _credentials(settings)
     redirect = f"http://127.0.0.1:{redirect_port}/callback"
-    verifier = secrets.token_urlsafe(64) if spec.pkce else None
-    kwargs = {"transport": transport} if transport else {}
-    client = AsyncOAuth2Client(client_id=cid, client_secret=secret, scope=" ".join(spec.scopes),
-                               redirect_uri=redirect,
-                               code_challenge_method="S256" if spec.pkce else None, **kwargs)
-    url, state = client.create_authorization_url(spec.authorize_url, code_verifier=verifier,
-                                                 **dict(spec.extra_authorize_params))
+    url, state, verifier = begin_authorization(spec, settings, redirect)
     received: dict[str, list[str]] = {}
 
     class Callback(BaseHTTPRequestHandler):
@@ -187,19 +218,6 @@ def authorize_interactively(spec: OAuthSpec, settings: Any, *, redirect_port: in
         webbrowser.open(url)
     thread.join(timeout)
     server.server_close()
-    if received.get("state", [None])[0] != state:
-        raise AuthError("the authorisation callback did not come back (or its state did not match)")
-    if "error" in received:
-        raise AuthError(f"the provider refused: {received['error'][0]}")
-    code = received["code"][0]
-
-    async def exchange() -> dict[str, Any]:
-        async with client:
-            return dict(await client.fetch_token(spec.token_url, code=code, code_verifier=verifier,
-                                                 redirect_uri=redirect))
-
-    token = asyncio.run(exchange())
-    for name in spec.callback_params:
-        if name in received:
-            token[name] = received[name][0]
-    return token
+    flat = {k: v[0] for k, v in received.items()}
+    return asyncio.run(finish_authorization(spec, settings, redirect, flat, state, verifier,
+                                            transport))

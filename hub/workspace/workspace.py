@@ -69,6 +69,16 @@ class Workspace:
             migrate(ws.engine)
         return ws
 
+    def sibling(self) -> Workspace:
+        """The same workspace and store with plugin instances of its own: for work on
+        another thread's event loop (a dashboard action), which must not swap the clients
+        the service's loop is using."""
+        other = type(self)(self.root, self.loaded, self.registry, transport=self.transport,
+                           database_url=self._db_url)
+        other.settings = self.settings
+        other.__dict__["engine"] = self.engine
+        return other
+
     def validate_plugins(self) -> None:
         """Resolve every configured plugin and validate its Settings; one error for all."""
         problems: list[str] = []

@@ -1,0 +1,94 @@
+"""The dashboard as an ASGI app, mounted by `relance serve` under its webhooks and health
+endpoints: sign-in, the pages (hub.web.views.*), and the vendored static files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from hub.store.db import session
+from hub.store.events import record_event
+from hub.web.render import render
+from hub.web.security import LoginLimiter, SessionBySchemeMiddleware, form_allowed, guarded
+from hub.web.users import authenticate
+from hub.workspace import Workspace
+
+STATIC = Path(__file__).parent / "static"
+
+
+def _safe_next(value: str | None) -> str:
+    """Only a path on this site: never `//evil.example` or `https://…` (an open redirect)."""
+    if not value or not value.startswith("/") or value.startswith("//") or urlsplit(value).netloc:
+        return "/"
+    return value
+
+
+def dashboard(ws: Workspace) -> Starlette:
+    from hub.web.views import accounts, admin, overview, today
+
+    limiter = LoginLimiter(ws.config.serve.login_limit)
+    root = ws.config.serve.root_path
+
+    async def login(request: Request) -> Response:
+        nxt = _safe_next(request.query_params.get("next"))
+        if request.method == "GET":
+            return render(request, ws, None, "login.html", next=nxt, error=None)
+        form = await request.form()
+        why = form_allowed(request, form, ws.config.serve.public_url)
+        if why:
+            return PlainTextResponse(why, status_code=403)
+        name, password = str(form.get("username", "")), str(form.get("password", ""))
+        address = request.client.host if request.client else "?"
+        if not limiter.allow(name, address):
+            await run_in_threadpool(_audit, ws, "login_refused",
+                                    f"sign-in of {name!r} from {address} refused: too many "
+                                    "attempts")
+            return render(request, ws, None, "login.html", status_code=429, next=nxt,
+                          error="Too many attempts: wait a minute and try again.")
+        user = await run_in_threadpool(_sign_in, ws, name, password, address)
+        if user is None:
+            return render(request, ws, None, "login.html", status_code=401, next=nxt,
+                          error="Wrong user name or password.")
+        request.session.clear()  # a fresh session (and CSRF token) at each sign-in
+        request.session.update({"uid": user[0], "epoch": user[1]})
+        return RedirectResponse(request.scope.get("root_path", "") + nxt, status_code=303)
+
+    @guarded(ws)
+    def logout(request: Request, user, form) -> Response:
+        request.session.clear()
+        return RedirectResponse(request.scope.get("root_path", "") + "/login", status_code=303)
+
+    routes = [Route("/login", login, methods=["GET", "POST"]),
+              Route("/logout", logout, methods=["POST"]),
+              Mount("/static", app=StaticFiles(directory=STATIC), name="static")]
+    for module in (overview, today, accounts, admin):
+        routes += module.routes(ws)
+    secret = ws.box.derive("relance dashboard sessions")
+    return Starlette(routes=routes, middleware=[Middleware(
+        SessionBySchemeMiddleware, secret_key=secret,
+        max_age=ws.config.serve.session_hours * 3600, path=(root or "") + "/")])
+
+
+def _audit(ws: Workspace, kind: str, message: str) -> None:
+    with session(ws.engine, immediate=True) as s:
+        record_event(s, kind, message, level="warning")
+
+
+def _sign_in(ws: Workspace, name: str, password: str, address: str) -> tuple[int, int] | None:
+    with session(ws.engine, immediate=True) as s:
+        user = authenticate(s, name, password)
+        if user is None:
+            record_event(s, "login_failed", f"sign-in of {name!r} from {address} failed",
+                         level="warning", data={"user": name, "address": address})
+            return None
+        record_event(s, "login", f"{user.username} signed in from {address}",
+                     data={"user": user.username, "address": address})
+        return user.id, user.session_epoch
