@@ -73,8 +73,9 @@ def effectiveness(ws: Workspace, today: dt.date, *, since: dt.date | None = None
 def collector(ws: Workspace, today: dt.date, *, ahead: int = 7) -> dict[str, list[dict]]:
     """What needs a person, oldest first."""
     cs, c = CaseState.__table__.c, Customer.__table__.c
-    owner = func.coalesce(cs.customer_id, select(Invoice.customer_id).where(
-        Invoice.id == cs.invoice_id).scalar_subquery())
+    mine = Invoice.__table__.alias("own")  # not correlated with the invoice joined below
+    owner = func.coalesce(cs.customer_id, select(mine.c.customer_id).where(
+        mine.c.id == cs.invoice_id).scalar_subquery())
     with session(ws.engine) as s:
         tasks = [{"task": t.id, "customer": name, "title": t.title, "since": t.created_at}
                  for t, name in s.execute(select(Task, Customer.name).join(
@@ -82,7 +83,7 @@ def collector(ws: Workspace, today: dt.date, *, ahead: int = 7) -> dict[str, lis
                      Task.status == "open").order_by(Task.id))]
 
         def states(kind: str, *where) -> list[dict]:
-            q = (select(CaseState, Customer.name, Invoice.number)
+            q = (select(CaseState, Customer.name, Invoice.number).select_from(CaseState)
                  .join(Customer, c.id == owner)
                  .outerjoin(Invoice, Invoice.id == cs.invoice_id)
                  .where(open_states(today, [kind]), *where).order_by(cs.until, cs.id))

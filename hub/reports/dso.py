@@ -20,10 +20,11 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, case, func, or_, select, type_coerce
 
 from hub.store.db import session
 from hub.store.models import Invoice, Payment
+from hub.store.money import Money
 from hub.workspace import Workspace
 
 ZERO = Decimal(0)
@@ -55,7 +56,7 @@ def receivable_at(s, day: dt.date) -> dict[str, Decimal]:
         pay.connection_id == inv.connection_id, pay.invoice_external_id == inv.external_id,
         pay.void.is_(False), pay.date <= day).scalar_subquery()
     owed = case((inv.status == "open", inv.amount_due + paid_after), else_=inv.total - paid_before)
-    rows = s.execute(select(inv.currency, func.sum(owed)).where(
+    rows = s.execute(select(inv.currency, type_coerce(func.sum(owed), Money())).where(
         inv.kind == "invoice", inv.status != "void", issued, unpaid).group_by(inv.currency))
     return {cur: Decimal(v or 0) for cur, v in rows}
 

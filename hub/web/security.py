@@ -142,7 +142,8 @@ def guarded(ws, role: str = "viewer") -> Callable:
 
 
 def flash(request: Request, message: str, level: str = "ok") -> None:
-    request.session.setdefault("flash", []).append([level, message])
+    # reassigned, not appended in place: the session is written only when it is set
+    request.session["flash"] = [*request.session.get("flash", []), [level, message]]
 
 
 def back(request: Request, default: str = "/") -> RedirectResponse:
