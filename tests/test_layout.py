@@ -32,9 +32,10 @@ RANKS = {
     "hub.send": 8,
     "hub.feedback": 9,
     "hub.reports": 10,
-    "hub.serve": 11,
-    "hub.demo": 12,
-    "hub.cli": 13,
+    "hub.web": 11,
+    "hub.serve": 12,
+    "hub.demo": 13,
+    "hub.cli": 14,
 }
 MAX_LOOSE = 10
 MAX_LINES = 400

@@ -4,7 +4,7 @@ controller takes on an account (hold, promise, dispute, payment plan, note, call
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from sqlalchemy import func, or_, select
 from starlette.routing import Route
@@ -23,6 +23,7 @@ from hub.store.models import (
     Payment,
     Task,
 )
+from hub.web.forms import amount, day, instalments
 from hub.web.render import render
 from hub.web.security import back, flash, guarded
 
@@ -31,13 +32,12 @@ PAGE = 50
 
 def _balances(s, ids: list[int]) -> dict[int, dict[str, Decimal]]:
     out: dict[int, dict[str, Decimal]] = {i: {} for i in ids}
-    for cid, cur, kind, amount in s.execute(
+    for cid, cur, kind, due in s.execute(
             select(Invoice.customer_id, Invoice.currency, Invoice.kind,
                    func.sum(Invoice.amount_due)).where(
                 Invoice.customer_id.in_(ids), Invoice.status == "open")
             .group_by(Invoice.customer_id, Invoice.currency, Invoice.kind)):
-        out[cid][cur] = out[cid].get(cur, Decimal(0)) + (-amount if kind == "credit_note"
-                                                         else amount)
+        out[cid][cur] = out[cid].get(cur, Decimal(0)) + (-due if kind == "credit_note" else due)
     return out
 
 
@@ -80,38 +80,6 @@ def timeline(s, c: Customer) -> list[dict]:
                                   f"{i.currency}, due {i.due_date}"})
     aware = lambda t: t if t.tzinfo else t.replace(tzinfo=dt.UTC)  # noqa: E731
     return sorted(items, key=lambda x: aware(x["at"]), reverse=True)
-
-
-def _day(value) -> dt.date | None:
-    try:
-        return dt.date.fromisoformat(str(value)) if value else None
-    except ValueError:
-        raise RelanceError(f"{value!r} is not a date (YYYY-MM-DD)") from None
-
-
-def _amount(value) -> Decimal | None:
-    if not value:
-        return None
-    try:
-        amount = Decimal(str(value).replace(",", "."))
-    except InvalidOperation:
-        amount = None
-    if amount is None or not amount.is_finite() or amount <= 0:
-        raise RelanceError(f"{value!r} is not an amount (write 1250.00)")
-    return amount
-
-
-def _instalments(text: str) -> list[tuple[dt.date, Decimal]]:
-    out = []
-    for n, line in enumerate((text or "").splitlines(), 1):
-        if line.strip():
-            day, _, amount = line.strip().partition(":")
-            try:
-                out.append((dt.date.fromisoformat(day.strip()), _amount(amount.strip())))
-            except (ValueError, RelanceError):
-                raise RelanceError(f"instalment line {n} {line.strip()!r}: write "
-                                   "YYYY-MM-DD:AMOUNT") from None
-    return out
 
 
 def routes(ws) -> list[Route]:
@@ -189,9 +157,9 @@ def routes(ws) -> list[Route]:
             with session(ws.engine, immediate=True) as s:
                 number = str(form.get("invoice") or "") or None
                 st = open_case(s, kind, invoice=number, customer=None if number else cid,
-                               until=_day(form.get("until")), amount=_amount(form.get("amount")),
+                               until=day(form.get("until")), amount=amount(form.get("amount")),
                                reason=str(form.get("reason") or "") or None, by=user.username,
-                               instalments=_instalments(str(form.get("instalments") or ""))
+                               instalments=instalments(str(form.get("instalments") or ""))
                                or None)
                 flash(request, f"{kind.replace('_', ' ')} set (case {st.id})")
         except RelanceError as exc:
@@ -231,7 +199,7 @@ def routes(ws) -> list[Route]:
         try:
             with session(ws.engine, immediate=True) as s:
                 complete_task(s, tid, str(form.get("outcome") or ""),
-                              until=_day(form.get("until")), amount=_amount(form.get("amount")),
+                              until=day(form.get("until")), amount=amount(form.get("amount")),
                               reason=str(form.get("reason") or "") or None, by=user.username)
             flash(request, f"call {tid}: {form.get('outcome')} recorded")
         except RelanceError as exc:

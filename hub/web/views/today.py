@@ -9,13 +9,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, or_, select
 from starlette.routing import Route
 
-from hub.cli.common import parse_amount
 from hub.clock import today_in
 from hub.errors import RelanceError
 from hub.send.approvals import QueueFilter, approve, reject
 from hub.send.preview import rendered_messages, snapshot
 from hub.store.db import session
 from hub.store.models import Customer, Dispatch, Event
+from hub.web.forms import amount
 from hub.web.render import render
 from hub.web.security import back, flash, guarded
 
@@ -25,14 +25,14 @@ SHOWN = {"waiting": ["planned"], "approved": ["approved"], "sent": ["sent"],
 
 
 def _filter(params) -> QueueFilter:
-    def amount(name):
+    def money(name):
         try:
-            return parse_amount(params.get(name) or None, name)
-        except Exception:
+            return amount(params.get(name))
+        except RelanceError:
             return None
     return QueueFilter(scenario=params.get("scenario") or None, step=params.get("step") or None,
-                       customer=params.get("customer") or None, above=amount("above"),
-                       below=amount("below"))
+                       customer=params.get("customer") or None, above=money("above"),
+                       below=money("below"))
 
 
 def _day_start(ws, today: dt.date) -> dt.datetime:
