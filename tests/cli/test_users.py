@@ -11,6 +11,7 @@ from hub.cli import app
 from hub.store.db import session
 from hub.store.models import User
 from hub.web.users import authenticate
+from tests.cli.test_approvals import _test_plugins  # noqa: F401  (the test plugins)
 
 runner = CliRunner()
 
@@ -20,7 +21,7 @@ def test_users_are_added_listed_changed_and_removed(make_ws, tmp_path):
     w = ["-w", str(tmp_path)]
     r = runner.invoke(app, ["user", "add", "marie", "--role", "approver", "--password-stdin", *w],
                       input="a long passphrase\n")
-    assert r.exit_code == 0 and "marie added as approver" in r.output
+    assert r.exit_code == 0 and "marie added as approver" in r.output, r.output
     again = runner.invoke(app, ["user", "add", "marie", "--password-stdin", *w],
                           input="another passphrase\n")
     assert again.exit_code == 2 and "exists" in again.output

@@ -14,14 +14,10 @@ from hub.reports.collection import effectiveness
 from hub.reports.dso import dso_trend
 from hub.store.db import session
 from hub.store.models import Connection, Customer, Dispatch, DispatchInvoice, Invoice
+from tests.cli.test_approvals import _test_plugins  # noqa: F401  (the test plugins)
 
 runner = CliRunner()
 D = Decimal
-
-
-@pytest.fixture(autouse=True)
-def _test_plugins(monkeypatch):
-    monkeypatch.setenv("RELANCE_PLUGINS", "tests.memory_plugins_entry")
 
 
 def _books(ws, invoices: list[dict]) -> list[int]:

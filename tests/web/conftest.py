@@ -11,17 +11,13 @@ from typer.testing import CliRunner
 from hub.cli import app
 from hub.store.db import session
 from hub.web.users import add_user
+from tests.cli.test_approvals import _test_plugins  # noqa: F401  (the test plugins)
 from tests.cli.test_explain import export
 from tests.send.test_unknown_is_not_open import CONFIG
 
 CONFIG_WEB = CONFIG.replace("complete_export: true", "complete_export: false") + \
     "approvals:\n  above: {EUR: 50}\n"
 PASSWORD = "correct horse battery"
-
-
-@pytest.fixture(autouse=True)
-def _test_plugins(monkeypatch):
-    monkeypatch.setenv("RELANCE_PLUGINS", "tests.memory_plugins_entry")
 
 
 @pytest.fixture
