@@ -73,6 +73,27 @@ def _simulated(ws, root: Path, today) -> None:
     console.print(t)
 
 
+DEMO_USER, DEMO_PASSWORD = "demo", "relance-demo"  # DEMO ONLY: a local sample workspace
+
+
+def _dashboard(ws, root: Path) -> None:
+    """The demo's dashboard account (made once), and how to open the pages."""
+    from sqlalchemy import select
+
+    from hub.store.db import session
+    from hub.store.models import User
+    from hub.web.users import add_user
+
+    with session(ws.engine, immediate=True) as s:
+        if s.execute(select(User.id).where(User.username == DEMO_USER)).first() is None:
+            add_user(s, DEMO_USER, DEMO_PASSWORD, "admin", by="relance demo")
+    cfg = ws.config.serve
+    console.print(f"\n[bold]Dashboard[/]: `relance serve -w {root} --no-clock`, then open "
+                  f"http://{cfg.host}:{cfg.port}/ and sign in as [bold]{DEMO_USER}[/] / "
+                  f"[bold]{DEMO_PASSWORD}[/] (a demo account: `relance user remove {DEMO_USER} "
+                  f"-w {root}` removes it)", highlight=False)
+
+
 def run_demo(root: Path, *, reset: bool = False) -> dict:
     from hub.clock import today_in
     from hub.demo.fakes import FakeProviders
@@ -161,5 +182,6 @@ def run_demo(root: Path, *, reset: bool = False) -> dict:
                   "call tasks: `relance tasks list -w " + str(root) + "`")
     console.print(f"Next: `relance approvals -w {root}`, `relance customers -w {root}`, "
                   f"`relance status -w {root}`, `relance report aging -w {root} --json`")
+    _dashboard(ws, root)
     err_console.print("")
     return summary

@@ -17,7 +17,10 @@ def serve(workspace: Path = WorkspaceOpt,
           host: str = typer.Option(None, "--host", help="bind address (default serve.host, 127.0.0.1)"),
           port: int = typer.Option(None, "--port", help="port (default serve.port, 8080)"),
           lease_ttl: float = typer.Option(15.0, "--lease-ttl",
-                                          help="seconds before a standby takes over a dead clock")):
+                                          help="seconds before a standby takes over a dead clock"),
+          no_clock: bool = typer.Option(False, "--no-clock",
+                                        help="pages and webhooks only: never run the cycles "
+                                             "here (a dashboard host; the demo)")):
     """Run Relance as a service: periodic sync, the daily cycle, webhooks, /metrics."""
     import uvicorn
 
@@ -27,7 +30,7 @@ def serve(workspace: Path = WorkspaceOpt,
     ws = run_guarded(lambda: open_workspace(workspace))
     cfg = ws.config.serve
     host, port = host or cfg.host, port or cfg.port
-    app = create_app(Runtime(ws), lease_ttl=lease_ttl)
+    app = create_app(Runtime(ws), lease_ttl=lease_ttl, clock=not no_clock)
     base = f"http://{host}:{port}{cfg.root_path}"
     console.print(f"relance serve: {base} (workspace {ws.root}); "
                   "/healthz /readyz /metrics /webhooks/<plugin>/<name>", highlight=False)

@@ -83,7 +83,9 @@ async def _capped_body(request: Request) -> bytes | None:
     return b"".join(chunks)
 
 
-def create_app(rt: Runtime, *, lease_ttl: float = 15.0) -> Starlette:
+def create_app(rt: Runtime, *, lease_ttl: float = 15.0, clock: bool = True) -> Starlette:
+    """`clock=False`: pages and webhooks only (a dashboard host, the demo); another process
+    runs the cycles."""
     ws = rt.ws
     RUNTIMES[str(ws.root)] = rt
 
@@ -144,6 +146,10 @@ def create_app(rt: Runtime, *, lease_ttl: float = 15.0) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app):
+        if not clock:
+            yield
+            await ws.aclose()
+            return
         holder = LeaseHolder(ws.engine, ttl=lease_ttl)
         loop_task = asyncio.create_task(_leader_loop(rt, holder, lease_ttl))
         try:

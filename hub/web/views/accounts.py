@@ -11,6 +11,7 @@ from starlette.routing import Route
 
 from hub.clock import today_in
 from hub.errors import RelanceError
+from hub.money import quantize
 from hub.plan.cases import KINDS, close_case, open_case, open_states
 from hub.store.db import session
 from hub.store.events import record_event
@@ -71,13 +72,14 @@ def timeline(s, c: Customer) -> list[dict]:
             Payment.invoice_external_id.in_(exts) if exts else False))).scalars():
         items.append({"at": dt.datetime.combine(p.date, dt.time(), tzinfo=dt.UTC),
                       "kind": "payment", "dispatch": None, "level": "info",
-                      "text": f"payment {p.amount} {p.currency}" + (" (void)" if p.void else "")})
+                      "text": f"payment {quantize(p.amount, p.currency)} {p.currency}"
+                              + (" (void)" if p.void else "")})
     for i in s.execute(select(Invoice).where(Invoice.id.in_(inv_ids))).scalars():
         if i.issue_date:
             items.append({"at": dt.datetime.combine(i.issue_date, dt.time(), tzinfo=dt.UTC),
                           "kind": "issued", "dispatch": None, "level": "info",
-                          "text": f"{i.kind.replace('_', ' ')} {i.number} issued: {i.total} "
-                                  f"{i.currency}, due {i.due_date}"})
+                          "text": f"{i.kind.replace('_', ' ')} {i.number} issued: "
+                                  f"{quantize(i.total, i.currency)} {i.currency}, due {i.due_date}"})
     aware = lambda t: t if t.tzinfo else t.replace(tzinfo=dt.UTC)  # noqa: E731
     return sorted(items, key=lambda x: aware(x["at"]), reverse=True)
 
