@@ -1,9 +1,11 @@
 """Days sales outstanding per currency and month, by the countback or the simple method.
 
-The receivable at a past day is rebuilt from what the store knows: an invoice issued by
-then and not yet paid then counts for what was still owed — today's amount due plus the
-payments recorded after that day (or, once paid, its total less the payments before).
-Credit notes are left out: this is gross DSO, as the methods define it.
+The receivable at a past month end is rebuilt from what the store knows: an invoice issued
+by then and not yet paid then counts for what was still owed — today's amount due plus the
+payments recorded after that month (or, once paid, its total less the payments before).
+An invoice closed with no payment date (gone from a complete export) is left out, as are
+credit notes: this is gross DSO, as the methods define it. Months are calendar months of
+the dates as stored (payment instants in UTC).
 
 - countback: from the month's closing receivable, take off each month's sales walking
   back (the current month counts its days so far); each month fully used counts its days,
@@ -17,10 +19,11 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 from collections import defaultdict
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select, type_coerce
+from sqlalchemy import and_, func, or_, select, type_coerce
 
 from hub.store.db import session
 from hub.store.models import Invoice, Payment
@@ -41,36 +44,69 @@ def month_ends(today: dt.date, months: int) -> list[dt.date]:
     return list(reversed(out))
 
 
-def _end_of(day: dt.date) -> dt.datetime:
-    return dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+def _ym(col):
+    """SQL: year * 100 + month of a date or timestamp column."""
+    return func.extract("year", col) * 100 + func.extract("month", col)
+
+
+@dataclass
+class Books:
+    """The invoices summed by currency, month issued, month paid (0: not paid) and open or
+    not, with the payments by the month they were made: enough for the receivable at every
+    month end, from one pass over the invoices and one over the payments."""
+
+    invoices: list[tuple[str, int, int, bool, Decimal, Decimal]]  # …, amount due, total
+    payments: list[tuple[str, int, int, bool, int, Decimal]]  # …, month of the payment
+    sales: dict[str, dict[tuple[int, int], Decimal]]
+
+    def receivable(self, end: dt.date) -> dict[str, Decimal]:
+        k = end.year * 100 + end.month
+        out: dict[str, Decimal] = defaultdict(Decimal)
+        for cur, issued, paid, is_open, due, total in self.invoices:
+            if issued > k:
+                continue
+            if is_open:
+                out[cur] += due
+            elif paid and paid > k:
+                out[cur] += total
+        for cur, issued, paid, is_open, when, amount in self.payments:
+            if issued > k:
+                continue
+            if is_open and when > k:  # paid since: it was still owed then
+                out[cur] += amount
+            elif not is_open and paid and paid > k and when <= k:  # paid down by then
+                out[cur] -= amount
+        return dict(out)
+
+
+def books(s, today: dt.date) -> Books:
+    inv, pay = Invoice.__table__.c, Payment.__table__.c
+    issued = func.coalesce(inv.issue_date, inv.due_date)
+    keys = (inv.currency, _ym(issued).label("i"),
+            func.coalesce(_ym(inv.paid_at), 0).label("p"), (inv.status == "open").label("o"))
+    live = and_(inv.kind == "invoice", inv.status != "void", issued <= today,
+                or_(inv.status == "open", inv.paid_at.is_not(None)))
+    rows = s.execute(select(*keys, type_coerce(func.sum(inv.amount_due), Money()),
+                            type_coerce(func.sum(inv.total), Money()))
+                     .where(live).group_by(*keys)).all()
+    paid = s.execute(select(*keys, _ym(pay.date).label("w"),
+                            type_coerce(func.sum(pay.amount), Money()))
+                     .select_from(Payment.__table__.join(Invoice.__table__, and_(
+                         pay.connection_id == inv.connection_id,
+                         pay.invoice_external_id == inv.external_id)))
+                     .where(live, pay.void.is_(False)).group_by(*keys, "w")).all()
+    sales: dict[str, dict[tuple[int, int], Decimal]] = defaultdict(dict)
+    for cur, i, _p, _o, _due, total in rows:
+        key = (int(i) // 100, int(i) % 100)
+        sales[cur][key] = sales[cur].get(key, ZERO) + Decimal(total)
+    return Books([(c, int(i), int(p), bool(o), Decimal(d), Decimal(t)) for c, i, p, o, d, t in rows],
+                 [(c, int(i), int(p), bool(o), int(w), Decimal(a)) for c, i, p, o, w, a in paid],
+                 sales)
 
 
 def receivable_at(s, day: dt.date) -> dict[str, Decimal]:
-    inv, pay = Invoice.__table__.c, Payment.__table__.c
-    issued = func.coalesce(inv.issue_date, inv.due_date) <= day
-    unpaid = or_(inv.paid_at.is_(None), inv.paid_at >= _end_of(day))
-    paid_after = select(func.coalesce(func.sum(pay.amount), ZERO)).where(
-        pay.connection_id == inv.connection_id, pay.invoice_external_id == inv.external_id,
-        pay.void.is_(False), pay.date > day).scalar_subquery()
-    paid_before = select(func.coalesce(func.sum(pay.amount), ZERO)).where(
-        pay.connection_id == inv.connection_id, pay.invoice_external_id == inv.external_id,
-        pay.void.is_(False), pay.date <= day).scalar_subquery()
-    owed = case((inv.status == "open", inv.amount_due + paid_after), else_=inv.total - paid_before)
-    rows = s.execute(select(inv.currency, type_coerce(func.sum(owed), Money())).where(
-        inv.kind == "invoice", inv.status != "void", issued, unpaid).group_by(inv.currency))
-    return {cur: Decimal(v or 0) for cur, v in rows}
-
-
-def monthly_sales(s, start: dt.date, end: dt.date) -> dict[str, dict[tuple[int, int], Decimal]]:
-    inv = Invoice.__table__.c
-    issued = func.coalesce(inv.issue_date, inv.due_date)
-    out: dict[str, dict[tuple[int, int], Decimal]] = defaultdict(dict)
-    for cur, day, total in s.execute(select(inv.currency, issued, func.sum(inv.total)).where(
-            and_(inv.kind == "invoice", inv.status != "void", issued >= start, issued <= end))
-            .group_by(inv.currency, issued)):
-        key = (day.year, day.month)
-        out[cur][key] = out[cur].get(key, ZERO) + Decimal(total)
-    return out
+    """What was owed at the end of `day`'s month (or `day`, in the current one)."""
+    return books(s, day).receivable(day)
 
 
 def _back(y: int, m: int) -> tuple[int, int]:
@@ -109,22 +145,17 @@ def dso_trend(ws: Workspace, today: dt.date, *, months: int = 12, method: str = 
     """One row per month end and currency: the receivable, the month's sales, the DSO."""
     if method not in ("countback", "simple"):
         raise ValueError(f"method {method!r}: countback or simple")
-    ends = month_ends(today, months)
-    first = ends[0].replace(day=1)
-    back = first
-    for _ in range(MAX_BACK if method == "countback" else period):
-        back = (back - dt.timedelta(days=1)).replace(day=1)
-    rows = []
     with session(ws.engine) as s:
-        sales = monthly_sales(s, back, today)
-        for end in ends:
-            for cur, owed in sorted(receivable_at(s, end).items()):
-                by_month = sales.get(cur, {})
-                figure, capped = (countback(owed, by_month, end) if method == "countback"
-                                  else simple(owed, by_month, end, period))
-                rows.append({"month": f"{end:%Y-%m}", "as_of": end, "currency": cur,
-                             "method": method, "receivable": owed,
-                             "sales": by_month.get((end.year, end.month), ZERO),
-                             "dso_days": None if figure is None else
-                             Decimal(figure).quantize(Decimal("0.1")), "capped": capped})
+        book = books(s, today)
+    rows = []
+    for end in month_ends(today, months):
+        for cur, owed in sorted(book.receivable(end).items()):
+            by_month = book.sales.get(cur, {})
+            figure, capped = (countback(owed, by_month, end) if method == "countback"
+                              else simple(owed, by_month, end, period))
+            rows.append({"month": f"{end:%Y-%m}", "as_of": end, "currency": cur,
+                         "method": method, "receivable": owed,
+                         "sales": by_month.get((end.year, end.month), ZERO),
+                         "dso_days": None if figure is None else
+                         Decimal(figure).quantize(Decimal("0.1")), "capped": capped})
     return rows

@@ -117,3 +117,27 @@ def test_reports_export_without_letting_a_cell_become_a_formula(make_ws, tmp_pat
         assert {r["list"] for r in rows} == {"disputes"} and rows[0]["by"] == "marie"
     bad = runner.invoke(app, ["report", "collector", "-w", str(tmp_path), "--format", "xlsx"])
     assert bad.exit_code == 2 and "--output" in bad.output
+
+
+def test_a_past_month_end_owes_what_was_not_yet_paid_then(make_ws):
+    """Issued in September for 1,000; 400 paid on 5 October, the rest on 10 November: owed
+    1,000 at the end of September, 600 at the end of October, nothing at the end of November."""
+    from hub.reports.dso import receivable_at
+    from hub.store.models import Payment
+
+    ws = make_ws()
+    _books(ws, [dict(issue_date=dt.date(2026, 9, 20), due_date=dt.date(2026, 10, 20),
+                     total=D(1000), amount_due=D(0), status="paid",
+                     paid_at=dt.datetime(2026, 11, 10, 15, tzinfo=dt.UTC)),
+                dict(issue_date=dt.date(2026, 10, 2), due_date=dt.date(2026, 11, 2),
+                     total=D(500), amount_due=D(200))])  # 300 paid on 20 November
+    with session(ws.engine, immediate=True) as s:
+        for n, (ext, amount, day) in enumerate((("I1", 400, dt.date(2026, 10, 5)),
+                                                ("I1", 600, dt.date(2026, 11, 10)),
+                                                ("I2", 300, dt.date(2026, 11, 20))), 1):
+            s.add(Payment(connection_id=1, external_id=f"P{n}", invoice_external_id=ext,
+                          amount=D(amount), currency="EUR", date=day))
+    with session(ws.engine) as s:
+        assert receivable_at(s, dt.date(2026, 9, 30)) == {"EUR": D(1000)}
+        assert receivable_at(s, dt.date(2026, 10, 31)) == {"EUR": D(600) + D(500)}
+        assert receivable_at(s, dt.date(2026, 11, 30)) == {"EUR": D(200)}
