@@ -110,10 +110,11 @@ def rendered_message(s: Session, ws: Workspace, d: Dispatch, today: dt.date | No
     return d, _render(s, ws, d, c, invoices, today or d.planned_on)
 
 
-def rendered_messages(s: Session, ws: Workspace, ds: list[Dispatch], today: dt.date
-                      ) -> dict[int, Any]:
-    """A page of dispatches rendered at once (one preload for all their customers): each
-    id to its Message, or to the exception that stopped it rendering."""
+def rendered_messages(s: Session, ws: Workspace, ds: list[Dispatch], today: dt.date,
+                      html: bool = False) -> dict[int, tuple[Any, Any]]:
+    """A page of dispatches rendered at once (one preload for all their customers): each id
+    to (its Message, or the exception that stopped it rendering; its Work: the customer
+    and invoices)."""
     from hub.send.compose import Work, preload
 
     ids = [d.id for d in ds]
@@ -129,10 +130,10 @@ def rendered_messages(s: Session, ws: Workspace, ds: list[Dispatch], today: dt.d
     out: dict[int, Any] = {}
     for w in works:
         try:
-            out[w.dispatch.id] = _render(s, ws, w.dispatch, w.customer, w.invoices, today,
-                                         work=w)
+            out[w.dispatch.id] = (_render(s, ws, w.dispatch, w.customer, w.invoices, today,
+                                          work=w, html=html), w)
         except Exception as exc:  # shown beside the dispatch, never breaking the page
-            out[w.dispatch.id] = exc
+            out[w.dispatch.id] = (exc, w)
     return out
 
 
@@ -154,7 +155,7 @@ def template_preview(s: Session, ws: Workspace, template: str, customer: Custome
 
 
 def _render(s: Session, ws: Workspace, d: Dispatch, c: Customer, invoices: list[Invoice],
-            today: dt.date, language: str | None = None, work=None):
+            today: dt.date, language: str | None = None, work=None, html: bool = True):
     from hub.contracts import Message
     from hub.send.compose import Work, babel_locale, context, preload, recipient
 
@@ -166,7 +167,7 @@ def _render(s: Session, ws: Workspace, d: Dispatch, c: Customer, invoices: list[
         preload(ws, [work], s)
     locale = babel_locale(rcpt.language, rcpt.country, ws.config.company.babel_locale)
     ctx = context(ws, work, rcpt, today, locale, work.owed or [], None)
-    rendered = renderer_for(ws).render(d.template, rcpt.language, ctx)
+    rendered = renderer_for(ws).render(d.template, rcpt.language, ctx, html=html)
     return Message(idempotency_key="preview", dispatch_id=d.id, scenario=d.scenario,
                    step=d.step, template=rendered.template, recipient=rcpt,
                    company=ws.company, subject=rendered.subject, text=rendered.text,

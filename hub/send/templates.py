@@ -6,6 +6,7 @@ Language fallback: fr_BE → fr_BE, fr, default language, en. Errors name templa
 
 from __future__ import annotations
 
+import functools
 import sys
 import weakref
 from collections.abc import Callable, Mapping, Sequence
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from babel import Locale
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_currency
 from jinja2 import (
@@ -83,7 +85,9 @@ class Renderer:
         raise TemplateError(f"no template {name!r} for language {language!r} or its fallbacks "
                             f"(looked in {', '.join(map(str, self.paths))})", place=f"{name}.j2")
 
-    def render(self, name: str, language: str, context: Mapping[str, Any]) -> Rendered:
+    def render(self, name: str, language: str, context: Mapping[str, Any],
+               html: bool = True) -> Rendered:
+        """Subject, text and (unless `html=False`: a preview that shows the text) HTML."""
         rel = self.resolve(name, language)
         try:
             text_t = self.env.get_template(rel)
@@ -91,14 +95,14 @@ class Renderer:
             ctx = text_t.new_context(dict(context))
             subject = "".join(text_t.blocks["subject"](ctx)).strip() if "subject" in text_t.blocks else ""
             text = "".join(text_t.blocks["text"](ctx)).strip() if "text" in text_t.blocks else ""
-            html = None
-            if "html" in html_t.blocks:
-                html = "".join(html_t.blocks["html"](html_t.new_context(dict(context)))).strip()
+            body = None
+            if html and "html" in html_t.blocks:
+                body = "".join(html_t.blocks["html"](html_t.new_context(dict(context)))).strip()
         except TemplateSyntaxError as exc:
             raise TemplateError(exc.message or str(exc), place=f"{rel}:{exc.lineno}") from None
         except (JinjaTemplateError, Exception) as exc:
             raise TemplateError(f"{type(exc).__name__}: {exc}", place=_place(rel)) from None
-        return Rendered(subject, text, html, rel, rel.split("/")[0])
+        return Rendered(subject, text, body, rel, rel.split("/")[0])
 
     def names(self) -> set[str]:
         return {p.stem for root in self.paths if root.exists() for p in root.glob("*/*.j2")
@@ -127,22 +131,29 @@ def _place(rel: str) -> str:
     return place
 
 
+@functools.cache
+def _locale(code: str) -> Locale:
+    """Parsed once: Babel parses a locale string on every call it is given one."""
+    return Locale.parse(code)
+
+
 def _money(default: str):
     @pass_context
     def money(ctx, amount, currency):
-        return format_currency(amount, currency, locale=ctx.get("locale") or default)
+        return format_currency(amount, currency, locale=_locale(ctx.get("locale") or default))
     return money
 
 
 def _date(default: str):
     @pass_context
     def date(ctx, value, format="long"):
-        return format_date(value, format=format, locale=ctx.get("locale") or default)
+        return format_date(value, format=format, locale=_locale(ctx.get("locale") or default))
     return date
 
 
 def _datetime(default: str):
     @pass_context
     def dtm(ctx, value, format="medium"):
-        return format_datetime(value, format=format, locale=ctx.get("locale") or default)
+        return format_datetime(value, format=format,
+                               locale=_locale(ctx.get("locale") or default))
     return dtm

@@ -18,7 +18,7 @@ from starlette.routing import Route
 from hub.clock import today_in, utcnow
 from hub.reports.collection import collector, effectiveness
 from hub.reports.dso import dso_trend
-from hub.reports.figures import BUCKETS, aging, status
+from hub.reports.figures import BUCKETS, aging
 from hub.store.db import session
 from hub.store.models import Connection, Dispatch, DispatchInvoice, Event, Invoice, Payment
 from hub.web.render import render
@@ -65,6 +65,22 @@ def collected_after_reminders(ws, today: dt.date, days: int = 90) -> dict[str, D
         return {cur: Decimal(v) for cur, v in rows}
 
 
+def freshness(ws) -> list[dict[str, Any]]:
+    """Each connection's state and how old its last good sync is (one small query)."""
+    now = utcnow()
+    with session(ws.engine) as s:
+        rows = s.execute(select(Connection)).scalars().all()
+    out = []
+    for c in rows:
+        last = c.last_sync_ok_at
+        if last is not None and last.tzinfo is None:
+            last = last.replace(tzinfo=dt.UTC)
+        out.append({"name": c.name, "plugin": c.plugin, "state": c.state,
+                    "detail": c.state_detail, "last_sync_ok_at": last,
+                    "lag_hours": round((now - last).total_seconds() / 3600, 1) if last else None})
+    return out
+
+
 def _figures(ws, today: dt.date) -> dict[str, Any]:
     ages = aging(ws, today)
     owed = {cur: {"outstanding": row["total"],
@@ -83,12 +99,7 @@ def routes(ws) -> list[Route]:
     def overview(request, user, form):
         today = today_in(ws.config.company.timezone)
         figures = cached(ws, "overview", today, lambda: _figures(ws, today))
-        conns = status(ws)["connections"]
-        now = utcnow()
-        for c in conns:
-            last = c["last_sync_ok_at"]
-            c["lag_hours"] = round((now - dt.datetime.fromisoformat(last)).total_seconds()
-                                   / 3600, 1) if last else None
+        conns = freshness(ws)
         chart = {cur: {"months": [r["month"] for r in figures["trend"] if r["currency"] == cur],
                        "countback": [_f(r["dso_days"]) for r in figures["trend"]
                                      if r["currency"] == cur],

@@ -12,7 +12,7 @@ from starlette.routing import Route
 from hub.clock import today_in
 from hub.errors import RelanceError
 from hub.send.approvals import QueueFilter, approve, reject
-from hub.send.preview import rendered_messages, snapshot
+from hub.send.preview import rendered_messages
 from hub.store.db import session
 from hub.store.models import Customer, Dispatch, Event
 from hub.web.forms import amount
@@ -35,6 +35,21 @@ def _filter(params) -> QueueFilter:
                        below=money("below"))
 
 
+def _row(msg, work, today: dt.date) -> dict:
+    """One dispatch as the page shows it: who, what, how much, why, and the message."""
+    d, late = work.dispatch, max(((today - i.due_date).days for i in work.invoices), default=0)
+    when = (f"{late} days overdue" if late > 0 else f"due in {-late} days" if late < 0
+            else "due today")
+    failed = isinstance(msg, Exception)
+    return {"id": d.id, "customer": work.customer.name, "scenario": d.scenario, "step": d.step,
+            "channel": d.channel, "status": d.status, "amount": d.amount,
+            "currency": d.currency, "invoices": [i.number for i in work.invoices],
+            "why": f"step {d.step} of scenario {d.scenario}: {when}",
+            "approval": d.approval_reason, "error": str(msg) if failed else None,
+            "subject": "" if failed else msg.subject, "text": "" if failed else msg.text,
+            "to": "" if failed else msg.recipient.email or msg.recipient.mobile or ""}
+
+
 def _day_start(ws, today: dt.date) -> dt.datetime:
     tz = ZoneInfo(ws.config.company.timezone)
     return dt.datetime.combine(today, dt.time(), tzinfo=tz).astimezone(dt.UTC)
@@ -55,13 +70,10 @@ def routes(ws) -> list[Route]:
             total = s.execute(select(func.count()).select_from(q.subquery())).scalar_one()
             ids = list(s.execute(q.order_by(Dispatch.id).offset((page - 1) * PAGE)
                                  .limit(PAGE)).scalars())
-            rows = snapshot(s, ws, ids, today)
-            page_rows = list(s.execute(select(Dispatch).where(Dispatch.id.in_(ids))).scalars())
-            previews = {did: {"subject": "", "text": "", "error": str(msg)}
-                        if isinstance(msg, Exception) else
-                        {"subject": msg.subject, "text": msg.text, "error": None,
-                         "to": msg.recipient.email or msg.recipient.mobile or ""}
-                        for did, msg in rendered_messages(s, ws, page_rows, today).items()}
+            page_rows = list(s.execute(select(Dispatch).where(Dispatch.id.in_(ids))
+                                       .order_by(Dispatch.id)).scalars())
+            rows = [_row(msg, work, today)
+                    for msg, work in rendered_messages(s, ws, page_rows, today).values()]
             counts = dict(s.execute(select(Dispatch.status, func.count()).where(
                 or_(Dispatch.status.in_(["planned", "approved", "failed", "uncertain"]),
                     Dispatch.sent_at >= _day_start(ws, today))).group_by(Dispatch.status)).all())
@@ -74,7 +86,7 @@ def routes(ws) -> list[Route]:
                 for key, label in (("waiting", "Waiting for approval"),
                                    ("approved", "Approved, to go"), ("sent", "Sent today"),
                                    ("problems", "Failed or uncertain"))]
-        return render(request, ws, user, "today.html", rows=rows, previews=previews, show=show,
+        return render(request, ws, user, "today.html", rows=rows, show=show,
                       total=total, page=page, pages=max(1, -(-total // PAGE)), tabs=tabs,
                       left_out=left_out, which=which, params=p, scenarios=scenarios,
                       today=today, until=today + dt.timedelta(days=7))
