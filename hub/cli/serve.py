@@ -37,6 +37,9 @@ def serve(workspace: Path = WorkspaceOpt,
     if cfg.dashboard:
         console.print(f"dashboard: {cfg.public_url or base}/ — sign in as a user made with "
                       "`relance user add NAME --role approver`", highlight=False)
+    from hub.serve.app import freeze_startup
+
+    freeze_startup()
     # behind a reverse proxy: its X-Forwarded-* headers are believed from trusted_proxies
     uvicorn.run(app, host=host, port=port, log_config=None, access_log=False,
                 timeout_graceful_shutdown=60, root_path=cfg.root_path, proxy_headers=True,

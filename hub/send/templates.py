@@ -144,10 +144,16 @@ def _money(default: str):
     return money
 
 
+@functools.lru_cache(maxsize=4096)
+def _format_date(value, format: str, locale: str) -> str:
+    """A statement repeats the same due dates: each is formatted once per locale."""
+    return format_date(value, format=format, locale=_locale(locale))
+
+
 def _date(default: str):
     @pass_context
     def date(ctx, value, format="long"):
-        return format_date(value, format=format, locale=_locale(ctx.get("locale") or default))
+        return _format_date(value, format, ctx.get("locale") or default)
     return date
 
 
