@@ -23,7 +23,7 @@ from limits.strategies import MovingWindowRateLimiter
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 
 from hub.store.db import session as db_session
 from hub.store.models import User
@@ -144,6 +144,21 @@ def guarded(ws, role: str = "viewer") -> Callable:
 def flash(request: Request, message: str, level: str = "ok") -> None:
     # reassigned, not appended in place: the session is written only when it is set
     request.session["flash"] = [*request.session.get("flash", []), [level, message]]
+
+
+def answer(request: Request, message: str, level: str = "ok", default: str = "/",
+           keep: bool = False) -> Response:
+    """After an action: for htmx (the page's enhanced forms), the line that replaces the
+    card acted on (`keep`: put above its content, which stays — a refusal); without
+    JavaScript, the message flashed and the page again."""
+    if request.headers.get("hx-request") == "true":
+        from html import escape
+
+        return HTMLResponse(f'<p class="flash {escape(level)}" role="status">'
+                            f"{escape(message)}</p>",
+                            headers={"HX-Reswap": "afterbegin"} if keep else None)
+    flash(request, message, level)
+    return back(request, default)
 
 
 def back(request: Request, default: str = "/") -> RedirectResponse:

@@ -110,3 +110,17 @@ def test_overview_reports_and_audit_show_the_figures(ws):
     assert "DSO by month" in c.get("/reports").text
     audit = c.get("/audit", params={"kind": "planned"}).text
     assert "planned standard step" in audit
+
+
+def test_the_enhanced_forms_get_the_line_that_replaces_the_card(ws):
+    """With htmx the page is not reloaded: the answer is the line shown in the card's place
+    (a refusal is put above the card, whose buttons stay)."""
+    c, csrf = signed_in(ws, "alice")
+    one, two = _dispatch_of(ws, "Customer C1"), _dispatch_of(ws, "Customer C2")
+    hx = {"hx-request": "true", "x-csrf-token": csrf}
+    r = c.post(f"/dispatches/{one.id}/approve", headers=hx)
+    assert r.status_code == 200 and "approved: it goes in the next send pass" in r.text
+    assert "<html" not in r.text
+    r = c.post(f"/dispatches/{two.id}/reject", headers=hx, data={"reason": ""})
+    assert "say why" in r.text and r.headers["hx-reswap"] == "afterbegin"
+    assert 'hx-post="/dispatches/' in c.get("/today").text

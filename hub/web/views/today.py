@@ -17,7 +17,7 @@ from hub.store.db import session
 from hub.store.models import Customer, Dispatch, Event
 from hub.web.forms import amount
 from hub.web.render import render
-from hub.web.security import back, flash, guarded
+from hub.web.security import answer, back, flash, guarded
 
 PAGE = 100
 SHOWN = {"waiting": ["planned"], "approved": ["approved"], "sent": ["sent"],
@@ -95,20 +95,19 @@ def routes(ws) -> list[Route]:
     def approve_one(request, user, form):
         did = request.path_params["id"]
         n = approve(ws, [did], by=user.username)
-        flash(request, f"reminder {did} approved: it goes in the next send pass" if n else
-              f"reminder {did} was no longer waiting", "ok" if n else "warn")
-        return back(request, "/today")
+        return answer(request, f"reminder {did} approved: it goes in the next send pass" if n
+                      else f"reminder {did} was no longer waiting", "ok" if n else "warn",
+                      "/today")
 
     @guarded(ws, "approver")
     def reject_one(request, user, form):
         did = request.path_params["id"]
         try:
             n = reject(ws, [did], str(form.get("reason", "")), by=user.username)
-            flash(request, f"reminder {did} rejected" if n else
-                  f"reminder {did} was no longer waiting", "ok" if n else "warn")
-        except RelanceError as exc:
-            flash(request, str(exc), "error")
-        return back(request, "/today")
+        except RelanceError as exc:  # the card stays, with the reason asked for
+            return answer(request, str(exc), "error", "/today", keep=True)
+        return answer(request, f"reminder {did} rejected" if n else
+                      f"reminder {did} was no longer waiting", "ok" if n else "warn", "/today")
 
     @guarded(ws, "approver")
     def hold_one(request, user, form):
@@ -119,20 +118,19 @@ def routes(ws) -> list[Route]:
         try:
             until = dt.date.fromisoformat(str(form.get("until", "")))
         except ValueError:
-            flash(request, "hold until: pick a date", "error")
-            return back(request, "/today")
+            return answer(request, "hold until: pick a date", "error", "/today", keep=True)
         reason = str(form.get("reason") or "").strip() or "held from the dashboard"
         with session(ws.engine, immediate=True) as s:
             d = s.get(Dispatch, did)
             customer = s.get(Customer, d.customer_id) if d else None
             if d is None or d.status != "planned" or customer is None:
-                flash(request, f"reminder {did} was no longer waiting", "warn")
-                return back(request, "/today")
+                return answer(request, f"reminder {did} was no longer waiting", "warn",
+                              "/today")
             open_case(s, "hold", customer=customer.id, until=until, reason=reason,
                       by=user.username)
         reject(ws, [did], f"customer held until {until}: {reason}", by=user.username)
-        flash(request, f"{customer.name} held until {until}; reminder {did} withdrawn")
-        return back(request, "/today")
+        return answer(request, f"{customer.name} held until {until}; reminder {did} withdrawn",
+                      default="/today")
 
     @guarded(ws, "approver")
     def approve_many(request, user, form):
