@@ -58,7 +58,7 @@ def dashboard(ws: Workspace) -> Starlette:
             return render(request, ws, None, "login.html", status_code=401, next=nxt,
                           error="Wrong user name or password.")
         request.session.clear()  # a fresh session (and CSRF token) at each sign-in
-        request.session.update({"uid": user[0], "epoch": user[1]})
+        request.session.update({"uid": user[0], "epoch": user[1], "name": user[2]})
         return RedirectResponse(request.scope.get("root_path", "") + nxt, status_code=303)
 
     @guarded(ws)
@@ -82,7 +82,8 @@ def _audit(ws: Workspace, kind: str, message: str) -> None:
         record_event(s, kind, message, level="warning")
 
 
-def _sign_in(ws: Workspace, name: str, password: str, address: str) -> tuple[int, int] | None:
+def _sign_in(ws: Workspace, name: str, password: str, address: str
+             ) -> tuple[int, int, str] | None:
     with session(ws.engine, immediate=True) as s:
         user = authenticate(s, name, password)
         if user is None:
@@ -91,4 +92,4 @@ def _sign_in(ws: Workspace, name: str, password: str, address: str) -> tuple[int
             return None
         record_event(s, "login", f"{user.username} signed in from {address}",
                      data={"user": user.username, "address": address})
-        return user.id, user.session_epoch
+        return user.id, user.session_epoch, user.username

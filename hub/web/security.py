@@ -103,7 +103,8 @@ def current_user(request: Request, ws) -> User | None:
         return None
     with db_session(ws.engine) as s:
         user = s.get(User, uid)
-        if user is None or user.disabled or user.session_epoch != epoch:
+        if user is None or user.disabled or user.session_epoch != epoch \
+                or user.username != request.session.get("name"):
             request.session.clear()
             return None
         s.expunge(user)

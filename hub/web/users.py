@@ -4,6 +4,7 @@ defaults, rehashed on login when those defaults change), a role and the companie
 from __future__ import annotations
 
 import re
+import secrets
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -40,8 +41,10 @@ def add_user(s: Session, username: str, password: str, role: str = "viewer",
         raise PermanentError(f"user {username!r} exists: `relance user passwd {username}` "
                              "changes the password, `relance user remove` removes it")
     check_password(password)
+    # a random first epoch: a user made again under a reused id (SQLite reuses the highest)
+    # does not inherit the sessions of the one removed
     user = User(username=username, password_hash=_hasher.hash(password), role=role,
-                companies=companies or ["*"])
+                companies=companies or ["*"], session_epoch=secrets.randbelow(2**31))
     s.add(user)
     s.flush()
     record_event(s, "user_added", f"user {username} ({role}) added by {by}",

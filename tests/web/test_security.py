@@ -112,3 +112,14 @@ def test_no_secret_is_ever_rendered_and_passwords_are_argon2_hashes(ws, monkeypa
     with session(ws.engine) as s:
         hashes = list(s.execute(select(User.password_hash)).scalars())
     assert all(h.startswith("$argon2id$") for h in hashes)
+
+
+def test_a_removed_users_session_does_not_pass_to_one_made_after_with_its_id(ws):
+    from hub.web.users import add_user, remove_user
+
+    c, _ = signed_in(ws, "otto")  # the last one made: SQLite gives its id out again
+    with session(ws.engine, immediate=True) as s:
+        remove_user(s, "otto")
+    with session(ws.engine, immediate=True) as s:
+        add_user(s, "mallory", PASSWORD, "admin")
+    assert c.get("/connections").status_code == 303  # signed out, not mallory
