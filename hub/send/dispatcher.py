@@ -127,14 +127,20 @@ class Dispatcher:
 
     # ------------------------------------------------------------------ main loop
     def due_ids(self, limit: int | None, channels: list[str] | None) -> list[int]:
+        """What this pass sends. With a `limit` (a send task's batch), the dispatches are
+        reserved for this worker, so tasks running side by side each take a different
+        batch; without one, every due dispatch not in another task's batch."""
+        now = self.now()
+        if limit:
+            lease = dt.timedelta(seconds=self.ws.config.dispatch.sending_lease)
+            return outbox.reserve(self.ws.engine, limit, self.worker, now, lease, channels)
         with session(self.ws.engine) as s:
             q = select(Dispatch.id).where(Dispatch.status == S.APPROVED).where(
-                (Dispatch.not_before.is_(None)) | (Dispatch.not_before <= self.now())
-            ).order_by(Dispatch.id)
+                (Dispatch.not_before.is_(None)) | (Dispatch.not_before <= now),
+                Dispatch.reserved_until.is_(None) | (Dispatch.reserved_until < now)
+                | (Dispatch.reserved_by == self.worker)).order_by(Dispatch.id)
             if channels:
                 q = q.where(Dispatch.channel.in_(channels))
-            if limit:
-                q = q.limit(limit)
             return list(s.execute(q).scalars())
 
     async def run(self, *, limit: int | None = None, channels: list[str] | None = None,

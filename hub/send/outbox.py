@@ -157,6 +157,26 @@ def _marks(n: int) -> str:
     return ", ".join("?" * n)
 
 
+def reserve(engine: Engine, limit: int, worker: str, now: dt.datetime, lease: dt.timedelta,
+            channels: Sequence[str] | None = None) -> list[int]:
+    """Up to `limit` due dispatches no other task holds, held by `worker` until now + lease
+    (their status is untouched: a task that dies leaves them to the next once the lease
+    ends). PostgreSQL skips the rows another task is taking at the same moment (FOR UPDATE
+    SKIP LOCKED); SQLite's write lock already serialises the takers."""
+    with writing(engine) as c:
+        to = Converters(c)
+        at = to.instant(now)
+        only = f" AND channel IN ({_marks(len(channels))})" if channels else ""
+        skip = " FOR UPDATE SKIP LOCKED" if c.dialect.name == "postgresql" else ""
+        rows = sql(c, "UPDATE dispatch SET reserved_by = ?, reserved_until = ? WHERE id IN ("
+                      "SELECT id FROM dispatch WHERE status = 'approved' AND (not_before IS NULL "
+                      "OR not_before <= ?) AND (reserved_until IS NULL OR reserved_until < ? "
+                      f"OR reserved_by = ?){only} ORDER BY id LIMIT ?{skip}) RETURNING id",
+                   (worker, to.instant(now + lease), at, at, worker, *(channels or ()), limit)
+                   ).fetchall()
+    return sorted(r[0] for r in rows)
+
+
 def claim(engine: Engine, ids: Sequence[int], worker: str, now: dt.datetime) -> set[int]:
     """approved → sending; the ids this worker now holds."""
     with writing(engine) as c:

@@ -176,6 +176,10 @@ class Dispatch(SQLModel, table=True):
     invoice_count: int = 0
     payment_link_id: int | None = None
     worker: str | None = None
+    # a send task's batch: taken by one task for a while, so tasks given a limit share the
+    # work instead of all reading the same first rows (the claim still decides who sends)
+    reserved_by: str | None = None
+    reserved_until: dt.datetime | None = None
     created_at: dt.datetime = Field(default_factory=utcnow)
     updated_at: dt.datetime = Field(default_factory=utcnow)
     sent_at: dt.datetime | None = None
