@@ -9,7 +9,7 @@ import re
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 CONFIG_FILE = "relance.yaml"
 _DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d)\s*$")
@@ -286,9 +286,35 @@ class ServeConfig(Strict):
 
 
 class ScaleConfig(Strict):
-    broker: str | None = Field(None, description="Celery broker URL (redis://127.0.0.1:6379/0) "
-                                                 "of the `relance.sync`/`relance.send` tasks")
-    send_batch: int = Field(200, description="dispatches per send task")
+    executor: Literal["local", "celery"] = Field(
+        "local", description="`celery`: `relance serve` is the clock and enqueues syncs, send "
+        "batches and write-backs for `relance worker` processes (needs PostgreSQL and a broker)")
+    broker: str | None = Field(None, description="Celery broker URL: redis://127.0.0.1:6379/0 "
+                                                 "or amqp://guest:guest@127.0.0.1:5672//")
+    limits: str | None = Field(None, description="Redis URL of the providers' call budgets "
+                               "shared by every process (default: the broker when it is Redis)")
+    send_batch: int = Field(200, ge=1, description="dispatches per send task")
+    visibility_timeout: int = Field(1800, description="a task unacknowledged this long (its "
+                                    "worker was killed) is delivered again; longer than any task")
+
+    _v = field_validator("visibility_timeout", mode="before")(duration_seconds)
+
+    @model_validator(mode="after")
+    def _celery_needs_broker(self) -> ScaleConfig:
+        if self.executor == "celery" and not self.broker:
+            raise ValueError("executor: celery needs `broker:` (e.g. redis://127.0.0.1:6379/0)")
+        if self.executor == "celery" and not self.limits_url:
+            raise ValueError("executor: celery needs shared call budgets in Redis: set "
+                             "`limits:` (e.g. redis://127.0.0.1:6379/1)")
+        return self
+
+    @property
+    def limits_url(self) -> str | None:
+        if self.limits:
+            return self.limits
+        if self.broker and self.broker.startswith(("redis://", "rediss://")):
+            return self.broker
+        return None
 
 
 class RelanceConfig(Strict):

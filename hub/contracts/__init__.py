@@ -19,6 +19,7 @@ a plugin), `plugin` (what every kind shares), `connector`, `channel`, `payment`,
 lines). The names below are the contract.
 """
 
+from hub.contracts.budget import ApiBudget, Budgets
 from hub.contracts.channel import (
     Attachment,
     Channel,
@@ -93,8 +94,10 @@ __all__ = [
     'API_VERSION',
     'CURRENCIES',
     'Address',
+    'ApiBudget',
     'AsyncTask',
     'Attachment',
+    'Budgets',
     'Channel',
     'CompanyInfo',
     'Connector',

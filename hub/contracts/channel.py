@@ -139,6 +139,14 @@ class Channel(Plugin):
     quiet_hours_relevant: ClassVar[bool] = False
     requires: ClassVar[tuple[str, ...]] = ()
     """Recipient fields the channel needs: "email", "phone", "address"."""
+    rate: ClassVar[str | None] = None
+    """The provider's send rate for one account, e.g. Lob's "150 per 5 seconds", kept in the
+    deployment's shared budget (`rate_limit:` in relance.yaml overrides it)."""
+
+    def budget_key(self) -> str:
+        """What the provider counts sends against, for the shared budget: by default this
+        channel of this workspace; Twilio counts per sending number, Lob per API key."""
+        return f"channel:{self.context.workspace}:{self.context.name}"
 
     def problems(self, message: Message) -> list[str]:
         """Reasons this message cannot be sent (shown by `plan`, enforced before `send`)."""

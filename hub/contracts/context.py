@@ -11,6 +11,7 @@ from typing import Any, Literal
 import httpx
 from pydantic import ConfigDict, Field
 
+from hub.contracts.budget import ApiBudget, Budgets
 from hub.contracts.records import Address, Record
 
 
@@ -86,6 +87,9 @@ class PluginContext(Record):
     auth: httpx.Auth | None = Field(None, description="bearer auth with refresh-on-401, for "
                                                       "OAuth connections (pass as `auth=`)")
     public_url: str | None = Field(None, description="base URL for webhooks/callbacks")
+    budget: ApiBudget = Field(default_factory=lambda: Budgets.local(),
+                              description="call budgets shared across processes: pace "
+                                          "calls with `await context.budget.take(key, rate)`")
 
 
 class CompanyInfo(Record):

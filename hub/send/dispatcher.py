@@ -20,11 +20,11 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from aiolimiter import AsyncLimiter
 from sqlalchemy import select, update
 
 from hub.clock import today_in, utcnow
 from hub.contracts import SendResult
+from hub.contracts.budget import per_second
 from hub.errors import (
     AuthError,
     DeliveryUncertainError,
@@ -77,7 +77,7 @@ class Dispatcher:
         self.worker = worker or worker_name()
         self.report = SendReport()
         self.cfg = ws.config.dispatch
-        self._limiters: dict[str, AsyncLimiter | None] = {}
+        self._rates: dict[str, str | None] = {}
         self._sems: dict[str, asyncio.Semaphore] = {}
         self.fresh = FreshCheck(ws)
         # claims and completions of the sends in flight share transactions; a completion
@@ -201,7 +201,8 @@ class Dispatcher:
         if channel not in self._sems:
             conf = self.ws.config.channels[channel]
             self._sems[channel] = asyncio.Semaphore(max(1, conf.concurrency))
-            self._limiters[channel] = AsyncLimiter(1, 1 / conf.rate_limit) if conf.rate_limit else None
+            self._rates[channel] = (per_second(conf.rate_limit) if conf.rate_limit
+                                    else self.ws.plugin_class("channel", channel).rate)
         async with self._sems[channel]:
             try:
                 await self.process(w)
@@ -252,10 +253,10 @@ class Dispatcher:
             return self._retry(w, exc, cls)
         except Exception as exc:  # nothing was sent: a template or data problem
             return self._fail(w, exc)
-        limiter = self._limiters.get(d.channel)
-        if limiter:
-            await limiter.acquire()
+        rate = self._rates.get(d.channel)
         try:
+            if rate:  # counted for every worker sending through this account
+                await ws.budgets.take(channel.budget_key(), rate)
             result = await channel.send(message)
         except RetriableError as exc:
             return self._retry(w, exc, cls)

@@ -20,6 +20,7 @@ from sqlalchemy.engine import Engine, make_url
 from hub import config as cfgmod
 from hub.contracts import (
     Address,
+    Budgets,
     Channel,
     CompanyInfo,
     Connector,
@@ -119,6 +120,12 @@ class Workspace:
         return make_engine(self.database_url)
 
     @cached_property
+    def budgets(self) -> Budgets:
+        """Providers' call budgets: in Redis when several processes call them."""
+        url = self.config.scale.limits_url
+        return Budgets.shared(url) if url else Budgets.local()
+
+    @cached_property
     def box(self):
         # imported on first use: `cryptography` costs 6–7 MB of RSS, and a workspace
         # without OAuth connections never needs it
@@ -175,6 +182,7 @@ class Workspace:
             oauth=oauth,
             auth=auth,
             public_url=self.config.serve.public_url,
+            budget=self.budgets,
         )
 
     def _instance(self, kind: str, name: str) -> Any:

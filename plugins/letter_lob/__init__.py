@@ -79,6 +79,12 @@ class LobLetterChannel(HttpChannel):
     supports_status = True
     supports_webhooks = True
     requires = ("address",)
+    rate = "150 per 5 seconds"  # Lob's documented limit per API key
+
+    def budget_key(self) -> str:
+        """Lob counts per API key: channels (and companies) sharing one share the budget."""
+        key = self.settings.api_key.get_secret_value().encode()
+        return f"lob:{hashlib.sha256(key).hexdigest()[:16]}"
 
     def problems(self, message: Message) -> list[str]:
         a = message.recipient.address

@@ -22,7 +22,6 @@ from decimal import Decimal
 from typing import Any, ClassVar, Literal
 
 import httpx
-from aiolimiter import AsyncLimiter
 from babel.numbers import get_territory_currencies
 from pydantic import Field, SecretStr
 
@@ -87,15 +86,17 @@ class QuickBooksConnector(HttpConnector):
         self._limits_loop: asyncio.AbstractEventLoop | None = None
         self._home: Home | None = None
 
-    def _limits(self) -> tuple[asyncio.Semaphore, AsyncLimiter]:
-        """The documented limits, made for the running event loop: the CLI runs a sync and
-        then a send in two loops with one connector, and neither may be shared across loops."""
+    #: under the documented 500 requests a minute per realm, counted for every worker
+    RATE = "480/minute"
+
+    def _concurrency(self) -> asyncio.Semaphore:
+        """The documented 10 concurrent requests, made for the running event loop: the CLI
+        runs a sync and then a send in two loops with one connector."""
         loop = asyncio.get_running_loop()
         if self._limits_loop is not loop:
             self._limits_loop = loop
-            self._concurrent = asyncio.Semaphore(10)  # the documented concurrent-request limit
-            self._limiter = AsyncLimiter(480, 60)  # under the documented 500 requests/min/realm
-        return self._concurrent, self._limiter
+            self._concurrent = asyncio.Semaphore(10)
+        return self._concurrent
 
     # ------------------------------------------------------------------ wire
     def _base(self) -> str:
@@ -108,11 +109,16 @@ class QuickBooksConnector(HttpConnector):
     async def _request(self, method: str, path: str, *, params: dict | None = None,
                        body: dict | None = None, accept: str = "application/json") -> httpx.Response:
         params = {**(params or {}), "minorversion": str(self.settings.minorversion)}
-        concurrent, limiter = self._limits()
-        async with concurrent:
-            await limiter.acquire()
-            return await self.request(method, self._base() + path, where=path, params=params,
-                                      json=body, headers={"Accept": accept}, auth=self.context.auth)
+        base, realm = self._base(), self.context.oauth.extras().get("realmId")
+        async with self._concurrency():
+            await self.context.budget.take(f"quickbooks:{realm}", self.RATE)
+            try:
+                return await self.request(method, base + path, where=path, params=params,
+                                          json=body, headers={"Accept": accept},
+                                          auth=self.context.auth)
+            except RateLimitedError:  # every worker waits, not only this one
+                self.context.budget.spend_rest(f"quickbooks:{realm}", self.RATE)
+                raise
 
     @staticmethod
     def _fault_of(response: httpx.Response) -> dict[str, Any]:

@@ -64,6 +64,12 @@ class TwilioSmsChannel(HttpChannel):
     quiet_hours_relevant = True
     requires = ("phone",)
 
+    def budget_key(self) -> str:
+        """Twilio's rate is per sending number (or Messaging Service): a `rate_limit` is
+        shared by every channel, company and worker sending from it."""
+        s = self.settings
+        return f"twilio:{s.messaging_service_sid or s.from_number or self.context.name}"
+
     # ------------------------------------------------------------------ checks
     def e164(self, message: Message) -> str:
         r = message.recipient

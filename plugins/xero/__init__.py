@@ -87,7 +87,7 @@ class XeroConnector(HttpConnector):
 
     def __init__(self, settings, context):
         super().__init__(settings, context)
-        self.pacer = Pacer(enforce=settings.enforce_limits)
+        self.pacer = Pacer(context.budget, enforce=settings.enforce_limits)
         self._api: XeroAPI | None = None
         self._base_currency: str | None = None
 

@@ -4,20 +4,19 @@ Errors are mapped by the connector's base class (`hub.contracts.HttpConnector`; 
 message format in `XeroConnector.error_message`), and the bearer token with its refresh on
 a 401 is the hub's `context.auth`.
 
-Limits (per tenant): 5 concurrent calls, 60 calls in any 60 seconds, 5,000 a day. We keep
-a sliding window of our own calls and read `X-MinLimit-Remaining` / `X-DayLimit-Remaining`
-so we pace below the limit instead of bouncing off it; a 429 is still honoured
-(`Retry-After`), and the day limit running out pauses the connection until it resets.
+Limits (per tenant): 5 concurrent calls, 60 calls in any 60 seconds, 5,000 a day. The
+minute's calls are counted in the hub's shared budget (one count for every worker), lowered
+by what `X-MinLimit-Remaining` says, so we pace below the limit instead of bouncing off it;
+a 429 spends the rest of the window for every worker and is honoured here (`Retry-After`),
+and the day limit running out pauses the connection until it resets.
 """
 
 from __future__ import annotations
 
 import asyncio
-import collections
 import datetime as dt
 import json
 import re
-import time
 from decimal import Decimal
 from typing import Any
 
@@ -67,36 +66,30 @@ def if_modified_since(since: str) -> str:
 
 
 class Pacer:
-    """At most `per_minute` calls in any 60 s and `concurrent` at once, for one tenant."""
+    """One tenant's limits: 60 calls in any 60 s counted in the deployment's shared budget
+    (`context.budget`: every worker calling this tenant draws on one count), and 5 at
+    once in this process."""
 
-    def __init__(self, per_minute: int = 60, concurrent: int = 5, enforce: bool = True):
-        self.per_minute, self.enforce = per_minute, enforce
-        self.sent: collections.deque[float] = collections.deque()
+    RATE = "60/minute"
+
+    def __init__(self, budget, concurrent: int = 5, enforce: bool = True):
+        self.budget, self.enforce = budget, enforce
         self.slots = asyncio.Semaphore(concurrent)
-        self.lock = asyncio.Lock()
         self.throttled = 0
 
-    async def wait_turn(self) -> None:
+    async def wait_turn(self, tenant: str) -> None:
+        if self.enforce:
+            await self.budget.take(f"xero:{tenant}", self.RATE)
+
+    def observe(self, tenant: str, response: httpx.Response) -> None:
+        remaining = response.headers.get("X-MinLimit-Remaining")
         if not self.enforce:
             return
-        async with self.lock:
-            while True:
-                now = time.monotonic()
-                while self.sent and now - self.sent[0] >= 60.5:
-                    self.sent.popleft()
-                if len(self.sent) < self.per_minute:
-                    self.sent.append(now)
-                    return
-                await asyncio.sleep(60.5 - (now - self.sent[0]))
-
-    def observe(self, response: httpx.Response) -> None:
-        remaining = response.headers.get("X-MinLimit-Remaining")
-        if remaining is not None and remaining.isdigit() and self.enforce:
+        if response.status_code == 429:  # every worker waits, not only this one
+            self.budget.spend_rest(f"xero:{tenant}", self.RATE)
+        elif remaining is not None and remaining.isdigit():
             # the server counts calls we did not make (other apps): trust the lower figure
-            extra = self.per_minute - int(remaining) - len(self.sent)
-            now = time.monotonic()
-            for _ in range(max(0, extra)):
-                self.sent.appendleft(now)
+            self.budget.provider_remaining(f"xero:{tenant}", self.RATE, int(remaining))
 
 
 class XeroAPI:
@@ -116,12 +109,12 @@ class XeroAPI:
         if modified_since:
             headers["If-Modified-Since"] = modified_since
         for attempt in range(4):
-            await self.pacer.wait_turn()
+            await self.pacer.wait_turn(self.tenant)
             async with self.pacer.slots:
                 r = await self.plugin.http.request(method, self.base + path, params=params,
                                                    json=json_body, headers=headers,
                                                    auth=self.plugin.context.auth)
-            self.pacer.observe(r)
+            self.pacer.observe(self.tenant, r)
             if r.status_code == 429:
                 self.pacer.throttled += 1
                 wait = float(r.headers.get("Retry-After", "60"))
