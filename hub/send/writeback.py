@@ -10,7 +10,7 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from hub.clock import utcnow
 from hub.contracts import LedgerNote
@@ -50,6 +50,21 @@ def _claim(ws: Workspace, conn: str, d: Dispatch, inv: Invoice, customer_type: s
         return None  # the reminder itself said why; the note still records it was sent
 
 
+#: a note being written is not taken by another pass for this long (a dead worker's is retried)
+LEASE = dt.timedelta(minutes=5)
+
+
+def _claimed(ws: Workspace, wb: Writeback, at: dt.datetime) -> bool:
+    """Take the note for this pass by compare-and-set: another worker's pass that read the
+    same queue finds it leased and leaves it."""
+    with session(ws.engine) as s:
+        won = s.execute(update(Writeback).where(
+            Writeback.id == wb.id, Writeback.status == "pending",
+            Writeback.next_attempt_at <= at).values(next_attempt_at=at + LEASE)).rowcount == 1
+    wb.next_attempt_at = at + LEASE
+    return won
+
+
 async def process_writebacks(ws: Workspace, *, now: Callable[[], dt.datetime] = utcnow,
                              limit: int = 500) -> tuple[int, int]:
     """Returns (written, failed) for this pass."""
@@ -64,7 +79,7 @@ async def process_writebacks(ws: Workspace, *, now: Callable[[], dt.datetime] = 
             .limit(limit)).all()
     written = failed = 0
     for wb, d, inv, conn, customer_type in rows:
-        if conn not in ws.config.connections:
+        if conn not in ws.config.connections or not _claimed(ws, wb, now()):
             continue
         text = note_text(d, ws.company.name, _claim(ws, conn, d, inv, customer_type))
         note = LedgerNote(invoice_external_id=inv.external_id, text=text,
