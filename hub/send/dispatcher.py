@@ -69,12 +69,15 @@ def worker_name() -> str:
 
 class Dispatcher:
     def __init__(self, ws: Workspace, *, worker: str | None = None,
+                 reservation: str | None = None,
                  now: Callable[[], dt.datetime] = utcnow,
                  on_progress: Callable[[SendReport], None] | None = None,
                  stop: asyncio.Event | None = None):
         self.ws, self.now, self.on_progress = ws, now, on_progress
         self.stop = stop  # set on SIGTERM: finish what is in flight, claim nothing new
         self.worker = worker or worker_name()
+        # who a batch is reserved for: a Celery task's id, so a redelivered task gets it back
+        self.reservation = reservation or self.worker
         self.report = SendReport()
         self.cfg = ws.config.dispatch
         self._rates: dict[str, str | None] = {}
@@ -133,12 +136,12 @@ class Dispatcher:
         now = self.now()
         if limit:
             lease = dt.timedelta(seconds=self.ws.config.dispatch.sending_lease)
-            return outbox.reserve(self.ws.engine, limit, self.worker, now, lease, channels)
+            return outbox.reserve(self.ws.engine, limit, self.reservation, now, lease, channels)
         with session(self.ws.engine) as s:
             q = select(Dispatch.id).where(Dispatch.status == S.APPROVED).where(
                 (Dispatch.not_before.is_(None)) | (Dispatch.not_before <= now),
                 Dispatch.reserved_until.is_(None) | (Dispatch.reserved_until < now)
-                | (Dispatch.reserved_by == self.worker)).order_by(Dispatch.id)
+                | (Dispatch.reserved_by == self.reservation)).order_by(Dispatch.id)
             if channels:
                 q = q.where(Dispatch.channel.in_(channels))
             return list(s.execute(q).scalars())

@@ -1,13 +1,15 @@
-"""Celery tasks (Redis broker) that run one connection's sync or a send pass on any host.
+"""Celery: the tasks `relance worker` runs and `relance serve` enqueues when
+`scale.executor: celery` (one connection's sync, a batch of dispatches, the write-backs).
 
-Today nothing enqueues them: `relance serve` runs its jobs in its own process, and these
-tasks are started by hand or by an operator's own beat (`celery call relance.send`).
-Wiring the scheduler to enqueue them is the scale-out work still to come. Safety does not
-come from Celery (a task may run twice): it comes from the store — compare-and-set
-dispatch states and the (invoice, scenario, step) key on a shared PostgreSQL — so two
-workers can never both send one dispatch.
+Safety does not come from Celery, whose tasks may run twice (a killed worker's task is
+delivered again once `scale.visibility_timeout` passes, or at once on RabbitMQ): it comes
+from the store. A send task reserves its batch under its own task id, so a redelivered
+task takes the same batch back and tasks side by side take different ones; each dispatch
+then moves approved → sending → sent by compare-and-set, so none is sent twice, and one
+left `sending` by the kill is settled through the channel (`uncertain`).
 
-    RELANCE_WORKSPACE=/srv/relance celery -A hub.serve.worker worker --concurrency 4
+    relance worker -w /srv/relance --concurrency 4
+    # or: RELANCE_WORKSPACE=/srv/relance celery -A hub.serve.worker worker
 """
 
 from __future__ import annotations
@@ -16,64 +18,97 @@ import asyncio
 import functools
 import os
 from pathlib import Path
+from typing import Any
 
 from celery import Celery
 
 from hub.config import CONFIG_FILE, load
+from hub.config.model import ScaleConfig
+
+app = Celery("relance")
 
 
-def _broker() -> str:
-    root = Path(os.environ.get("RELANCE_WORKSPACE", "."))
-    if os.environ.get("RELANCE_BROKER"):
-        return os.environ["RELANCE_BROKER"]
-    cfg = load(root / CONFIG_FILE).model
-    return cfg.scale.broker or "redis://127.0.0.1:6379/0"
+def configure(celery: Celery, scale: ScaleConfig) -> Celery:
+    """Broker, results and the redelivery rules of this deployment."""
+    broker = os.environ.get("RELANCE_BROKER") or scale.broker or "memory://"
+    redis = broker.startswith(("redis://", "rediss://"))
+    options = {"visibility_timeout": scale.visibility_timeout} if redis else {}
+    celery.conf.update(
+        broker_url=broker,
+        # the clock asks whether its send tasks finished before it enqueues more
+        result_backend=broker if redis else "rpc://",
+        result_expires=86400,
+        task_acks_late=True,  # acknowledged when done: a killed worker's task comes back
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,  # a worker holds only the task it runs
+        broker_transport_options=options,
+        result_backend_transport_options=options,
+        task_serializer="json", result_serializer="json", accept_content=["json"],
+        broker_connection_retry_on_startup=True,
+        worker_hijack_root_logger=False,
+    )
+    return celery
 
 
-app = Celery("relance", broker=_broker() if os.environ.get("RELANCE_WORKSPACE")
-             or os.environ.get("RELANCE_BROKER") else "memory://")
-app.conf.update(task_acks_late=True, worker_prefetch_multiplier=1, task_serializer="json",
-                accept_content=["json"], broker_connection_retry_on_startup=True)
+def _root() -> Path:
+    return Path(os.environ.get("RELANCE_WORKSPACE", "."))
+
+
+if os.environ.get("RELANCE_WORKSPACE") or os.environ.get("RELANCE_BROKER"):
+    _cfg = _root() / CONFIG_FILE
+    configure(app, load(_cfg).model.scale if _cfg.exists() else ScaleConfig())
+else:
+    configure(app, ScaleConfig())
 
 
 @functools.cache
-def _workspace(root: str):
+def _workspace(company: str | None):
     from hub.workspace import Workspace
 
-    return Workspace.open(Path(root), database_url=os.environ.get("RELANCE_DATABASE_URL"))
+    root = _root() if not company else _root() / "companies" / company
+    return Workspace.open(root, database_url=os.environ.get("RELANCE_DATABASE_URL"))
 
 
-def _run(coro_factory):
+def _run(company: str | None, work) -> dict[str, Any]:
+    ws = _workspace(company)
+
     async def go():
-        return await coro_factory()
+        try:
+            return await work(ws)
+        finally:
+            await ws.aclose()
     return asyncio.run(go())
 
 
 @app.task(name="relance.sync")
-def sync_task(root: str, connection: str) -> dict:
+def sync_task(company: str | None, connection: str) -> dict:
     from hub.sync.engine import sync_connection
 
-    ws = _workspace(root)
-
-    async def go():
-        try:
-            r = await sync_connection(ws, connection)
-        finally:
-            await ws.aclose()
-        return {"ok": r.ok, "records": r.records, "error": r.error}
-    return _run(go)
+    async def work(ws):
+        r = await sync_connection(ws, connection)
+        return {"connection": connection, "ok": r.ok, "records": r.records, "error": r.error}
+    return _run(company, work)
 
 
-@app.task(name="relance.send")
-def send_task(root: str, limit: int | None = None) -> dict:
+@app.task(name="relance.send", bind=True)
+def send_task(self, company: str | None, limit: int | None = None) -> dict:
     from hub.send.dispatcher import Dispatcher
 
-    ws = _workspace(root)
+    async def work(ws):
+        # the batch is held under the task's id: delivered again, the task takes it back
+        r = await Dispatcher(ws, reservation=f"task:{self.request.id}").run(limit=limit)
+        return {"sent": r.sent, "failed": r.failed, "busy": r.skipped_busy,
+                "uncertain": r.uncertain}
+    return _run(company, work)
 
-    async def go():
-        try:
-            r = await Dispatcher(ws).run(limit=limit)
-        finally:
-            await ws.aclose()
-        return {"sent": r.sent, "failed": r.failed, "busy": r.skipped_busy}
-    return _run(go)
+
+@app.task(name="relance.writeback")
+def writeback_task(company: str | None) -> dict:
+    from hub.send.payment_writeback import process_payment_writebacks
+    from hub.send.writeback import process_writebacks
+
+    async def work(ws):
+        await process_writebacks(ws)
+        await process_payment_writebacks(ws)
+        return {}
+    return _run(company, work)
