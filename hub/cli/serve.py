@@ -11,6 +11,7 @@ from hub.cli.common import WorkspaceOpt, console, open_workspace, run_guarded
 
 def register(app: typer.Typer) -> None:
     app.command()(serve)
+    app.command()(worker)
 
 
 def serve(workspace: Path = WorkspaceOpt,
@@ -30,10 +31,14 @@ def serve(workspace: Path = WorkspaceOpt,
     ws = run_guarded(lambda: open_workspace(workspace))
     cfg = ws.config.serve
     host, port = host or cfg.host, port or cfg.port
-    app = create_app(Runtime(ws), lease_ttl=lease_ttl, clock=not no_clock)
+    rt = run_guarded(lambda: Runtime(ws))
+    app = create_app(rt, lease_ttl=lease_ttl, clock=not no_clock)
     base = f"http://{host}:{port}{cfg.root_path}"
     console.print(f"relance serve: {base} (workspace {ws.root}); "
                   "/healthz /readyz /metrics /webhooks/<plugin>/<name>", highlight=False)
+    if rt.executor.name == "celery":
+        console.print(f"executor: celery on {ws.config.scale.broker.split('@')[-1]} — start "
+                      "workers with `relance worker`", highlight=False)
     if cfg.dashboard:
         console.print(f"dashboard: {cfg.public_url or base}/ — sign in as a user made with "
                       "`relance user add NAME --role approver`", highlight=False)
@@ -44,3 +49,32 @@ def serve(workspace: Path = WorkspaceOpt,
     uvicorn.run(app, host=host, port=port, log_config=None, access_log=False,
                 timeout_graceful_shutdown=60, root_path=cfg.root_path, proxy_headers=True,
                 forwarded_allow_ips=cfg.trusted_proxies)
+
+
+def worker(workspace: Path = WorkspaceOpt,
+           concurrency: int = typer.Option(None, "--concurrency", "-c",
+                                           help="tasks at once (processes; default: cores)"),
+           name: str = typer.Option(None, "--name", "-n", help="worker name (default relance@host)"),
+           queues: str = typer.Option(None, "--queues", "-Q", help="queues to take tasks from"),
+           loglevel: str = typer.Option("info", "--loglevel", "-l")):
+    """Run a Celery worker for `scale.executor: celery` (the clock is `relance serve`)."""
+    import os
+
+    from hub.serve.executor import CeleryExecutor
+
+    ws = run_guarded(lambda: open_workspace(workspace))
+    if ws.config.scale.executor != "celery":
+        console.print("[yellow]scale.executor is `local`: `relance serve` runs the work itself "
+                      "and enqueues nothing; set `scale: {executor: celery}`[/]")
+    run_guarded(lambda: CeleryExecutor(ws))  # the checks: PostgreSQL, a broker
+    os.environ["RELANCE_WORKSPACE"] = str(ws.root)
+    ws.engine.dispose()  # the pool children open their own: no connection crosses a fork
+    from hub.serve.worker import app
+
+    argv = ["worker", f"--loglevel={loglevel}", "--without-gossip", "--without-mingle"]
+    argv += [f"--concurrency={concurrency}"] if concurrency else []
+    argv += [f"--hostname={name}"] if name else ["--hostname=relance@%h"]
+    argv += [f"--queues={queues}"] if queues else []
+    console.print(f"relance worker: {ws.root} on {app.conf.broker_url.split('@')[-1]}",
+                  highlight=False)
+    app.worker_main(argv)

@@ -26,7 +26,6 @@ from sqlalchemy import update
 from hub.clock import today_in
 from hub.plan.scenarios import BusinessCalendar
 from hub.send.dispatcher import Dispatcher
-from hub.serve.cycle import daily_cycle
 from hub.store.db import session
 from hub.store.events import record_event
 from hub.store.models import Invoice
@@ -47,6 +46,13 @@ class Runtime:
     alert: str | None = None
     last_cycle: dict[str, Any] = field(default_factory=dict)
     busy: int = 0
+    executor: Any = None  # where the jobs' work runs (`hub.serve.executor`)
+
+    def __post_init__(self) -> None:
+        if self.executor is None:
+            from hub.serve.executor import executor_for
+
+            self.executor = executor_for(self.ws)
 
 
 RUNTIMES: dict[str, Runtime] = {}
@@ -76,9 +82,7 @@ async def _timed(root: str, job: str, coro) -> Any:
 # Module-level functions with plain arguments: the persistent job store references them.
 
 async def job_sync(root: str, connection: str) -> None:
-    from hub.sync.engine import sync_connection
-
-    await _timed(root, f"sync:{connection}", sync_connection(_rt(root).ws, connection))
+    await _timed(root, f"sync:{connection}", _rt(root).executor.sync(connection))
 
 
 async def job_cycle(root: str) -> None:
@@ -95,7 +99,7 @@ async def job_cycle(root: str) -> None:
 async def _cycle(rt: Runtime, today: dt.date) -> None:
     # the same cycle as `relance run`: sync first, so nothing is planned or sent on data
     # older than the ledger (and a source that cannot answer holds the sends)
-    summary = await daily_cycle(rt.ws, sync=True, today=today, stop=rt.stopping)
+    summary = await rt.executor.cycle(today, stop=rt.stopping)
     due = summary["planned"] + summary["held"] + summary["failed"] + summary["sent"]
     rt.last_cycle = {"date": today.isoformat(),
                      **{k: summary[k] for k in ("planned", "sent", "failed", "held")}}
@@ -112,7 +116,7 @@ async def _cycle(rt: Runtime, today: dt.date) -> None:
 
 async def job_send(root: str) -> None:
     rt = _rt(root)
-    await _timed(root, "send", Dispatcher(rt.ws, stop=rt.stopping).run())
+    await _timed(root, "send", rt.executor.send(stop=rt.stopping))
 
 
 async def job_resolve(root: str) -> None:
@@ -134,11 +138,7 @@ async def job_expire(root: str) -> None:
 
 
 async def job_writeback(root: str) -> None:
-    from hub.send.payment_writeback import process_payment_writebacks
-    from hub.send.writeback import process_writebacks
-
-    await _timed(root, "writeback", process_writebacks(_rt(root).ws))
-    await _timed(root, "payment_writeback", process_payment_writebacks(_rt(root).ws))
+    await _timed(root, "writeback", _rt(root).executor.writeback())
 
 
 # ---------------------------------------------------------------------------- wiring

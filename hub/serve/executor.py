@@ -1,0 +1,136 @@
+"""Where the clock's work runs: in this process (`scale.executor: local`, the default) or
+on Celery workers (`celery`), with `relance serve` staying the one clock either way.
+
+On Celery the clock enqueues one task per connection's sync, one per batch of due
+dispatches (`scale.send_batch`) and one for the write-backs, and plans itself (one
+set-based pass in the database). It keeps the send tasks it enqueued until they finish, so
+a backlog larger than the workers can take in one tick is not enqueued again every tick.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import math
+from typing import Any
+
+from sqlalchemy import func, select
+
+from hub.clock import utcnow
+from hub.plan.planner import plan
+from hub.send.dispatcher import Dispatcher
+from hub.send.outbox import Status
+from hub.serve.cycle import daily_cycle, outstanding
+from hub.store.db import is_sqlite, session
+from hub.store.models import Dispatch
+from hub.workspace import Workspace
+
+log = logging.getLogger("relance.executor")
+
+#: at most this many send tasks waiting in the broker for one company
+MAX_QUEUED_SENDS = 64
+
+
+class LocalExecutor:
+    """Everything in this process (one host)."""
+
+    name = "local"
+
+    def __init__(self, ws: Workspace):
+        self.ws = ws
+
+    async def sync(self, connection: str, stop: asyncio.Event | None = None) -> None:
+        from hub.sync.engine import sync_connection
+
+        await sync_connection(self.ws, connection)
+
+    async def send(self, stop: asyncio.Event | None = None) -> Any:
+        return await Dispatcher(self.ws, stop=stop).run()
+
+    async def writeback(self) -> None:
+        from hub.send.payment_writeback import process_payment_writebacks
+        from hub.send.writeback import process_writebacks
+
+        await process_writebacks(self.ws)
+        await process_payment_writebacks(self.ws)
+
+    async def cycle(self, today: dt.date, stop: asyncio.Event | None = None) -> dict[str, Any]:
+        return await daily_cycle(self.ws, sync=True, today=today, stop=stop)
+
+
+class CeleryExecutor:
+    """Tasks on Celery workers (`relance worker`), for a workspace on PostgreSQL."""
+
+    name = "celery"
+
+    def __init__(self, ws: Workspace, company: str | None = None):
+        from hub.serve.worker import app, configure
+
+        if is_sqlite(ws.engine):
+            from hub.errors import ConfigError
+
+            raise ConfigError("scale.executor: celery needs the store on PostgreSQL, which every "
+                              "worker reaches: set database.url (or RELANCE_DATABASE_URL)",
+                              key="database.url")
+        self.ws, self.company = ws, company
+        self.app = configure(app, ws.config.scale)
+        self.pending: list[Any] = []
+
+    def _enqueue(self, task: str, *args: Any):
+        return self.app.send_task(task, args=[self.company, *args])
+
+    async def sync(self, connection: str, stop: asyncio.Event | None = None) -> None:
+        await asyncio.to_thread(self._enqueue, "relance.sync", connection)
+
+    def due(self) -> int:
+        """Approved dispatches due now that no send task holds."""
+        now = utcnow()
+        with session(self.ws.engine) as s:
+            return s.execute(select(func.count()).select_from(Dispatch).where(
+                Dispatch.status == Status.APPROVED.value,
+                Dispatch.not_before.is_(None) | (Dispatch.not_before <= now),
+                Dispatch.reserved_until.is_(None) | (Dispatch.reserved_until < now))).scalar_one()
+
+    def _enqueue_sends(self) -> int:
+        self.pending = [r for r in self.pending if not r.ready()]
+        batch = self.ws.config.scale.send_batch
+        wanted = min(math.ceil(self.due() / batch), MAX_QUEUED_SENDS) - len(self.pending)
+        for _ in range(max(0, wanted)):
+            self.pending.append(self._enqueue("relance.send", batch))
+        return max(0, wanted)
+
+    async def send(self, stop: asyncio.Event | None = None) -> int:
+        # the clock settles dispatches a dead worker left `sending` (cheap, and only here)
+        d = Dispatcher(self.ws, stop=stop)
+        d.recover()
+        await d.resolve_uncertain()
+        return await asyncio.to_thread(self._enqueue_sends)
+
+    async def writeback(self) -> None:
+        await asyncio.to_thread(self._enqueue, "relance.writeback")
+
+    async def cycle(self, today: dt.date, stop: asyncio.Event | None = None) -> dict[str, Any]:
+        """Sync every connection on the workers and wait for them (nothing is planned on
+        data older than the ledger), plan here, then enqueue the sends."""
+        names = [n for n, c in self.ws.config.connections.items() if c.enabled]
+        results = await asyncio.to_thread(lambda: [self._enqueue("relance.sync", n) for n in names])
+        timeout = self.ws.config.scale.visibility_timeout
+        syncs = []
+        for name, r in zip(names, results, strict=True):
+            try:
+                syncs.append(await asyncio.to_thread(r.get, timeout=timeout, propagate=False))
+            except Exception as exc:  # the worker never answered: the planner holds its data
+                syncs.append({"connection": name, "ok": False, "error": f"no worker answered: {exc}"})
+        planned = plan(self.ws, today=today)
+        enqueued = await self.send(stop)
+        log.info("cycle of %s: %d planned, %d send task(s) enqueued", today, planned.created, enqueued)
+        return {"date": planned.today, "sync": syncs, "planned": planned.created,
+                "enqueued": enqueued, "sent": 0, "failed": 0, "held": 0, "hold_reasons": {},
+                **outstanding(self.ws)}
+
+
+def executor_for(ws: Workspace, company: str | None = None):
+    if ws.config.scale.executor == "celery":
+        return CeleryExecutor(ws, company)
+    return LocalExecutor(ws)
