@@ -24,12 +24,17 @@ def _print_version(value: bool) -> None:
 
 @app.callback()
 def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="debug logs on stderr"),
+          company: str = typer.Option(None, "--company", "-C", envvar="RELANCE_COMPANY",
+                                      help="in a firm's folder: the company the command is for"),
           version: bool = typer.Option(False, "--version", help="print the version and exit",
                                        is_eager=True, callback=_print_version)):
     """Exit codes: 0 everything worked; 1 something failed (a connection, a dispatch, a
     check); 2 usage or configuration error."""
+    import os
     import sys
 
+    if company:  # read where each command opens its workspace (`workspace_root`)
+        os.environ["RELANCE_COMPANY"] = company
     setup_logging(verbose, service="serve" in sys.argv[1:2] or "serve" in sys.argv)
 
 
@@ -43,6 +48,7 @@ def _mount() -> None:
                                     ("hub.cli.tasks", "app", "tasks"),
                                     ("hub.cli.case", "app", "case"),
                                     ("hub.cli.users", "app", "user"),
+                                    ("hub.cli.company", "app", "company"),
                                     ("hub.cli.simulate", "scenarios_app", "scenarios"),
                                     ("hub.cli.plugin", "app", "plugin"),
                                     ("hub.cli.serve", "register", None)):

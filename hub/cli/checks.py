@@ -27,8 +27,24 @@ async def diagnose(root: Path, *, online: bool = True) -> list[Check]:
     from hub.workspace import Workspace
 
     out: list[Check] = []
+    from hub.cli.common import workspace_root
+    from hub.workspace.firm import Firm
+
+    root = workspace_root(root)
     try:
-        load(root / "relance.yaml")
+        whole = Firm.at(root)
+    except ConfigError as exc:
+        return [Check("config", "error", line) for line in str(exc).splitlines()]
+    if whole is not None:  # a firm: each of its companies, named
+        out.append(Check("firm", "ok", f"{whole.name}: {len(whole.slugs())} companies in "
+                                       f"{whole.root / 'companies'}"))
+        for slug in whole.slugs():
+            out += [Check(f"{slug}: {c.area}", c.level, c.message)
+                    for c in await diagnose(whole.company_root(slug), online=online)]
+        return out
+    try:
+        firm = Firm.of_company(root)
+        load(root / "relance.yaml", inherited=firm.inherited() if firm else None)
         out.append(Check("config", "ok", f"{root / 'relance.yaml'} is valid"))
     except ConfigError as exc:
         out += [Check("config", "error", line) for line in str(exc).splitlines()]

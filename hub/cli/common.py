@@ -81,10 +81,27 @@ def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(to_jsonable(data), indent=2, ensure_ascii=False) + "\n")
 
 
+def workspace_root(path: Path) -> Path:
+    """The folder a command works on: `path`, or with `--company NAME` (env
+    RELANCE_COMPANY) that company's folder in the firm at `path`."""
+    company = os.environ.get("RELANCE_COMPANY")
+    if not company:
+        return path
+    from hub.workspace.firm import Firm
+
+    firm = Firm.at(path)
+    if firm is None:
+        if Firm.of_company(path) is not None and path.name == company:
+            return path
+        raise fail(f"--company {company}: {path.resolve()} is not a firm's folder (its "
+                   "relance.yaml has no `firm:` section); drop --company, or point -w at the firm")
+    return firm.company_root(company)
+
+
 def open_workspace(path: Path, **kw: Any):
     from hub.workspace import Workspace
 
-    return Workspace.open(path, **kw)
+    return Workspace.open(workspace_root(path), **kw)
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from hub.cli.common import WorkspaceOpt, console, open_workspace, run_guarded
+from hub.cli.common import WorkspaceOpt, console, fail, open_workspace, run_guarded
 
 
 def register(app: typer.Typer) -> None:
@@ -23,19 +23,36 @@ def serve(workspace: Path = WorkspaceOpt,
                                         help="pages and webhooks only: never run the cycles "
                                              "here (a dashboard host; the demo)")):
     """Run Relance as a service: periodic sync, the daily cycle, webhooks, /metrics."""
+    import os
+
     import uvicorn
 
-    from hub.serve.app import create_app
+    from hub.serve.app import create_service
+    from hub.serve.executor import executor_for
     from hub.serve.scheduler import Runtime
+    from hub.workspace.firm import Firm
 
-    ws = run_guarded(lambda: open_workspace(workspace))
+    firm = None if os.environ.get("RELANCE_COMPANY") else run_guarded(lambda: Firm.at(workspace))
+    if firm is not None:  # every company of the firm, one clock each, one web service
+        slugs = firm.slugs()
+        if not slugs:
+            raise fail(f"the firm at {firm.root} has no company yet: `relance company add NAME`")
+        spaces = {slug: run_guarded(lambda slug=slug: firm.workspace(slug)) for slug in slugs}
+        runtimes = {slug: run_guarded(lambda ws=ws, slug=slug: Runtime(
+            ws, executor=executor_for(ws, slug))) for slug, ws in spaces.items()}
+        ws = next(iter(spaces.values()))
+        hooks, where = "/webhooks/<company>/<plugin>/<name>", f"firm {firm.name}, {len(slugs)} companies"
+    else:
+        ws = run_guarded(lambda: open_workspace(workspace))
+        runtimes = {None: run_guarded(lambda: Runtime(ws))}
+        hooks, where = "/webhooks/<plugin>/<name>", f"workspace {ws.root}"
     cfg = ws.config.serve
     host, port = host or cfg.host, port or cfg.port
-    rt = run_guarded(lambda: Runtime(ws))
-    app = create_app(rt, lease_ttl=lease_ttl, clock=not no_clock)
+    app = create_service(runtimes, firm=firm, lease_ttl=lease_ttl, clock=not no_clock)
+    rt = next(iter(runtimes.values()))
     base = f"http://{host}:{port}{cfg.root_path}"
-    console.print(f"relance serve: {base} (workspace {ws.root}); "
-                  "/healthz /readyz /metrics /webhooks/<plugin>/<name>", highlight=False)
+    console.print(f"relance serve: {base} ({where}); /healthz /readyz /metrics {hooks}",
+                  highlight=False)
     if rt.executor.name == "celery":
         console.print(f"executor: celery on {ws.config.scale.broker.split('@')[-1]} — start "
                       "workers with `relance worker`", highlight=False)
@@ -61,14 +78,21 @@ def worker(workspace: Path = WorkspaceOpt,
     import os
 
     from hub.serve.executor import CeleryExecutor
+    from hub.workspace.firm import Firm
 
-    ws = run_guarded(lambda: open_workspace(workspace))
+    firm = run_guarded(lambda: Firm.at(workspace))
+    spaces = ([run_guarded(lambda s=s: firm.workspace(s)) for s in firm.slugs()] if firm
+              else [run_guarded(lambda: open_workspace(workspace))])
+    if not spaces:
+        raise fail(f"the firm at {firm.root} has no company yet: `relance company add NAME`")
+    ws = spaces[0]
     if ws.config.scale.executor != "celery":
         console.print("[yellow]scale.executor is `local`: `relance serve` runs the work itself "
                       "and enqueues nothing; set `scale: {executor: celery}`[/]")
     run_guarded(lambda: CeleryExecutor(ws))  # the checks: PostgreSQL, a broker
-    os.environ["RELANCE_WORKSPACE"] = str(ws.root)
-    ws.engine.dispose()  # the pool children open their own: no connection crosses a fork
+    os.environ["RELANCE_WORKSPACE"] = str(firm.root if firm else ws.root)
+    for each in spaces:  # the pool children open their own: no connection crosses a fork
+        each.engine.dispose()
     from hub.serve.worker import app
 
     argv = ["worker", f"--loglevel={loglevel}", "--without-gossip", "--without-mingle"]

@@ -20,12 +20,24 @@ def register(app: typer.Typer) -> None:
 
 
 def init(workspace: Path = WorkspaceOpt,
-         force: bool = typer.Option(False, "--force", help="overwrite an existing relance.yaml")):
+         force: bool = typer.Option(False, "--force", help="overwrite an existing relance.yaml"),
+         firm: str = typer.Option(None, "--firm", help="a firm's folder serving many companies "
+                                                       "(then `relance company add NAME`)")):
     """Write a commented relance.yaml starter into the workspace."""
     target = workspace / "relance.yaml"
     if target.exists() and not force:
         raise fail(f"{target} exists; use --force to overwrite it")
     workspace.mkdir(parents=True, exist_ok=True)
+    if firm:
+        import json
+
+        from hub.cli.company import FIRM_STARTER
+
+        target.write_text(FIRM_STARTER.format(name=json.dumps(firm)), encoding="utf-8")
+        (workspace / "companies").mkdir(exist_ok=True)
+        console.print(f"wrote {target}\nnext: `relance company add NAME -w {workspace}`",
+                      highlight=False)
+        return
     target.write_text(STARTER.read_text(encoding="utf-8"), encoding="utf-8")
     (workspace / "templates").mkdir(exist_ok=True)
     console.print(f"wrote {target}\nnext: edit it, then `relance doctor -w {workspace}`")

@@ -27,6 +27,27 @@ def _password(from_stdin: bool) -> str:
     return typer.prompt("password", hide_input=True, confirmation_prompt=True)
 
 
+def _users(workspace: Path, *, read_only: bool = False):
+    """The store of dashboard users: the firm's own (one sign-in for all its companies), or
+    the workspace's."""
+    from hub.workspace.firm import Firm
+
+    firm = run_guarded(lambda: Firm.at(workspace))
+    if firm is not None and not os.environ.get("RELANCE_COMPANY"):
+        return run_guarded(firm.users_engine)
+    return run_guarded(lambda: open_workspace(workspace, read_only=read_only)).users_engine
+
+
+def _check_companies(workspace: Path, companies: list[str]) -> None:
+    from hub.workspace.firm import Firm
+
+    firm = run_guarded(lambda: Firm.at(workspace))
+    unknown = [c for c in companies if firm is not None and c not in firm.slugs()]
+    if unknown:
+        raise fail(f"no company {', '.join(unknown)} in this firm (companies: "
+                   f"{', '.join(firm.slugs()) or 'none'}): see `relance company list`")
+
+
 @app.command("add")
 def add(username: str = typer.Argument(...),
         role: str = typer.Option("viewer", "--role", help="viewer | approver | admin"),
@@ -39,9 +60,10 @@ def add(username: str = typer.Argument(...),
     from hub.store.db import session
     from hub.web.users import add_user
 
-    ws = run_guarded(lambda: open_workspace(workspace))
+    _check_companies(workspace, list(company or []))
+    engine = _users(workspace)
     secret = _password(password_stdin)
-    with session(ws.engine, immediate=True) as s:
+    with session(engine, immediate=True) as s:
         run_guarded(lambda: add_user(s, username, secret, role, list(company or [])))
     console.print(f"user {username} added as {role}; sign in at the dashboard of "
                   "`relance serve`", highlight=False)
@@ -55,9 +77,9 @@ def passwd(username: str = typer.Argument(...),
     from hub.store.db import session
     from hub.web.users import set_password
 
-    ws = run_guarded(lambda: open_workspace(workspace))
+    engine = _users(workspace)
     secret = _password(password_stdin)
-    with session(ws.engine, immediate=True) as s:
+    with session(engine, immediate=True) as s:
         run_guarded(lambda: set_password(s, username, secret))
     console.print(f"password of {username} changed; their sessions ended", highlight=False)
 
@@ -68,8 +90,7 @@ def remove(username: str = typer.Argument(...), workspace: Path = WorkspaceOpt):
     from hub.store.db import session
     from hub.web.users import remove_user
 
-    ws = run_guarded(lambda: open_workspace(workspace))
-    with session(ws.engine, immediate=True) as s:
+    with session(_users(workspace), immediate=True) as s:
         run_guarded(lambda: remove_user(s, username))
     console.print(f"user {username} removed", highlight=False)
 
@@ -80,8 +101,7 @@ def list_(workspace: Path = WorkspaceOpt, as_json: bool = JsonOpt):
     from hub.store.db import session
     from hub.store.models import User
 
-    ws = run_guarded(lambda: open_workspace(workspace, read_only=True))
-    with session(ws.engine) as s:
+    with session(_users(workspace, read_only=True)) as s:
         users = s.execute(select(User).order_by(User.username)).scalars().all()
         data = [{"username": u.username, "role": u.role, "companies": u.companies,
                  "disabled": u.disabled, "last_login_at": u.last_login_at} for u in users]

@@ -88,8 +88,11 @@ def _interpolate(value: Any, path: tuple, errors: list[tuple[tuple, str]],
     return value
 
 
-def parse(text: str, path: Path, *, secrets_optional: bool = False) -> LoadedConfig:
-    """Parse and validate config text; raise one ConfigError listing every problem."""
+def parse(text: str, path: Path, *, secrets_optional: bool = False,
+          inherited: dict[str, Any] | None = None, model: type = RelanceConfig) -> LoadedConfig:
+    """Parse and validate config text; raise one ConfigError listing every problem.
+    `inherited`: the sections a firm's companies share (a company of a firm); `model`: the
+    file's shape (a firm's own file is a `FirmConfig`)."""
     try:
         node = yaml.compose(text)
     except yaml.YAMLError as exc:
@@ -104,8 +107,15 @@ def parse(text: str, path: Path, *, secrets_optional: bool = False) -> LoadedCon
     unset: list[str] | None = [] if secrets_optional else None
     data = _interpolate(data, (), env_errors, unset)
     problems: list[str] = []
+    for key, value in (inherited or {}).items():
+        if key in data:
+            problems.append(str(LoadedConfig(None, path, lines).error(  # type: ignore[arg-type]
+                f"`{key}:` is the firm's, shared by every company: set it in the firm's "
+                f"{path.name} (two folders up) and remove it here", key)))
+        data[key] = value
+    shape = model
     try:
-        model = RelanceConfig.model_validate(data)
+        model = shape.model_validate(data)
     except ValidationError as exc:
         model = None
         for err in exc.errors():
@@ -117,7 +127,7 @@ def parse(text: str, path: Path, *, secrets_optional: bool = False) -> LoadedCon
             problems.append(str(loaded.error(msg, *loc)))
     loaded = LoadedConfig(model, path, lines)  # type: ignore[arg-type]
     problems += [str(loaded.error(m, *p)) for p, m in env_errors]
-    if model is not None:
+    if model is not None and shape is RelanceConfig:
         problems += cross_check(loaded)
     if problems:
         raise ConfigError("\n".join(problems))
@@ -185,11 +195,11 @@ def cross_check(cfg: LoadedConfig) -> list[str]:
     return out
 
 
-def load(path: Path, *, secrets_optional: bool = False) -> LoadedConfig:
+def load(path: Path, *, secrets_optional: bool = False, **kw: Any) -> LoadedConfig:
     if not path.exists():
         raise ConfigError(f"{path} not found: run `relance init` to write a starter config",
                           place=str(path))
-    return parse(path.read_text(encoding="utf-8"), path, secrets_optional=secrets_optional)
+    return parse(path.read_text(encoding="utf-8"), path, secrets_optional=secrets_optional, **kw)
 
 
 def json_schema() -> dict[str, Any]:

@@ -333,3 +333,20 @@ class RelanceConfig(Strict):
     scale: ScaleConfig = ScaleConfig()
 
 
+
+
+class FirmInfo(Strict):
+    name: str = Field(description="the firm, as its users read it in the dashboard")
+
+
+class FirmConfig(Strict):
+    """A firm's own relance.yaml: what its companies (companies/<name>/relance.yaml) share."""
+
+    firm: FirmInfo
+    database: DatabaseConfig = DatabaseConfig()
+    serve: ServeConfig = ServeConfig()
+    scale: ScaleConfig = ScaleConfig()
+
+
+#: the sections a firm's companies take from the firm's file
+FIRM_SECTIONS = ("database", "serve", "scale")

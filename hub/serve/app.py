@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from typing import Any
 
 from sqlalchemy import select, text
 from starlette.applications import Starlette
@@ -86,94 +87,139 @@ async def _capped_body(request: Request) -> bytes | None:
 def create_app(rt: Runtime, *, lease_ttl: float = 15.0, clock: bool = True) -> Starlette:
     """`clock=False`: pages and webhooks only (a dashboard host, the demo); another process
     runs the cycles."""
-    ws = rt.ws
-    RUNTIMES[str(ws.root)] = rt
+    return create_service({None: rt}, lease_ttl=lease_ttl, clock=clock)
+
+
+def create_service(runtimes: dict[str | None, Runtime], *, firm=None, lease_ttl: float = 15.0,
+                   clock: bool = True) -> Starlette:
+    """One company (`{None: rt}`) or a firm's (`{company: rt}`): webhooks at
+    /webhooks/<plugin>/<name>, or /webhooks/<company>/<plugin>/<name> in a firm, each
+    handled by its own company's plugins and store only."""
+    for rt in runtimes.values():
+        RUNTIMES[str(rt.ws.root)] = rt
+    one = next(iter(runtimes.values()))
 
     async def webhook(request: Request) -> Response:
-        plugin, name = request.path_params["plugin"], request.path_params["name"]
-        kind, instance = _find(ws, plugin, name)
-        if instance is None:
-            return PlainTextResponse("unknown webhook endpoint", status_code=404)
-        body = await _capped_body(request)
-        if body is None:
-            return PlainTextResponse(f"body over {MAX_WEBHOOK_BYTES} bytes", status_code=413)
-        public = ws.config.serve.public_url
-        url = (public.rstrip("/") + request.url.path +
-               (f"?{request.url.query}" if request.url.query else "")) if public else str(request.url)
-        req = WebhookRequest(method=request.method, path=request.url.path,
-                             headers=dict(request.headers), query=dict(request.query_params),
-                             body=body, url=url)
-        try:
-            result = instance.verify_webhook(req)
-        except SignatureError as exc:
-            log.warning("webhook %s/%s refused: %s (%d bytes, body not logged)",
-                        plugin, name, exc, len(body))
-            return PlainTextResponse("invalid signature", status_code=401)
-        except NotImplementedError:
-            return PlainTextResponse("this plugin takes no webhooks", status_code=404)
-        except Exception as exc:  # signed but not what the provider sends: the sender's fault
-            log.warning("webhook %s/%s refused as malformed: %s: %s (%d bytes, body not logged)",
-                        plugin, name, type(exc).__name__, exc, len(body))
-            return PlainTextResponse("malformed webhook body", status_code=400)
-        task = BackgroundTask(_process, rt, kind, name, result.events) if result.events else None
-        return Response(result.body, status_code=result.status_code,
-                        media_type=result.content_type, background=task)
+        rt = runtimes.get(request.path_params.get("company"))
+        if rt is None:
+            return PlainTextResponse("unknown company", status_code=404)
+        return await _webhook(rt, request)
 
     async def healthz(_: Request) -> Response:
         return PlainTextResponse("ok")
 
     async def readyz(_: Request) -> Response:
-        problems = []
-        try:
-            with session(ws.engine) as s:
-                s.execute(text("SELECT 1"))
-                reauth = s.execute(select(Connection.name).where(
-                    Connection.state == "needs_reauth")).scalars().all()
-        except Exception as exc:
-            return JSONResponse({"ready": False, "problems": [f"database: {exc}"]}, 503)
-        if rt.is_leader and not (rt.scheduler and rt.scheduler.running):
-            problems.append("scheduler is not running")
-        if reauth and ws.config.serve.require_connections_ok:
-            problems += [f"connection {n} needs re-authorisation: relance connect {n}" for n in reauth]
-        if rt.alert:
-            problems.append(f"watchdog: {rt.alert}")
-        body = {"ready": not problems, "leader": rt.is_leader, "problems": problems,
-                "last_cycle": rt.last_cycle}
+        problems, body = [], {}
+        for company, rt in runtimes.items():
+            ok, state = await asyncio.to_thread(_readiness, rt)
+            if ok is None:
+                return JSONResponse({"ready": False, "problems": state}, 503)
+            problems += [f"{company}: {p}" if company else p for p in state["problems"]]
+            body[company or ""] = state
+        body = body[""] if firm is None else {"companies": body}
+        body = {**body, "ready": not problems, "problems": problems}
         return JSONResponse(body, status_code=200 if not problems else 503)
 
     async def metrics(_: Request) -> Response:
-        return Response(render(rt), media_type="text/plain; version=0.0.4")
+        data = await asyncio.to_thread(render, runtimes)
+        return Response(data, media_type="text/plain; version=0.0.4")
 
     @contextlib.asynccontextmanager
     async def lifespan(app):
         if not clock:
             yield
-            await ws.aclose()
+            for rt in runtimes.values():
+                await rt.ws.aclose()
             return
-        holder = LeaseHolder(ws.engine, ttl=lease_ttl)
-        loop_task = asyncio.create_task(_leader_loop(rt, holder, lease_ttl))
+        holders = {company: LeaseHolder(rt.ws.engine, ttl=lease_ttl)
+                   for company, rt in runtimes.items()}
+        loops = [asyncio.create_task(_leader_loop(rt, holders[c], lease_ttl))
+                 for c, rt in runtimes.items()]
         try:
             yield
         finally:
-            loop_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await loop_task
-            await graceful_stop(rt)
-            if rt.is_leader:
-                holder.release()
-            await ws.aclose()
+            for task in loops:
+                task.cancel()
+            for task in loops:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await asyncio.gather(*(graceful_stop(rt) for rt in runtimes.values()))
+            for company, rt in runtimes.items():
+                if rt.is_leader:
+                    holders[company].release()
+                await rt.ws.aclose()
 
+    hook = "/webhooks/{plugin}/{name}" if firm is None else "/webhooks/{company}/{plugin}/{name}"
     routes = [
-        Route("/webhooks/{plugin}/{name}", webhook, methods=["POST", "GET"]),
+        Route(hook, webhook, methods=["POST", "GET"]),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/metrics", metrics),
     ]
-    if ws.config.serve.dashboard:  # the accountants' pages, behind their sign-in
-        from hub.web.app import dashboard
+    if one.ws.config.serve.dashboard:  # the accountants' pages, behind their sign-in
+        if firm is None:
+            from hub.web.app import dashboard
 
-        routes.append(Mount("/", app=dashboard(ws)))
+            routes.append(Mount("/", app=dashboard(one.ws)))
+        else:
+            from hub.web.firm import firm_dashboard
+
+            routes.append(Mount("/", app=firm_dashboard(
+                firm, {c: rt.ws for c, rt in runtimes.items()})))
     return Starlette(routes=routes, lifespan=lifespan)
+
+
+async def _webhook(rt: Runtime, request: Request) -> Response:
+    ws = rt.ws
+    plugin, name = request.path_params["plugin"], request.path_params["name"]
+    kind, instance = _find(ws, plugin, name)
+    if instance is None:
+        return PlainTextResponse("unknown webhook endpoint", status_code=404)
+    body = await _capped_body(request)
+    if body is None:
+        return PlainTextResponse(f"body over {MAX_WEBHOOK_BYTES} bytes", status_code=413)
+    public = ws.config.serve.public_url
+    url = (public.rstrip("/") + request.url.path +
+           (f"?{request.url.query}" if request.url.query else "")) if public else str(request.url)
+    req = WebhookRequest(method=request.method, path=request.url.path,
+                         headers=dict(request.headers), query=dict(request.query_params),
+                         body=body, url=url)
+    try:
+        result = instance.verify_webhook(req)
+    except SignatureError as exc:
+        log.warning("webhook %s/%s refused: %s (%d bytes, body not logged)",
+                    plugin, name, exc, len(body))
+        return PlainTextResponse("invalid signature", status_code=401)
+    except NotImplementedError:
+        return PlainTextResponse("this plugin takes no webhooks", status_code=404)
+    except Exception as exc:  # signed but not what the provider sends: the sender's fault
+        log.warning("webhook %s/%s refused as malformed: %s: %s (%d bytes, body not logged)",
+                    plugin, name, type(exc).__name__, exc, len(body))
+        return PlainTextResponse("malformed webhook body", status_code=400)
+    task = BackgroundTask(_process, rt, kind, name, result.events) if result.events else None
+    return Response(result.body, status_code=result.status_code,
+                    media_type=result.content_type, background=task)
+
+
+def _readiness(rt: Runtime) -> tuple[bool | None, Any]:
+    """(None, problems) when the store cannot be read; else (ready, state)."""
+    ws = rt.ws
+    try:
+        with session(ws.engine) as s:
+            s.execute(text("SELECT 1"))
+            reauth = s.execute(select(Connection.name).where(
+                Connection.state == "needs_reauth")).scalars().all()
+    except Exception as exc:
+        return None, [f"database: {exc}"]
+    problems = []
+    if rt.is_leader and not (rt.scheduler and rt.scheduler.running):
+        problems.append("scheduler is not running")
+    if reauth and ws.config.serve.require_connections_ok:
+        problems += [f"connection {n} needs re-authorisation: relance connect {n}" for n in reauth]
+    if rt.alert:
+        problems.append(f"watchdog: {rt.alert}")
+    return not problems, {"leader": rt.is_leader, "problems": problems,
+                          "last_cycle": rt.last_cycle}
 
 
 def freeze_startup() -> None:

@@ -54,11 +54,18 @@ def _root() -> Path:
     return Path(os.environ.get("RELANCE_WORKSPACE", "."))
 
 
-if os.environ.get("RELANCE_WORKSPACE") or os.environ.get("RELANCE_BROKER"):
-    _cfg = _root() / CONFIG_FILE
-    configure(app, load(_cfg).model.scale if _cfg.exists() else ScaleConfig())
-else:
-    configure(app, ScaleConfig())
+def _scale() -> ScaleConfig:
+    """The deployment's `scale:` — a firm's file, or the one workspace's."""
+    from hub.workspace.firm import Firm
+
+    path = _root() / CONFIG_FILE
+    if not os.environ.get("RELANCE_WORKSPACE") or not path.exists():
+        return ScaleConfig()
+    firm = Firm.at(_root())
+    return firm.config.scale if firm else load(path).model.scale
+
+
+configure(app, _scale())
 
 
 @functools.cache

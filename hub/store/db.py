@@ -6,6 +6,8 @@ head, so an upgrade of Relance is an upgrade of the schema, never a `create_all`
 
 from __future__ import annotations
 
+import functools
+import re
 import sqlite3
 import threading
 import weakref
@@ -69,7 +71,37 @@ def make_engine(url: str) -> Engine:
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
-    return create_engine(parsed, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    engine = create_engine(parsed, pool_pre_ping=True, pool_size=10, max_overflow=10)
+
+    @event.listens_for(engine, "begin")
+    def _company_schema(conn):
+        # a firm's companies share one pool, each in its own schema: every transaction says
+        # which (SET LOCAL ends with it, so a pooled connection never carries one over)
+        schema = conn.get_execution_options().get(SCHEMA_OPTION)
+        if schema:
+            conn.exec_driver_sql(f'SET LOCAL search_path TO "{schema}"')
+    return engine
+
+
+SCHEMA_OPTION = "relance_schema"
+SCHEMA_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+
+
+@functools.cache
+def shared_engine(url: str) -> Engine:
+    """One engine (one pool) per database in this process, for the companies it holds."""
+    return make_engine(url)
+
+
+def schema_engine(url: str, schema: str) -> Engine:
+    """The companies' shared PostgreSQL pool, each transaction in `schema` (created here)."""
+    if not SCHEMA_NAME.match(schema):
+        raise ValueError(f"{schema!r} is not a schema name Relance makes")
+    base = shared_engine(url)
+    with base.connect() as conn:
+        conn.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+        conn.commit()
+    return base.execution_options(**{SCHEMA_OPTION: schema})
 
 
 def is_sqlite(engine: Engine) -> bool:

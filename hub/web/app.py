@@ -31,11 +31,12 @@ def _safe_next(value: str | None) -> str:
     return value
 
 
-def dashboard(ws: Workspace) -> Starlette:
+def dashboard(ws: Workspace, *, sessions: bool = True) -> Starlette:
+    """`sessions=False`: the firm's app around it keeps the sessions (one sign-in for every
+    company the user sees)."""
     from hub.web.views import accounts, admin, overview, today
 
     limiter = LoginLimiter(ws.config.serve.login_limit)
-    root = ws.config.serve.root_path
 
     async def login(request: Request) -> Response:
         nxt = _safe_next(request.query_params.get("next"))
@@ -71,10 +72,15 @@ def dashboard(ws: Workspace) -> Starlette:
               Mount("/static", app=StaticFiles(directory=STATIC), name="static")]
     for module in (overview, today, accounts, admin):
         routes += module.routes(ws)
-    secret = ws.box.derive("relance dashboard sessions")
-    return Starlette(routes=routes, middleware=[Middleware(
-        SessionBySchemeMiddleware, secret_key=secret,
-        max_age=ws.config.serve.session_hours * 3600, path=(root or "") + "/")])
+    if not sessions:
+        return Starlette(routes=routes)
+    return Starlette(routes=routes, middleware=[session_middleware(ws.box, ws.config.serve)])
+
+
+def session_middleware(box, serve) -> Middleware:
+    """Signed session cookies with a key derived from the workspace's (or firm's) secret."""
+    return Middleware(SessionBySchemeMiddleware, secret_key=box.derive("relance dashboard sessions"),
+                      max_age=serve.session_hours * 3600, path=(serve.root_path or "") + "/")
 
 
 def _audit(ws: Workspace, kind: str, message: str) -> None:
@@ -84,12 +90,14 @@ def _audit(ws: Workspace, kind: str, message: str) -> None:
 
 def _sign_in(ws: Workspace, name: str, password: str, address: str
              ) -> tuple[int, int, str] | None:
-    with session(ws.engine, immediate=True) as s:
+    with session(ws.users_engine, immediate=True) as s:
         user = authenticate(s, name, password)
-        if user is None:
+        found = (user.id, user.session_epoch, user.username) if user else None
+    with session(ws.engine, immediate=True) as s:  # the company's audit trail
+        if found is None:
             record_event(s, "login_failed", f"sign-in of {name!r} from {address} failed",
                          level="warning", data={"user": name, "address": address})
-            return None
-        record_event(s, "login", f"{user.username} signed in from {address}",
-                     data={"user": user.username, "address": address})
-        return user.id, user.session_epoch, user.username
+        else:
+            record_event(s, "login", f"{name} signed in from {address}",
+                         data={"user": name, "address": address})
+    return found

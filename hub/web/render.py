@@ -45,12 +45,15 @@ def render(request: Request, ws, user, name: str, status_code: int = 200,
            **context: Any) -> HTMLResponse:
     root = request.scope.get("root_path", "")
     locale = ws.config.company.babel_locale
-    page = _env.get_template(name).render(
+    values = dict(
         request=request, user=user, csrf=csrf_token(request), root=root, nav=NAV,
         path=request.url.path[len(root):] or "/", company=ws.config.company.name,
+        firm=ws.firm.name if ws.firm is not None else None,
+        firm_home=root.removesuffix(f"/c/{ws.slug}") + "/" if ws.firm is not None else None,
         flashes=request.session.pop("flash", []),
         money=lambda a, c: _money(a, c, locale),
-        link=lambda n: "?" + urlencode({**request.query_params, "page": n}), **context)
+        link=lambda n: "?" + urlencode({**request.query_params, "page": n}))
+    page = _env.get_template(name).render({**values, **context})
     return HTMLResponse(page, status_code=status_code,
                         headers={"Cache-Control": "no-store", "X-Frame-Options": "DENY",
                                  "X-Content-Type-Options": "nosniff",

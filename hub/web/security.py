@@ -101,7 +101,7 @@ def current_user(request: Request, ws) -> User | None:
     uid, epoch = request.session.get("uid"), request.session.get("epoch")
     if uid is None:
         return None
-    with db_session(ws.engine) as s:
+    with db_session(ws.users_engine) as s:
         user = s.get(User, uid)
         if user is None or user.disabled or user.session_epoch != epoch \
                 or user.username != request.session.get("name"):
@@ -125,7 +125,7 @@ def guarded(ws, role: str = "viewer") -> Callable:
                     nxt = request.url.path[len(root):] or "/"
                     return RedirectResponse(f"{root}/login?next={nxt}", status_code=303)
                 return PlainTextResponse("sign in first", status_code=401)
-            if not sees(user, ws.config.company.name):
+            if not sees(user, ws.company_key):
                 return PlainTextResponse(f"{user.username} may not see this company",
                                          status_code=403)
             if not may(user.role, role):

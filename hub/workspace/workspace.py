@@ -32,6 +32,7 @@ from hub.contracts import (
 from hub.contracts.manager import Registry, discover
 from hub.errors import ConfigError
 from hub.store.db import make_engine, migrate
+from hub.workspace.firm import Firm
 from hub.workspace.http import make_client
 
 log = logging.getLogger("relance")
@@ -53,6 +54,7 @@ class Workspace:
         self._instances: dict[tuple[str, str], Plugin] = {}
         self._loop: int | None = None
         self.settings: dict[tuple[str, str], Any] = {}
+        self.firm: Firm | None = None  # set when this is one company of a firm
 
     # ------------------------------------------------------------------ opening
     @classmethod
@@ -62,9 +64,16 @@ class Workspace:
         """`read_only`: for commands that only read the store (status, history, reports):
         the plugins' secrets need not be in the environment."""
         root = Path(root)
-        loaded = cfgmod.load(root / cfgmod.CONFIG_FILE, secrets_optional=read_only)
+        firm = Firm.of_company(root)
+        if firm is None and (whole := Firm.at(root)) is not None:
+            raise ConfigError(f"{whole.root} is the folder of the firm {whole.name!r}, whose "
+                              f"companies are {', '.join(whole.slugs()) or 'not added yet'}: "
+                              "name one with --company NAME (or -w companies/NAME)")
+        loaded = cfgmod.load(root / cfgmod.CONFIG_FILE, secrets_optional=read_only,
+                             inherited=firm.inherited() if firm else None)
         registry = discover(entry_points=entry_points, plugins=plugins)
         ws = cls(root, loaded, registry, transport=transport, database_url=database_url)
+        ws.firm = firm
         ws.validate_plugins()
         if migrate_db:
             migrate(ws.engine)
@@ -77,6 +86,7 @@ class Workspace:
         other = type(self)(self.root, self.loaded, self.registry, transport=self.transport,
                            database_url=self._db_url)
         other.settings = self.settings
+        other.firm = self.firm
         other.__dict__["engine"] = self.engine
         return other
 
@@ -117,7 +127,27 @@ class Workspace:
 
     @cached_property
     def engine(self) -> Engine:
+        if self.firm is not None:  # the company's schema in the firm's PostgreSQL
+            engine = self.firm.company_engine(self.slug, self._db_url)
+            if engine is not None:
+                return engine
         return make_engine(self.database_url)
+
+    @property
+    def slug(self) -> str | None:
+        """The company's name in its firm (its folder); None for a one-company workspace."""
+        return self.root.name if self.firm is not None else None
+
+    @property
+    def company_key(self) -> str:
+        """What a dashboard user's company scope names: the folder in a firm, else the
+        company's name."""
+        return self.slug or self.config.company.name
+
+    @property
+    def users_engine(self) -> Engine:
+        """Where dashboard users live: the firm's store (one sign-in for its companies)."""
+        return self.firm.users_engine(self._db_url) if self.firm is not None else self.engine
 
     @cached_property
     def budgets(self) -> Budgets:

@@ -1,0 +1,46 @@
+"""A firm's dashboard: one sign-in, a page listing the companies the user sees, and each
+company's dashboard under /c/<company>/ (its own pages, scoped to its own store)."""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Mount, Route
+
+from hub.web.app import STATIC, dashboard, session_middleware
+from hub.web.render import render
+from hub.web.security import current_user
+from hub.web.users import sees
+from hub.workspace import Workspace
+
+
+def firm_dashboard(firm, workspaces: dict[str, Workspace]) -> Starlette:
+    from starlette.staticfiles import StaticFiles
+
+    first = next(iter(workspaces.values()))
+
+    async def index(request: Request) -> Response:
+        user = await run_in_threadpool(current_user, request, first)
+        root = request.scope.get("root_path", "")
+        if user is None:
+            return RedirectResponse(f"{root}/c/{first.slug}/login?next=/", status_code=303)
+        mine = [(slug, ws.config.company.name) for slug, ws in workspaces.items()
+                if sees(user, slug)]
+        if len(mine) == 1:
+            return RedirectResponse(f"{root}/c/{mine[0][0]}/", status_code=303)
+        # static files and sign-out are the first company's (every mount serves them)
+        return render(request, first, user, "firm.html", companies=mine, company=firm.name,
+                      nav=[], firm=None, root=f"{root}/c/{first.slug}", home=root)
+
+    routes = [Route("/", index), Mount("/static", app=StaticFiles(directory=STATIC))]
+    routes += [Mount(f"/c/{slug}", app=dashboard(ws, sessions=False))
+               for slug, ws in workspaces.items()]
+    return Starlette(routes=routes, middleware=[session_middleware(firm_box(firm), first.config.serve)])
+
+
+def firm_box(firm):
+    from hub.workspace.secrets import SecretBox
+
+    return SecretBox.for_workspace(firm.root)
