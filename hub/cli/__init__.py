@@ -30,11 +30,11 @@ def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="debug log
                                        is_eager=True, callback=_print_version)):
     """Exit codes: 0 everything worked; 1 something failed (a connection, a dispatch, a
     check); 2 usage or configuration error."""
-    import os
     import sys
 
-    if company:  # read where each command opens its workspace (`workspace_root`)
-        os.environ["RELANCE_COMPANY"] = company
+    from hub.cli.common import SELECTED
+
+    SELECTED["company"] = company  # read where each command opens its workspace
     setup_logging(verbose, service="serve" in sys.argv[1:2] or "serve" in sys.argv)
 
 

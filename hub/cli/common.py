@@ -81,10 +81,18 @@ def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(to_jsonable(data), indent=2, ensure_ascii=False) + "\n")
 
 
+#: `relance --company NAME` (env RELANCE_COMPANY), set by the root callback each invocation
+SELECTED: dict[str, str | None] = {"company": None}
+
+
+def selected_company() -> str | None:
+    return SELECTED["company"]
+
+
 def workspace_root(path: Path) -> Path:
     """The folder a command works on: `path`, or with `--company NAME` (env
     RELANCE_COMPANY) that company's folder in the firm at `path`."""
-    company = os.environ.get("RELANCE_COMPANY")
+    company = selected_company()
     if not company:
         return path
     from hub.workspace.firm import Firm
@@ -95,7 +103,11 @@ def workspace_root(path: Path) -> Path:
             return path
         raise fail(f"--company {company}: {path.resolve()} is not a firm's folder (its "
                    "relance.yaml has no `firm:` section); drop --company, or point -w at the firm")
-    return firm.company_root(company)
+    root = run_guarded(lambda: firm.company_root(company))
+    if not (root / "relance.yaml").exists():
+        raise fail(f"no company {company!r} in the firm {firm.name!r} (companies: "
+                   f"{', '.join(firm.slugs()) or 'none yet'}): `relance company add {company}`")
+    return root
 
 
 def open_workspace(path: Path, **kw: Any):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from hub.cli.common import WorkspaceOpt, console, fail, open_workspace, run_guarded
+from hub.cli.common import WorkspaceOpt, console, fail, open_workspace, run_guarded, selected_company
 
 
 def register(app: typer.Typer) -> None:
@@ -23,7 +23,6 @@ def serve(workspace: Path = WorkspaceOpt,
                                         help="pages and webhooks only: never run the cycles "
                                              "here (a dashboard host; the demo)")):
     """Run Relance as a service: periodic sync, the daily cycle, webhooks, /metrics."""
-    import os
 
     import uvicorn
 
@@ -32,7 +31,7 @@ def serve(workspace: Path = WorkspaceOpt,
     from hub.serve.scheduler import Runtime
     from hub.workspace.firm import Firm
 
-    firm = None if os.environ.get("RELANCE_COMPANY") else run_guarded(lambda: Firm.at(workspace))
+    firm = None if selected_company() else run_guarded(lambda: Firm.at(workspace))
     if firm is not None:  # every company of the firm, one clock each, one web service
         slugs = firm.slugs()
         if not slugs:

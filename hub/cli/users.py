@@ -10,7 +10,16 @@ import typer
 from rich.table import Table
 from sqlalchemy import select
 
-from hub.cli.common import JsonOpt, WorkspaceOpt, console, fail, open_workspace, print_json, run_guarded
+from hub.cli.common import (
+    JsonOpt,
+    WorkspaceOpt,
+    console,
+    fail,
+    open_workspace,
+    print_json,
+    run_guarded,
+    selected_company,
+)
 
 app = typer.Typer(help="Dashboard users: their role (viewer, approver, admin) and password.",
                   no_args_is_help=True)
@@ -33,7 +42,7 @@ def _users(workspace: Path, *, read_only: bool = False):
     from hub.workspace.firm import Firm
 
     firm = run_guarded(lambda: Firm.at(workspace))
-    if firm is not None and not os.environ.get("RELANCE_COMPANY"):
+    if firm is not None and not selected_company():
         return run_guarded(firm.users_engine)
     return run_guarded(lambda: open_workspace(workspace, read_only=read_only)).users_engine
 
