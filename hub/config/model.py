@@ -294,6 +294,8 @@ class ScaleConfig(Strict):
     limits: str | None = Field(None, description="Redis URL of the providers' call budgets "
                                "shared by every process (default: the broker when it is Redis)")
     send_batch: int = Field(200, ge=1, description="dispatches per send task")
+    queue: str = Field("relance", description="the Celery queue of this deployment's tasks "
+                                              "(two deployments may share a broker)")
     visibility_timeout: int = Field(1800, description="a task unacknowledged this long (its "
                                     "worker was killed) is delivered again; longer than any task")
 

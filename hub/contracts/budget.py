@@ -11,10 +11,14 @@ every process pauses, not only the one that was refused.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import math
+import random
 import time
 from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
 
 from limits import RateLimitItem, parse
 from limits.errors import ConfigurationError
@@ -43,6 +47,11 @@ class ApiBudget(ABC):
         """The provider says `remaining` calls are left (other apps count too): spend the
         difference when that is fewer than ours."""
 
+    @abstractmethod
+    def slot(self, key: str, concurrent: int) -> AbstractAsyncContextManager[None]:
+        """`async with budget.slot(key, 5):` — one of at most `concurrent` calls in flight
+        on `key` in the whole deployment (Xero's 5 per tenant, QuickBooks' 10 per realm)."""
+
 
 @functools.lru_cache(maxsize=256)
 def _item(rate: str) -> RateLimitItem:
@@ -53,11 +62,16 @@ def _item(rate: str) -> RateLimitItem:
 
 
 class Budgets(ApiBudget):
-    """The `limits` moving window over one storage."""
+    """Rates: the `limits` moving window over one storage. Calls in flight: in Redis, one
+    of N redis-py locks per key (each with a time-to-live, so a killed worker's slot frees
+    itself); in one process, an asyncio semaphore per key."""
 
-    def __init__(self, storage: Storage, where: str = "this process"):
+    SLOT_TTL = 90  # seconds: longer than any call (the hub's clients time out at 30 s)
+
+    def __init__(self, storage: Storage, where: str = "this process", redis=None):
         self.limiter = MovingWindowRateLimiter(storage)
-        self.where = where
+        self.where, self.redis = where, redis
+        self._semaphores: dict[tuple[str, int], asyncio.Semaphore] = {}
 
     @classmethod
     def local(cls) -> Budgets:
@@ -68,8 +82,11 @@ class Budgets(ApiBudget):
     @functools.cache
     def shared(cls, url: str) -> Budgets:
         """The deployment's budgets in the store at `url` (redis://…)."""
+        from redis import Redis
+
         try:
-            return cls(storage_from_string(url), where=url.split("@")[-1])
+            return cls(storage_from_string(url), where=url.split("@")[-1],
+                       redis=Redis.from_url(url, socket_timeout=5))
         except ConfigurationError as exc:
             raise ValueError(f"scale.limits {url!r}: {exc}") from None
 
@@ -86,6 +103,29 @@ class Budgets(ApiBudget):
             stats = self._call(self.limiter.get_window_stats, item, key)
             await asyncio.sleep(min(item.get_expiry(), max(0.01, stats.reset_time - time.time())))
         return time.monotonic() - started
+
+    @contextlib.asynccontextmanager
+    async def slot(self, key: str, concurrent: int) -> AsyncIterator[None]:
+        if self.redis is None:
+            loop = id(asyncio.get_running_loop())
+            sem = self._semaphores.setdefault((key, loop), asyncio.Semaphore(concurrent))
+            async with sem:
+                yield
+            return
+        lock = None
+        while lock is None:
+            for i in random.sample(range(concurrent), concurrent):
+                candidate = self.redis.lock(f"relance:slot:{key}:{i}", timeout=self.SLOT_TTL)
+                if self._call(candidate.acquire, blocking=False):
+                    lock = candidate
+                    break
+            else:
+                await asyncio.sleep(0.02)
+        try:
+            yield
+        finally:
+            with contextlib.suppress(Exception):  # expired meanwhile: already free
+                lock.release()
 
     def spend_rest(self, key: str, rate: str) -> None:
         item = _item(rate)

@@ -32,9 +32,15 @@ def configure(celery: Celery, scale: ScaleConfig) -> Celery:
     """Broker, results and the redelivery rules of this deployment."""
     broker = os.environ.get("RELANCE_BROKER") or scale.broker or "memory://"
     redis = broker.startswith(("redis://", "rediss://"))
-    options = {"visibility_timeout": scale.visibility_timeout} if redis else {}
+    # Redis: an unacknowledged task is delivered again once `visibility_timeout` has passed,
+    # found by a sweep that kombu runs only every 100 s by default; sweep often enough
+    # that a dead worker's task comes back close to the timeout (one cheap ZRANGEBYSCORE)
+    options = {"visibility_timeout": scale.visibility_timeout,
+               "unacked_restore_interval": min(10, max(1, scale.visibility_timeout // 3)),
+               "unacked_restore_throttle": 1} if redis else {}
     celery.conf.update(
         broker_url=broker,
+        task_default_queue=scale.queue,
         # the clock asks whether its send tasks finished before it enqueues more
         result_backend=broker if redis else "rpc://",
         result_expires=86400,

@@ -11,7 +11,6 @@ look-back, falls back to a query on `MetaData.LastUpdatedTime`.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import datetime as dt
 import hashlib
@@ -83,20 +82,10 @@ class QuickBooksConnector(HttpConnector):
 
     def __init__(self, settings, context):
         super().__init__(settings, context)
-        self._limits_loop: asyncio.AbstractEventLoop | None = None
         self._home: Home | None = None
 
     #: under the documented 500 requests a minute per realm, counted for every worker
     RATE = "480/minute"
-
-    def _concurrency(self) -> asyncio.Semaphore:
-        """The documented 10 concurrent requests, made for the running event loop: the CLI
-        runs a sync and then a send in two loops with one connector."""
-        loop = asyncio.get_running_loop()
-        if self._limits_loop is not loop:
-            self._limits_loop = loop
-            self._concurrent = asyncio.Semaphore(10)
-        return self._concurrent
 
     # ------------------------------------------------------------------ wire
     def _base(self) -> str:
@@ -110,7 +99,7 @@ class QuickBooksConnector(HttpConnector):
                        body: dict | None = None, accept: str = "application/json") -> httpx.Response:
         params = {**(params or {}), "minorversion": str(self.settings.minorversion)}
         base, realm = self._base(), self.context.oauth.extras().get("realmId")
-        async with self._concurrency():
+        async with self.context.budget.slot(f"quickbooks:{realm}", 10):  # Intuit's 10 at once
             await self.context.budget.take(f"quickbooks:{realm}", self.RATE)
             try:
                 return await self.request(method, base + path, where=path, params=params,

@@ -14,6 +14,7 @@ and the day limit running out pauses the connection until it resets.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import re
@@ -66,16 +67,22 @@ def if_modified_since(since: str) -> str:
 
 
 class Pacer:
-    """One tenant's limits: 60 calls in any 60 s counted in the deployment's shared budget
-    (`context.budget`: every worker calling this tenant draws on one count), and 5 at
-    once in this process."""
+    """One tenant's limits, counted in the deployment's shared budget (`context.budget`:
+    every worker calling this tenant draws on one count): 60 calls in any 60 s, 5 at once."""
 
     RATE = "60/minute"
 
-    def __init__(self, budget, concurrent: int = 5, enforce: bool = True):
+    CONCURRENT = 5
+
+    def __init__(self, budget, enforce: bool = True):
         self.budget, self.enforce = budget, enforce
-        self.slots = asyncio.Semaphore(concurrent)
         self.throttled = 0
+
+    def slot(self, tenant: str):
+        """One of the tenant's 5 calls at once, counted for every worker."""
+        if not self.enforce:
+            return contextlib.nullcontext()
+        return self.budget.slot(f"xero:{tenant}", self.CONCURRENT)
 
     async def wait_turn(self, tenant: str) -> None:
         if self.enforce:
@@ -110,7 +117,7 @@ class XeroAPI:
             headers["If-Modified-Since"] = modified_since
         for attempt in range(4):
             await self.pacer.wait_turn(self.tenant)
-            async with self.pacer.slots:
+            async with self.pacer.slot(self.tenant):
                 r = await self.plugin.http.request(method, self.base + path, params=params,
                                                    json=json_body, headers=headers,
                                                    auth=self.plugin.context.auth)

@@ -84,3 +84,24 @@ def test_an_unreachable_budget_store_holds_the_call_rather_than_guess():
     (1000 / 3600, "1000 per 3600 second")])
 def test_channel_rates_become_budgets_that_never_allow_more(rate, written):
     assert per_second(rate) == written
+
+
+@pytest.mark.redis
+def test_calls_in_flight_are_counted_for_every_worker():
+    import redis as redis_lib
+
+    url = redis_or_skip()
+    a, b = (Budgets(storage_from_string(url), redis=redis_lib.Redis.from_url(url)) for _ in "ab")
+    key, in_flight, most = f"xero:{uuid.uuid4()}", [0], [0]
+
+    async def call(budget: Budgets):
+        async with budget.slot(key, 2):
+            in_flight[0] += 1
+            most[0] = max(most[0], in_flight[0])
+            await asyncio.sleep(0.05)
+            in_flight[0] -= 1
+
+    async def both():
+        await asyncio.gather(*(call(a) for _ in range(3)), *(call(b) for _ in range(3)))
+    asyncio.run(both())
+    assert most[0] == 2  # two at once across both workers, not two each
