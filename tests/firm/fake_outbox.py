@@ -10,6 +10,7 @@ import asyncio
 import fcntl
 import json
 import os
+import time
 from pathlib import Path
 
 from hub.contracts import Channel, DeliveryStatus, Message, PluginSettings, SendResult
@@ -20,6 +21,7 @@ class OutboxSettings(PluginSettings):
     path: str
     sender: str  # each company's own: a send with another's would show in the file
     latency: float = 0.02
+    account: str | None = None  # channels sharing one provider account share its rate
 
 
 class FakeOutbox(Channel):
@@ -35,7 +37,11 @@ class FakeOutbox(Channel):
         lines = (json.loads(x) for x in path.read_text().splitlines() if x.strip())
         return {x["key"]: x for x in lines}
 
+    def budget_key(self) -> str:
+        return f"fake:{self.settings.account}" if self.settings.account else super().budget_key()
+
     async def send(self, message: Message) -> SendResult:
+        arrived = time.time()  # when the provider sees the request, as it counts its rate
         await asyncio.sleep(self.settings.latency)
         with open(self.settings.path, "a+") as f:
             fcntl.flock(f, fcntl.LOCK_EX)  # the provider's own dedup is atomic
@@ -44,7 +50,7 @@ class FakeOutbox(Channel):
                 return SendResult(provider_ref=f"out-{message.idempotency_key}")
             f.write(json.dumps({"key": message.idempotency_key, "dispatch": message.dispatch_id,
                                 "company": message.company.name, "sender": self.settings.sender,
-                                "pid": os.getpid()}) + "\n")
+                                "pid": os.getpid(), "at": arrived}) + "\n")
         return SendResult(provider_ref=f"out-{message.idempotency_key}")
 
     async def status(self, provider_ref: str) -> DeliveryStatus:

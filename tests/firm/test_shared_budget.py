@@ -85,7 +85,7 @@ def test_four_workers_share_one_tenants_60_calls_a_minute(tmp_path, pg_url):
         for clock in clocks:  # four syncs at once, each wanting ~30 calls
             clock._enqueue("relance.sync", "books")
         deadline = time.monotonic() + 90
-        while len(xero.arrivals) < 60 and time.monotonic() < deadline:
+        while len(xero.arrivals) < 57 and time.monotonic() < deadline:
             time.sleep(0.2)
         first = xero.arrivals[0] if xero.arrivals else time.monotonic()
         time.sleep(max(0.0, first + 20 - time.monotonic()))  # well inside the first minute
@@ -95,6 +95,7 @@ def test_four_workers_share_one_tenants_60_calls_a_minute(tmp_path, pg_url):
             w.wait()
         xero.server.should_exit = True
     logs = "\n".join(p.read_text()[-2000:] for p in sorted(root.glob("worker*.log")))
-    assert len(xero.arrivals) == 60, logs  # the whole minute's budget, and not one call more
-    assert xero.most_in_a_minute() == 60
+    # the minute's budget less the 5 % kept spare for jitter, and not one call more
+    assert len(xero.arrivals) == 57, logs
+    assert xero.most_in_a_minute() == 57
     assert xero.throttled == 0  # paced below the limit, never bounced off it

@@ -105,3 +105,12 @@ def test_calls_in_flight_are_counted_for_every_worker():
         await asyncio.gather(*(call(a) for _ in range(3)), *(call(b) for _ in range(3)))
     asyncio.run(both())
     assert most[0] == 2  # two at once across both workers, not two each
+
+
+def test_the_budget_paces_a_little_below_the_providers_rate():
+    from hub.contracts.budget import _item
+
+    # providers count arrivals, a few ms after our count: 5 % is kept spare from 20 calls up
+    assert _item("60/minute").amount == 57 and _item("500/minute").amount == 475
+    assert _item("150 per 5 seconds").amount == 142
+    assert _item("5 per 2 seconds").amount == 5 and _item("1/second").amount == 1
