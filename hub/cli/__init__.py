@@ -49,6 +49,7 @@ def _mount() -> None:
                                     ("hub.cli.case", "app", "case"),
                                     ("hub.cli.users", "app", "user"),
                                     ("hub.cli.company", "app", "company"),
+                                    ("hub.cli.db", "app", "db"),
                                     ("hub.cli.simulate", "scenarios_app", "scenarios"),
                                     ("hub.cli.plugin", "app", "plugin"),
                                     ("hub.cli.serve", "register", None)):

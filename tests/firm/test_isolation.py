@@ -128,3 +128,14 @@ def test_company_add_and_list(tmp_path, monkeypatch):
     cfg.write_text(cfg.read_text() + "\ndatabase: {url: 'sqlite:///other.db'}\n")
     listed = runner.invoke(app, ["company", "list", "-w", str(root)])
     assert listed.exit_code == 2 and "is the firm's" in listed.output
+
+
+def test_db_upgrade_brings_every_store_of_the_firm_to_head(firm, monkeypatch):
+    monkeypatch.setenv("RELANCE_PLUGINS", "tests.memory_plugins_entry")
+    before = runner.invoke(app, ["db", "current", "-w", str(firm)])
+    assert before.exit_code == 1 and "company beta: empty (needs" in before.output
+    upgraded = runner.invoke(app, ["db", "upgrade", "-w", str(firm)])
+    assert upgraded.exit_code == 0, upgraded.output
+    assert "company acme: empty →" in upgraded.output and "company beta: empty →" in upgraded.output
+    after = runner.invoke(app, ["db", "current", "-w", str(firm)])
+    assert after.exit_code == 0 and "needs" not in after.output
