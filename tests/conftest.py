@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import textwrap
 from decimal import Decimal
 from pathlib import Path
@@ -36,6 +37,30 @@ scenarios:
 assign:
   - {scenario: standard}
 """
+
+
+@pytest.fixture(autouse=True)
+def _suite_database(monkeypatch):
+    """With RELANCE_TEST_DATABASE_URL (CI sets it), every workspace a test opens — by the
+    fixtures or by a command — stores in a PostgreSQL schema of its own, dropped after."""
+    url = os.environ.get("RELANCE_TEST_DATABASE_URL")
+    if not url:
+        yield
+        return
+    import uuid
+
+    from sqlalchemy import create_engine
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    sep = "&" if "?" in url else "?"
+    monkeypatch.setenv("RELANCE_DATABASE_URL", f"{url}{sep}options=-csearch_path%3D{schema}")
+    yield
+    with admin.connect() as c:
+        c.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    admin.dispose()
 
 
 @pytest.fixture(autouse=True)

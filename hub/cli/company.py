@@ -8,20 +8,11 @@ import typer
 from rich.table import Table
 
 from hub.cli.common import JsonOpt, WorkspaceOpt, console, fail, print_json, run_guarded
+from hub.workspace import Workspace
 
 app = typer.Typer(help="A firm's companies: each its own connections, scenarios, templates, "
                        "calendar, law pack and store.", no_args_is_help=True)
 
-FIRM_STARTER = """\
-# A firm's relance.yaml: what its companies share. Each company is a folder under
-# companies/ with its own relance.yaml (`relance company add NAME`).
-firm:
-  name: {name}
-
-database:
-  url: sqlite:///relance.db      # PostgreSQL (one schema per company) for workers:
-                                 # postgresql://relance@db/relance
-"""
 
 
 def _company_config(name: str, country: str, timezone: str, language: str, currency: str) -> str:
@@ -66,7 +57,7 @@ def add(slug: str = typer.Argument(..., help="the company's folder name, e.g. ac
     (root / "templates").mkdir(parents=True, exist_ok=True)
     (root / "relance.yaml").write_text(_company_config(
         name or slug, country.upper(), timezone, language, currency.upper()), encoding="utf-8")
-    ws = run_guarded(lambda: firm.workspace(slug, read_only=True))  # validates, migrates
+    ws = run_guarded(lambda: Workspace.open(firm.company(slug), read_only=True))  # validates, migrates
     console.print(f"company {slug} added: edit {root / 'relance.yaml'}, then "
                   f"`relance doctor -w {firm.root} --company {slug}`", highlight=False)
     return ws
@@ -83,7 +74,7 @@ def list_(workspace: Path = WorkspaceOpt, as_json: bool = JsonOpt):
     firm = firm_or_fail(workspace)
     rows = []
     for slug in firm.slugs():
-        ws = run_guarded(lambda slug=slug: firm.workspace(slug, read_only=True))
+        ws = run_guarded(lambda slug=slug: Workspace.open(firm.company(slug), read_only=True))
         with session(ws.engine) as s:
             n_open = s.execute(select(func.count()).select_from(Invoice).where(
                 Invoice.status == "open")).scalar_one()

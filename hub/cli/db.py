@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from hub.cli.common import WorkspaceOpt, console, open_workspace, run_guarded, selected_company
+from hub.workspace import Workspace
 
 app = typer.Typer(help="The store's schema (Alembic): upgrade it, or show where it is.",
                   no_args_is_help=True)
@@ -23,7 +24,7 @@ def _stores(workspace: Path) -> list[tuple[str, object]]:
         return [(str(ws.root), ws.engine)]
     out = [(f"firm {firm.name}", firm.users_engine())]
     for slug in firm.slugs():
-        ws = run_guarded(lambda slug=slug: firm.workspace(slug, migrate_db=False, read_only=True))
+        ws = run_guarded(lambda slug=slug: Workspace.open(firm.company(slug), migrate_db=False, read_only=True))
         out.append((f"company {slug}", ws.engine))
     return out
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from hub.cli.common import WorkspaceOpt, console, fail, open_workspace, run_guarded, selected_company
+from hub.workspace import Workspace
 
 
 def register(app: typer.Typer) -> None:
@@ -36,7 +37,7 @@ def serve(workspace: Path = WorkspaceOpt,
         slugs = firm.slugs()
         if not slugs:
             raise fail(f"the firm at {firm.root} has no company yet: `relance company add NAME`")
-        spaces = {slug: run_guarded(lambda slug=slug: firm.workspace(slug)) for slug in slugs}
+        spaces = {slug: run_guarded(lambda slug=slug: Workspace.open(firm.company(slug))) for slug in slugs}
         runtimes = {slug: run_guarded(lambda ws=ws, slug=slug: Runtime(
             ws, executor=executor_for(ws, slug))) for slug, ws in spaces.items()}
         ws = next(iter(spaces.values()))
@@ -80,7 +81,7 @@ def worker(workspace: Path = WorkspaceOpt,
     from hub.workspace.firm import Firm
 
     firm = run_guarded(lambda: Firm.at(workspace))
-    spaces = ([run_guarded(lambda s=s: firm.workspace(s)) for s in firm.slugs()] if firm
+    spaces = ([run_guarded(lambda s=s: Workspace.open(firm.company(s))) for s in firm.slugs()] if firm
               else [run_guarded(lambda: open_workspace(workspace))])
     if not spaces:
         raise fail(f"the firm at {firm.root} has no company yet: `relance company add NAME`")

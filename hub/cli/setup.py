@@ -13,6 +13,18 @@ config_app = typer.Typer(help="Configuration helpers.", no_args_is_help=True)
 STARTER = Path(__file__).resolve().parent.parent / "config" / "starter.yaml"
 
 
+FIRM_STARTER = """\
+# A firm's relance.yaml: what its companies share. Each company is a folder under
+# companies/ with its own relance.yaml (`relance company add NAME`).
+firm:
+  name: {name}
+
+database:
+  url: sqlite:///relance.db      # PostgreSQL (one schema per company) for workers:
+                                 # postgresql://relance@db/relance
+"""
+
+
 def register(app: typer.Typer) -> None:
     app.command()(init)
     app.command()(doctor)
@@ -30,8 +42,6 @@ def init(workspace: Path = WorkspaceOpt,
     workspace.mkdir(parents=True, exist_ok=True)
     if firm:
         import json
-
-        from hub.cli.company import FIRM_STARTER
 
         target.write_text(FIRM_STARTER.format(name=json.dumps(firm)), encoding="utf-8")
         (workspace / "companies").mkdir(exist_ok=True)

@@ -14,6 +14,7 @@ sign in to the dashboard) is the `firm` schema, or the firm folder's SQLite file
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from functools import cached_property
@@ -86,19 +87,19 @@ class Firm:
         """The sections every company takes from the firm's file."""
         return {key: getattr(self.config, key).model_dump() for key in FIRM_SECTIONS}
 
-    def workspace(self, slug: str, **kw: Any):
-        from hub.workspace import Workspace
-
+    def company(self, slug: str) -> Path:
+        """The folder of the company `slug` (open it with `Workspace.open`), or a clear
+        error naming the firm's companies."""
         root = self.company_root(slug)
         if not (root / cfgmod.CONFIG_FILE).exists():
             known = ", ".join(self.slugs()) or "none yet"
             raise ConfigError(f"no company {slug!r} in the firm at {self.root} (companies: "
                               f"{known}); add one with `relance company add {slug}`")
-        return Workspace.open(root, **kw)
+        return root
 
     # ------------------------------------------------------------------ stores
     def database_url(self, override: str | None = None) -> str:
-        return override or self.config.database.url
+        return override or os.environ.get("RELANCE_DATABASE_URL") or self.config.database.url
 
     def is_postgres(self, override: str | None = None) -> bool:
         return make_url(self.database_url(override)).get_backend_name() == "postgresql"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -50,7 +51,8 @@ class Workspace:
         self.config = loaded.model
         self.registry = registry
         self.transport = transport
-        self._db_url = database_url
+        # RELANCE_DATABASE_URL overrides database.url (a deployment's, a test suite's)
+        self._db_url = database_url or os.environ.get("RELANCE_DATABASE_URL") or None
         self._instances: dict[tuple[str, str], Plugin] = {}
         self._loop: int | None = None
         self.settings: dict[tuple[str, str], Any] = {}

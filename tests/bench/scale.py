@@ -78,6 +78,7 @@ def one_run(workers: int, limited: bool = False) -> tuple[float, int]:
     from hub.serve.executor import CeleryExecutor
     from hub.store.models import Dispatch
     from hub.sync.engine import sync_all
+    from hub.workspace import Workspace
     from hub.workspace.firm import Firm
     from tests.firm import fake_outbox
 
@@ -91,7 +92,7 @@ def one_run(workers: int, limited: bool = False) -> tuple[float, int]:
     firm(root, f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}", queue, total // COMPANIES,
          limited)
     f = Firm.at(root)
-    spaces = {slug: f.workspace(slug, plugins=(fake_outbox,)) for slug in f.slugs()}
+    spaces = {slug: Workspace.open(f.company(slug), plugins=(fake_outbox,)) for slug in f.slugs()}
     for ws in spaces.values():
         asyncio.run(sync_all(ws))
         plan(ws)

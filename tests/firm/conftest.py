@@ -40,16 +40,24 @@ def write_firm(root: Path, companies: dict[str, str], *, database_url: str | Non
 @pytest.fixture
 def open_company():
     """Open one company of a firm with the in-memory plugins; engines disposed after."""
+    from hub.workspace import Workspace
     from hub.workspace.firm import Firm
 
     opened = []
 
     def open_(firm_root: Path, slug: str, **kw):
         kw.setdefault("plugins", (memory_plugins.Plugin(),))
-        ws = Firm.at(firm_root).workspace(slug, **kw)
+        ws = Workspace.open(Firm.at(firm_root).company(slug), **kw)
         opened.append(ws)
         return ws
 
     yield open_
     for ws in opened:
         ws.engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _firm_picks_its_own_store(monkeypatch):
+    """Each firm test names its store (SQLite files, or a fresh PostgreSQL database):
+    the suite-wide RELANCE_DATABASE_URL would put every company of every test in one."""
+    monkeypatch.delenv("RELANCE_DATABASE_URL", raising=False)

@@ -25,6 +25,7 @@ from hub.serve.executor import CeleryExecutor
 from hub.store.db import session
 from hub.store.models import Dispatch
 from hub.sync.engine import sync_all
+from hub.workspace import Workspace
 from hub.workspace.firm import Firm
 from tests.serve.test_scale_out import redis_url
 
@@ -85,7 +86,7 @@ def test_killed_workers_lose_nothing_and_send_nothing_twice(tmp_path, pg_url):
     firm = Firm.at(root)
     from tests.firm import fake_outbox
 
-    spaces = {slug: firm.workspace(slug, plugins=(fake_outbox,)) for slug in firm.slugs()}
+    spaces = {slug: Workspace.open(firm.company(slug), plugins=(fake_outbox,)) for slug in firm.slugs()}
     started = time.monotonic()
     for ws in spaces.values():
         asyncio.run(sync_all(ws))

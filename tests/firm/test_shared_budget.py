@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from hub.serve.executor import CeleryExecutor
+from hub.workspace import Workspace
 from hub.workspace.auth import DbTokenStore
 from hub.workspace.firm import Firm
 from tests.fakes.xero_server import FakeXero
@@ -74,7 +75,7 @@ def test_four_workers_share_one_tenants_60_calls_a_minute(tmp_path, pg_url):
     firm = Firm.at(root)
     clocks = []
     for slug in firm.slugs():
-        ws = firm.workspace(slug)
+        ws = Workspace.open(firm.company(slug))
         DbTokenStore(ws.engine, "books", ws.box, plugin="xero").save(
             {"access_token": "at", "refresh_token": "rt", "token_type": "Bearer",
              "expires_at": time.time() + 3600})
