@@ -10,36 +10,27 @@ is kept on its date.
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select, update
-from sqlalchemy.engine import make_url
 
 from hub.errors import PermanentError
 from hub.money import quantize
 from hub.plan.planner import plan
 from hub.send import outbox
+from hub.store.copy import copy_to_sqlite
 from hub.store.db import migrate, session
 from hub.store.models import CaseState, Customer, Dispatch, DispatchInvoice, Invoice, customer_named
 from hub.workspace import Workspace
 
 
 def throwaway(ws: Workspace, folder: Path) -> Workspace:
-    """A copy of the workspace on a copy of its store (SQLite's online backup)."""
-    url = make_url(ws.database_url)
-    if url.get_backend_name() != "sqlite":
-        raise PermanentError("relance simulate copies the store, which it can do for SQLite "
-                             "only for now; run it on a SQLite export of the data")
-    copy = folder / "simulate.db"
-    src, dst = sqlite3.connect(url.database), sqlite3.connect(copy)
-    with dst:
-        src.backup(dst)
-    src.close()
-    dst.close()
-    sim = Workspace(ws.root, ws.loaded, ws.registry, database_url=f"sqlite:///{copy}")
+    """A copy of the workspace on a copy of its store (SQLite's online backup, or the
+    PostgreSQL store's tables copied into SQLite)."""
+    copy = copy_to_sqlite(ws.engine, folder / "simulate.db")
+    sim = Workspace(ws.root, ws.loaded, ws.registry, database_url=copy)
     migrate(sim.engine)  # the copy, not the store: a read-only command changes nothing
     return sim
 
