@@ -21,7 +21,7 @@ from hub.store.models import (
     PaymentWriteback,
     WebhookEvent,
 )
-from hub.store.records import insert_ignore
+from hub.store.records import inserted
 from hub.workspace import Workspace
 
 log = logging.getLogger("relance.feedback")
@@ -134,17 +134,14 @@ def _queue_writeback(ws: Workspace, s, inv: Invoice, conn: str, share, currency:
                      f"known in {inv.currency}: record the payment in {conn} by hand",
                      level="warning", invoice_id=inv.id)
         return 0
-    res = s.execute(insert_ignore(s, PaymentWriteback).values(
-        invoice_id=inv.id, amount=share, currency=currency, paid_on=now.date(),
-        reference=reference, status="pending", attempts=0, next_attempt_at=utcnow()))
-    return res.rowcount
+    return int(inserted(s, PaymentWriteback, invoice_id=inv.id, amount=share,
+                        currency=currency, paid_on=now.date(), reference=reference,
+                        status="pending", attempts=0, next_attempt_at=utcnow()))
 
 
 def _first_time(s, source: str, event_id: str) -> bool:
     """Remember the event; False when it was applied before (a replay)."""
-    res = s.execute(insert_ignore(s, WebhookEvent).values(source=source, event_id=event_id,
-                                                          at=utcnow()))
-    return res.rowcount == 1
+    return inserted(s, WebhookEvent, source=source, event_id=event_id, at=utcnow())
 
 
 def ledger_changed(ws: Workspace, connection: str, ev: LedgerChanged, trigger) -> None:

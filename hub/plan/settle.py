@@ -96,10 +96,11 @@ def plan_instalment_reminders(s: Session, cfg: RelanceConfig, today: dt.date,
                 status="planned" if held else "approved", approval_reason=held, planned_on=today,
                 currency=invoices[0].currency, amount=amount, invoice_count=len(invoices),
                 attempts=0, created_at=now, updated_at=now,
-            ).on_conflict_do_nothing(index_elements=["idempotency_key"]))
-            if not res.rowcount:
+            ).on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(
+                Dispatch.__table__.c.id)).first()
+            if res is None:  # planned before (RETURNING: psycopg's row count says -1 here)
                 continue
-            did = s.execute(select(Dispatch.id).where(Dispatch.idempotency_key == key)).scalar_one()
+            did = res[0]
             s.execute(dialect_insert(s, DispatchInvoice.__table__).values([
                 {"dispatch_id": did, "invoice_id": i.id, "scenario": "payment_plan",
                  "step": step, "step_index": 0} for i in invoices]).on_conflict_do_nothing())

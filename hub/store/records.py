@@ -31,8 +31,17 @@ def dialect_insert(session: Session, table):
 
 
 def insert_ignore(session: Session, table):
-    """`INSERT … ON CONFLICT DO NOTHING`: rowcount 0 when the row was there already."""
+    """`INSERT … ON CONFLICT DO NOTHING`; see `inserted` for whether the row was new."""
     return dialect_insert(session, table).on_conflict_do_nothing()
+
+
+def inserted(session: Session, table, **values) -> bool:
+    """Insert the row unless its key is there already; True when it was new. Told by
+    `RETURNING`, not the row count, which psycopg reports as -1 for `ON CONFLICT DO
+    NOTHING` (every Stripe event read as a replay on PostgreSQL)."""
+    keys = list(table.__table__.primary_key.columns)
+    stmt = insert_ignore(session, table).values(**values).returning(*keys)
+    return session.execute(stmt).first() is not None
 
 
 def _chunks(rows: Sequence, n: int = CHUNK) -> Iterable[Sequence]:
