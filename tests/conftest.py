@@ -39,6 +39,17 @@ assign:
 """
 
 
+def pytest_collection_modifyitems(config, items):
+    """On PostgreSQL (RELANCE_TEST_DATABASE_URL), the few tests about the SQLite file
+    itself say so and are skipped."""
+    if not os.environ.get("RELANCE_TEST_DATABASE_URL"):
+        return
+    for item in items:
+        marker = item.get_closest_marker("sqlite_only")
+        if marker is not None:
+            item.add_marker(pytest.mark.skip(reason=f"SQLite only: {marker.args[0]}"))
+
+
 @pytest.fixture(autouse=True)
 def _suite_database(monkeypatch):
     """With RELANCE_TEST_DATABASE_URL (CI sets it), every workspace a test opens — by the

@@ -214,6 +214,7 @@ def test_names_from_the_ledger_cannot_break_the_headers(name):
     assert addr == msg.recipient.email and display == " ".join(name.split())
 
 
+@pytest.mark.sqlite_only("two installations are two workspace folders, each its own SQLite file")
 def test_message_ids_differ_between_installations(make_ws, tmp_path):
     """Two fresh workspaces with the same data plan the same steps under different keys,
     so their Message-IDs (derived from the key) never collide."""

@@ -84,6 +84,7 @@ def test_promise_pauses_and_dispute_stops(store):
             complete_task(s, 1, "paid")
 
 
+@pytest.mark.sqlite_only("its store is a SQLite file the test writes itself")
 def test_task_cli_lists_and_records(store, tmp_path):
     from typer.testing import CliRunner
 

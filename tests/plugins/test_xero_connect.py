@@ -10,6 +10,7 @@ import webbrowser
 from urllib.parse import parse_qs, urlparse
 
 import httpx
+import pytest
 import respx
 from typer.testing import CliRunner
 
@@ -35,6 +36,7 @@ TENANTS = [  # shaped like the identity API's documented example
 ]
 
 
+@pytest.mark.sqlite_only("it reads the stored token from the SQLite file")
 def test_connect_xero_from_consent_to_stored_encrypted_tokens(tmp_path, monkeypatch):
     (tmp_path / "relance.yaml").write_text(CONFIG)
     monkeypatch.setenv("XERO_SECRET", "s3cret")

@@ -97,6 +97,7 @@ def sent_lines(root: Path) -> list[dict]:
     return [json.loads(x) for x in path.read_text().splitlines()] if path.exists() else []
 
 
+@pytest.mark.sqlite_only("it reads the outcome from the SQLite file the service wrote")
 def test_serve_end_to_end(tmp_path):
     lport, port = free_port(), free_port()
     books = ledger()
