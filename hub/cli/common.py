@@ -99,7 +99,7 @@ def workspace_root(path: Path) -> Path:
 
     firm = Firm.at(path)
     if firm is None:
-        if Firm.of_company(path) is not None and path.name == company:
+        if Firm.of_company(path) is not None and path.resolve().name == company:
             return path
         raise fail(f"--company {company}: {path.resolve()} is not a firm's folder (its "
                    "relance.yaml has no `firm:` section); drop --company, or point -w at the firm")

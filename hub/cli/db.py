@@ -22,7 +22,7 @@ def _stores(workspace: Path) -> list[tuple[str, object]]:
     if firm is None:
         ws = run_guarded(lambda: open_workspace(workspace, migrate_db=False, read_only=True))
         return [(str(ws.root), ws.engine)]
-    out = [(f"firm {firm.name}", firm.users_engine())]
+    out = [(f"firm {firm.name}", run_guarded(lambda: firm.users_engine(migrate_db=False)))]
     for slug in firm.slugs():
         ws = run_guarded(lambda slug=slug: Workspace.open(firm.company(slug), migrate_db=False, read_only=True))
         out.append((f"company {slug}", ws.engine))

@@ -77,7 +77,9 @@ class Budgets(ApiBudget):
     of N redis-py locks per key (each with a time-to-live, so a killed worker's slot frees
     itself); in one process, an asyncio semaphore per key."""
 
-    SLOT_TTL = 90  # seconds: longer than any call (the hub's clients time out at 30 s)
+    #: seconds a slot is held at most: longer than any call with its retries (4 × 30 s
+    #: timeouts and their backoff); a killed worker's slot comes back after it
+    SLOT_TTL = 300
 
     def __init__(self, storage: Storage, where: str = "this process", redis=None):
         self.limiter = MovingWindowRateLimiter(storage)
@@ -96,7 +98,7 @@ class Budgets(ApiBudget):
         from redis import Redis
 
         try:
-            return cls(storage_from_string(url), where=url.split("@")[-1],
+            return cls(storage_from_string(url, socket_timeout=5), where=url.split("@")[-1],
                        redis=Redis.from_url(url, socket_timeout=5))
         except ConfigurationError as exc:
             raise ValueError(f"scale.limits {url!r}: {exc}") from None
@@ -123,15 +125,16 @@ class Budgets(ApiBudget):
             async with sem:
                 yield
             return
-        lock = None
+        lock, pause = None, 0.01
         while lock is None:
             for i in random.sample(range(concurrent), concurrent):
                 candidate = self.redis.lock(f"relance:slot:{key}:{i}", timeout=self.SLOT_TTL)
                 if self._call(candidate.acquire, blocking=False):
                     lock = candidate
                     break
-            else:
-                await asyncio.sleep(0.02)
+            else:  # every slot taken: wait, longer each time (up to 0.25 s), not spin
+                await asyncio.sleep(pause * (0.5 + random.random()))
+                pause = min(0.25, pause * 2)
         try:
             yield
         finally:

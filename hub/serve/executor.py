@@ -30,6 +30,8 @@ log = logging.getLogger("relance.executor")
 
 #: at most this many send tasks waiting in the broker for one company
 MAX_QUEUED_SENDS = 64
+#: due this long with nothing sent meanwhile: the watchdog's alert (`/readyz`, metrics)
+STUCK_AFTER = dt.timedelta(minutes=30)
 
 
 class LocalExecutor:
@@ -109,6 +111,24 @@ class CeleryExecutor:
 
     async def writeback(self) -> None:
         await asyncio.to_thread(self._enqueue, "relance.writeback")
+
+    def watchdog(self, now: dt.datetime | None = None) -> str | None:
+        """The clock sees no send: what it can see is dispatches due for half an hour while
+        nothing went out meanwhile (the workers are down, or every send fails)."""
+        now = now or utcnow()
+        since = now - STUCK_AFTER
+        with session(self.ws.engine) as s:
+            stuck = s.execute(select(func.count()).select_from(Dispatch).where(
+                Dispatch.status.in_([Status.APPROVED.value, Status.FAILED.value]),
+                Dispatch.hold_reason.is_(None), Dispatch.updated_at < since,
+                Dispatch.not_before.is_(None) | (Dispatch.not_before <= since))).scalar_one()
+            sent = s.execute(select(func.count()).select_from(Dispatch).where(
+                Dispatch.status == Status.SENT.value, Dispatch.sent_at >= since)).scalar_one()
+        if stuck and not sent:
+            return (f"{stuck} dispatch(es) due for over {STUCK_AFTER.seconds // 60} minutes and "
+                    "none sent meanwhile: are the workers (`relance worker`) running? their "
+                    "logs say why sends fail")
+        return None
 
     async def cycle(self, today: dt.date, stop: asyncio.Event | None = None) -> dict[str, Any]:
         """Sync every connection on the workers and wait for them (nothing is planned on

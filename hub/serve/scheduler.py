@@ -52,7 +52,7 @@ class Runtime:
         if self.executor is None:
             from hub.serve.executor import executor_for
 
-            self.executor = executor_for(self.ws)
+            self.executor = executor_for(self.ws, self.ws.slug)
 
 
 RUNTIMES: dict[str, Runtime] = {}
@@ -117,6 +117,14 @@ async def _cycle(rt: Runtime, today: dt.date) -> None:
 async def job_send(root: str) -> None:
     rt = _rt(root)
     await _timed(root, "send", rt.executor.send(stop=rt.stopping))
+    watchdog = getattr(rt.executor, "watchdog", None)  # on workers, the cycle cannot tell
+    if watchdog is not None:
+        alert = await asyncio.to_thread(watchdog)
+        if alert and alert != rt.alert:
+            with session(rt.ws.engine) as s:
+                record_event(s, "alert", alert, level="error")
+            log.error(alert)
+        rt.alert = alert
 
 
 async def job_resolve(root: str) -> None:

@@ -27,7 +27,9 @@ def copy_to_sqlite(engine: Engine, target: Path) -> str:
         return f"sqlite:///{target}"
     copy = make_engine(f"sqlite:///{target}")
     migrate(copy)
-    with engine.connect() as source, copy.begin() as dest:
+    # one snapshot: a live service writing between two tables would break their links
+    with engine.connect().execution_options(isolation_level="REPEATABLE READ") as source, \
+            copy.begin() as dest:
         for table in SQLModel.metadata.sorted_tables:  # parents before children
             dest.execute(table.delete())  # what the migrations seeded (the installation id)
             rows = source.execution_options(stream_results=True).execute(select(table))

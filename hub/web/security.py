@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from limits import parse
-from limits.storage import MemoryStorage
+from limits.storage import MemoryStorage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware.sessions import SessionMiddleware
@@ -49,11 +49,13 @@ class SessionBySchemeMiddleware:
 
 class LoginLimiter:
     """Sign-in attempts per user name and per address, in a moving window (the `limits`
-    library; in memory per process)."""
+    library): in Redis when the deployment has one (`scale.limits`), so every `relance
+    serve` behind the load balancer counts the same attempts; else in this process."""
 
-    def __init__(self, rate: str):
+    def __init__(self, rate: str, storage_url: str | None = None):
         self.per_name, self.per_address = parse(rate), parse(_times(rate, 4))
-        self.limiter = MovingWindowRateLimiter(MemoryStorage())
+        storage = storage_from_string(storage_url) if storage_url else MemoryStorage()
+        self.limiter = MovingWindowRateLimiter(storage)
 
     def allow(self, username: str, address: str) -> bool:
         return (self.limiter.hit(self.per_address, "addr", address)

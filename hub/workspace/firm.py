@@ -99,7 +99,21 @@ class Firm:
 
     # ------------------------------------------------------------------ stores
     def database_url(self, override: str | None = None) -> str:
-        return override or os.environ.get("RELANCE_DATABASE_URL") or self.config.database.url
+        url = override or os.environ.get("RELANCE_DATABASE_URL") or self.config.database.url
+        parsed = make_url(url)
+        if parsed.get_backend_name() == "sqlite" and parsed.database and \
+                Path(parsed.database).is_absolute():
+            raise ConfigError(f"{url}: a firm on SQLite keeps one file per company, in its "
+                              "folder; write a relative path (sqlite:///relance.db), or use "
+                              "PostgreSQL (a schema per company)", key="database.url")
+        return url
+
+    def local_budgets(self):
+        """The firm's call budgets when it runs in one process: its companies share a Lob
+        key or a Twilio number, and so their count."""
+        from hub.contracts import Budgets
+
+        return _LOCAL_BUDGETS.setdefault(self.root, Budgets.local())
 
     def is_postgres(self, override: str | None = None) -> bool:
         return make_url(self.database_url(override)).get_backend_name() == "postgresql"
@@ -111,9 +125,9 @@ class Firm:
             return None
         return schema_engine(self.database_url(override), "co_" + check_slug(slug).replace("-", "_"))
 
-    def users_engine(self, override: str | None = None) -> Engine:
+    def users_engine(self, override: str | None = None, *, migrate_db: bool = True) -> Engine:
         """The firm's own store: who signs in, and which companies each sees."""
-        return _firm_store(self.root, self.database_url(override))
+        return _firm_store(self.root, self.database_url(override), migrate_db)
 
     @cached_property
     def name(self) -> str:
@@ -121,17 +135,20 @@ class Firm:
 
 
 _STORES: dict[tuple[Path, str], Engine] = {}
+_MIGRATED: set[tuple[Path, str]] = set()
+_LOCAL_BUDGETS: dict[Path, Any] = {}
 
 
-def _firm_store(root: Path, url: str) -> Engine:
+def _firm_store(root: Path, url: str, migrate_db: bool = True) -> Engine:
     key = (root, url)
     if key not in _STORES:
         parsed = make_url(url)
         if parsed.get_backend_name() == "postgresql":
-            engine = schema_engine(url, "firm")
+            _STORES[key] = schema_engine(url, "firm")
         else:
-            db = Path(parsed.database or "relance.db")
-            engine = make_engine(str(parsed.set(database=str(db if db.is_absolute() else root / db))))
-        migrate(engine)
-        _STORES[key] = engine
+            _STORES[key] = make_engine(str(parsed.set(database=str(root / (parsed.database
+                                                                          or "relance.db")))))
+    if migrate_db and key not in _MIGRATED:
+        migrate(_STORES[key])
+        _MIGRATED.add(key)
     return _STORES[key]

@@ -130,6 +130,7 @@ class Workspace:
     @cached_property
     def engine(self) -> Engine:
         if self.firm is not None:  # the company's schema in the firm's PostgreSQL
+            self.firm.database_url(self._db_url)  # refuses one SQLite file for all
             engine = self.firm.company_engine(self.slug, self._db_url)
             if engine is not None:
                 return engine
@@ -155,7 +156,9 @@ class Workspace:
     def budgets(self) -> Budgets:
         """Providers' call budgets: in Redis when several processes call them."""
         url = self.config.scale.limits_url
-        return Budgets.shared(url) if url else Budgets.local()
+        if url:
+            return Budgets.shared(url)
+        return self.firm.local_budgets() if self.firm is not None else Budgets.local()
 
     @cached_property
     def box(self):

@@ -100,8 +100,8 @@ class QuickBooksConnector(HttpConnector):
                        body: dict | None = None, accept: str = "application/json") -> httpx.Response:
         params = {**(params or {}), "minorversion": str(self.settings.minorversion)}
         base, realm = self._base(), self.context.oauth.extras().get("realmId")
-        async with self.context.budget.slot(f"quickbooks:{realm}", 10):  # Intuit's 10 at once
-            await self.context.budget.take(f"quickbooks:{realm}", self.RATE)
+        await self.context.budget.take(f"quickbooks:{realm}", self.RATE)  # before the slot:
+        async with self.context.budget.slot(f"quickbooks:{realm}", 10):  # none held waiting
             try:
                 return await self.request(method, base + path, where=path, params=params,
                                           json=body, headers={"Accept": accept},

@@ -139,3 +139,41 @@ def test_db_upgrade_brings_every_store_of_the_firm_to_head(firm, monkeypatch):
     assert "company acme: empty →" in upgraded.output and "company beta: empty →" in upgraded.output
     after = runner.invoke(app, ["db", "current", "-w", str(firm)])
     assert after.exit_code == 0 and "needs" not in after.output
+
+
+def test_on_workers_the_watchdog_says_when_due_dispatches_go_nowhere(pg_url, tmp_path,
+                                                                     open_company, monkeypatch):
+    from hub.serve import scheduler
+    from hub.serve.executor import STUCK_AFTER, CeleryExecutor
+
+    ledgers()
+    root = write_firm(tmp_path / "firm", {"acme": "Acme SAS"}, database_url=pg_url,
+                      extra='scale: {executor: celery, broker: "memory://", limits: '
+                            '"redis://127.0.0.1:6379/9"}\n')
+    ws = open_company(root, "acme")
+    asyncio.run(sync_all(ws))
+    plan(ws)
+    rt = scheduler.Runtime(ws)
+    assert isinstance(rt.executor, CeleryExecutor) and rt.executor.company == "acme"
+    monkeypatch.setattr(rt.executor, "_enqueue", lambda *a: None)  # no worker takes them
+    scheduler.RUNTIMES[str(ws.root)] = rt
+    asyncio.run(scheduler.job_send(str(ws.root)))
+    assert rt.alert is None  # just planned: not late yet
+    later = dt.datetime.now(dt.UTC) + STUCK_AFTER + dt.timedelta(minutes=1)
+    alert = rt.executor.watchdog(now=later)
+    assert alert and "1 dispatch(es) due for over 30 minutes" in alert and "relance worker" in alert
+
+
+def test_a_firm_on_sqlite_refuses_one_file_for_every_company(tmp_path, open_company):
+    from hub.errors import ConfigError
+
+    root = write_firm(tmp_path / "firm", {"acme": "Acme SAS", "beta": "Beta GmbH"},
+                      database_url=f"sqlite:///{tmp_path}/all.db")
+    with pytest.raises(ConfigError, match="one file per company"):
+        open_company(root, "acme")
+
+
+def test_companies_in_one_process_share_a_providers_budget(tmp_path, open_company):
+    root = write_firm(tmp_path / "firm", {"acme": "Acme SAS", "beta": "Beta GmbH"})
+    acme, beta = open_company(root, "acme"), open_company(root, "beta")
+    assert acme.budgets is beta.budgets  # one Lob key or Twilio number: one count

@@ -41,15 +41,18 @@ def firm_app(tmp_path, open_company):
     with session(firm.users_engine(), immediate=True) as s:
         add_user(s, "vera", PASSWORD, "approver", ["acme"])
         add_user(s, "alice", PASSWORD, "approver")
+        add_user(s, "bob", PASSWORD, "viewer", ["beta"])
     app = service.create_service({slug: Runtime(ws) for slug, ws in spaces.items()},
                                  firm=firm, clock=False)
     return app, spaces
 
 
 def sign_in(app, name: str, at: str = "acme") -> TestClient:
+    """Signed in at a company's page (`at`), or the firm's (`at=""`)."""
     c = TestClient(app, follow_redirects=False)
-    page = c.get(f"/c/{at}/login")
-    r = c.post(f"/c/{at}/login", data={"username": name, "password": PASSWORD,
+    mount = f"/c/{at}" if at else ""
+    page = c.get(f"{mount}/login")
+    r = c.post(f"{mount}/login", data={"username": name, "password": PASSWORD,
                                        "csrf_token": token(page.text)})
     assert r.status_code == 303, r.text
     return c
@@ -58,7 +61,7 @@ def sign_in(app, name: str, at: str = "acme") -> TestClient:
 def test_each_user_sees_only_their_companies(firm_app):
     app, _ = firm_app
     anonymous = TestClient(app, follow_redirects=False)
-    assert anonymous.get("/").headers["location"] == "/c/acme/login?next=/"
+    assert anonymous.get("/").headers["location"] == "/login?next=/"
     assert anonymous.get("/c/beta/customers").status_code == 303  # to the sign-in
     vera = sign_in(app, "vera")
     page = vera.get("/c/acme/customers")
@@ -76,6 +79,23 @@ def test_each_user_sees_only_their_companies(firm_app):
     beta = alice.get("/c/beta/customers")
     assert "Beta&#39;s customer" in beta.text and "Acme&#39;s" not in beta.text
     assert alice.get("/c/acme/customers").status_code == 200
+
+
+def test_the_firm_signs_in_and_out_once_and_counts_attempts_once(firm_app):
+    app, _ = firm_app
+    bob = sign_in(app, "bob", at="")  # the firm's own sign-in page
+    assert bob.get("/").headers["location"] == "/c/beta/"  # his one company, not the first
+    assert bob.get("/c/beta/customers").status_code == 200
+    assert bob.get("/c/acme/customers").status_code == 403
+    out = bob.post("/logout", data={"csrf_token": token(bob.get("/c/beta/today").text)})
+    assert out.status_code == 303 and bob.get("/c/beta/customers").status_code == 303
+    mallory = TestClient(app, follow_redirects=False)
+    codes = []
+    for mount in ("", "/c/acme", "/c/beta", "", "/c/acme", "/c/beta"):  # 5 a minute, firm-wide
+        page = mallory.get(f"{mount}/login")
+        codes.append(mallory.post(f"{mount}/login", data={
+            "username": "alice", "password": "guess", "csrf_token": token(page.text)}).status_code)
+    assert codes == [401, 401, 401, 401, 401, 429]
 
 
 def test_a_webhook_reaches_only_the_company_its_url_names(tmp_path, open_company, monkeypatch):

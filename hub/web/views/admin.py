@@ -22,10 +22,12 @@ AUDIT_PAGE = 100
 
 
 def _callback_url(request: Request, ws, name: str) -> str:
-    base = (ws.config.serve.public_url or f"{request.url.scheme}://{request.url.netloc}"
-            ).rstrip("/")
+    public = ws.config.serve.public_url
+    base = (public or f"{request.url.scheme}://{request.url.netloc}").rstrip("/")
     root = request.scope.get("root_path", "")
-    return f"{base}{root if not ws.config.serve.public_url else ''}/connections/{name}/callback"
+    if public:  # public_url already ends with the proxy's prefix; keep a firm's /c/<company>
+        root = f"/c/{ws.slug}" if ws.slug else ""
+    return f"{base}{root}/connections/{name}/callback"
 
 
 def routes(ws) -> list[Route]:
