@@ -102,6 +102,10 @@ class ConnectionConfig(Strict):
     default_language: str | None = Field(None, description="the language of this ledger's "
                                          "customers that have none (e.g. en for a UK ledger "
                                          "of a French company); default: the company's")
+    consent: str | None = Field(None, description="in a firm: an OAuth consent shared by "
+                                "several companies' connections (one Xero consent granting "
+                                "several organisations), kept once in the firm's store; each "
+                                "connection names its organisation in settings.tenant_id")
     max_shrink: float = Field(0.5, ge=0, le=1, description="a complete export that would close "
                               "more than this share of the open invoices is refused "
                               "(`relance sync --accept-shrink` confirms it)")

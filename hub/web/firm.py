@@ -43,10 +43,5 @@ def firm_dashboard(firm, workspaces: dict[str, Workspace]) -> Starlette:
               Mount("/static", app=StaticFiles(directory=STATIC))]
     routes += [Mount(f"/c/{slug}", app=dashboard(ws, sessions=False, limiter=limiter))
                for slug, ws in workspaces.items()]
-    return Starlette(routes=routes, middleware=[session_middleware(firm_box(firm), first.config.serve)])
+    return Starlette(routes=routes, middleware=[session_middleware(firm.box, first.config.serve)])
 
-
-def firm_box(firm):
-    from hub.workspace.secrets import SecretBox
-
-    return SecretBox.for_workspace(firm.root)

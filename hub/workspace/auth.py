@@ -75,6 +75,32 @@ def _credentials(settings: Any) -> tuple[str, str]:
     return cid, secret.get_secret_value() if hasattr(secret, "get_secret_value") else str(secret)
 
 
+
+class SharedConsentStore(DbTokenStore):
+    """A firm's OAuth consent used by several companies' connections: the token (and its
+    rotations: Xero and Intuit replace the refresh token at each refresh) is kept once, in
+    the firm's store, so no company refreshes a copy the other already spent. Its state
+    shows on the company's own connection too (status, /readyz)."""
+
+    def __init__(self, firm_engine, consent: str, firm_box: SecretBox, plugin: str,
+                 company_engine, connection: str):
+        super().__init__(firm_engine, f"consent:{consent}", firm_box, plugin=plugin)
+        self.company = DbTokenStore(company_engine, connection, firm_box, plugin=plugin)
+
+    def _company_state(self, state: str, detail: str | None) -> None:
+        with session(self.company.engine, immediate=True) as s:
+            row = self.company._row(s)
+            s.execute(update(Connection).where(Connection.id == row.id).values(
+                state=state, state_detail=detail))
+
+    def save(self, token: Mapping[str, Any]) -> None:
+        super().save(token)
+        self._company_state("ok", None)
+
+    def mark_needs_reauth(self, reason: str) -> None:
+        super().mark_needs_reauth(reason)
+        self._company_state("needs_reauth", f"the firm's consent: {reason}"[:500])
+
 class OAuth2TokenProvider(TokenProvider):
     def __init__(self, spec: OAuthSpec, settings: Any, store: TokenStore, *,
                  transport: httpx.AsyncBaseTransport | None = None, leeway: int = 60):

@@ -130,6 +130,13 @@ class Firm:
         return _firm_store(self.root, self.database_url(override), migrate_db)
 
     @cached_property
+    def box(self):
+        """The firm's secret key: its shared consents' tokens, its dashboard sessions."""
+        from hub.workspace.secrets import SecretBox
+
+        return SecretBox.for_workspace(self.root)
+
+    @cached_property
     def name(self) -> str:
         return self.config.firm.name
 

@@ -201,9 +201,9 @@ class Workspace:
     def _context(self, kind: str, name: str, cls: type) -> PluginContext:
         tokens = oauth = auth = None
         if kind == "connector" and getattr(cls, "auth", "none") == "oauth2":
-            from hub.workspace.auth import DbTokenStore, OAuth2TokenProvider
+            from hub.workspace.auth import OAuth2TokenProvider
 
-            tokens = DbTokenStore(self.engine, name, self.box, plugin=cls.name)
+            tokens = self.token_store(name, cls.name)
             oauth = OAuth2TokenProvider(cls.oauth_for(self.settings[(kind, name)]),
                                         self.settings[(kind, name)], tokens, transport=self.transport)
             auth = OAuthBearer(oauth)
@@ -219,6 +219,20 @@ class Workspace:
             public_url=self.config.serve.public_url,
             budget=self.budgets,
         )
+
+    def token_store(self, connection: str, plugin: str):
+        """Where the connection's OAuth token lives: its own row, or — `consent:` in a
+        firm — the firm's consent shared by several companies."""
+        from hub.workspace.auth import DbTokenStore, SharedConsentStore
+
+        consent = self.config.connections[connection].consent
+        if consent is None:
+            return DbTokenStore(self.engine, connection, self.box, plugin=plugin)
+        if self.firm is None:
+            raise ConfigError(f"connections.{connection}.consent: a shared consent is a "
+                              "firm's; this workspace is one company (remove `consent:`)")
+        return SharedConsentStore(self.firm.users_engine(self._db_url), consent,
+                                  self.firm.box, plugin, self.engine, connection)
 
     def _instance(self, kind: str, name: str) -> Any:
         # HTTP clients belong to one event loop: a new loop (another asyncio.run) gets new

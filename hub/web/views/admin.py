@@ -74,7 +74,7 @@ def routes(ws) -> list[Route]:
         import asyncio
 
         from hub.sync.engine import mark_authorised
-        from hub.workspace.auth import DbTokenStore, finish_authorization
+        from hub.workspace.auth import finish_authorization
 
         name = request.path_params["name"]
         pending = request.session.pop("oauth", None) or {}
@@ -88,7 +88,7 @@ def routes(ws) -> list[Route]:
             token = asyncio.run(finish_authorization(
                 cls.oauth_for(settings), settings, pending["redirect"],
                 dict(request.query_params), pending["state"], pending.get("verifier")))
-            store = DbTokenStore(ws.engine, name, ws.box, plugin=cls.name)
+            store = ws.token_store(name, cls.name)
             store.save(token)
             side = ws.sibling()
 
@@ -98,7 +98,7 @@ def routes(ws) -> list[Route]:
                 finally:
                     await side.aclose()
             tenants = asyncio.run(tenants_of())
-            if len(tenants) == 1:
+            if len(tenants) == 1 and ws.config.connections[name].consent is None:
                 store.save({**(store.load() or {}), "tenant_id": tenants[0][0]})
             mark_authorised(ws, name)
             with session(ws.engine, immediate=True) as s:
