@@ -103,11 +103,7 @@ def workspace_root(path: Path) -> Path:
             return path
         raise fail(f"--company {company}: {path.resolve()} is not a firm's folder (its "
                    "relance.yaml has no `firm:` section); drop --company, or point -w at the firm")
-    root = run_guarded(lambda: firm.company_root(company))
-    if not (root / "relance.yaml").exists():
-        raise fail(f"no company {company!r} in the firm {firm.name!r} (companies: "
-                   f"{', '.join(firm.slugs()) or 'none yet'}): `relance company add {company}`")
-    return root
+    return run_guarded(lambda: firm.company(company))
 
 
 def open_workspace(path: Path, **kw: Any):

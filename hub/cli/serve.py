@@ -24,7 +24,6 @@ def serve(workspace: Path = WorkspaceOpt,
                                         help="pages and webhooks only: never run the cycles "
                                              "here (a dashboard host; the demo)")):
     """Run Relance as a service: periodic sync, the daily cycle, webhooks, /metrics."""
-
     import uvicorn
 
     from hub.serve.app import create_service

@@ -138,10 +138,8 @@ class Dispatcher:
             lease = dt.timedelta(seconds=self.ws.config.dispatch.sending_lease)
             return outbox.reserve(self.ws.engine, limit, self.reservation, now, lease, channels)
         with session(self.ws.engine) as s:
-            q = select(Dispatch.id).where(Dispatch.status == S.APPROVED).where(
-                (Dispatch.not_before.is_(None)) | (Dispatch.not_before <= now),
-                Dispatch.reserved_until.is_(None) | (Dispatch.reserved_until < now)
-                | (Dispatch.reserved_by == self.reservation)).order_by(Dispatch.id)
+            q = select(Dispatch.id).where(outbox.due_now(now, self.reservation)).order_by(
+                Dispatch.id)
             if channels:
                 q = q.where(Dispatch.channel.in_(channels))
             return list(s.execute(q).scalars())

@@ -153,6 +153,16 @@ _FLAG_UPDATES = {flag: f"UPDATE invoice SET {flag} = TRUE WHERE id = ?"
                  for flag in ("in_collection", "on_payment_plan")}
 
 
+def due_now(now: dt.datetime, holder: str | None = None):
+    """Approved dispatches whose time has come that no other send task holds (`holder`'s
+    own reservations count as free): what a pass sends, and what the clock enqueues."""
+    free = Dispatch.reserved_until.is_(None) | (Dispatch.reserved_until < now)
+    if holder is not None:
+        free = free | (Dispatch.reserved_by == holder)
+    return (Dispatch.status == S.APPROVED) & (
+        Dispatch.not_before.is_(None) | (Dispatch.not_before <= now)) & free
+
+
 def _marks(n: int) -> str:
     return ", ".join("?" * n)
 

@@ -56,7 +56,9 @@ LEASE = dt.timedelta(minutes=5)
 
 def _claimed(ws: Workspace, wb: Writeback, at: dt.datetime) -> bool:
     """Take the note for this pass by compare-and-set: another worker's pass that read the
-    same queue finds it leased and leaves it."""
+    same queue finds it leased and leaves it. One note at a time, just before its write:
+    a whole batch leased at once could outlive its lease behind a paced ledger (Xero
+    writes 60 notes a minute) and be taken, and written, a second time."""
     with session(ws.engine) as s:
         won = s.execute(update(Writeback).where(
             Writeback.id == wb.id, Writeback.status == "pending",

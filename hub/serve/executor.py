@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 
 from hub.clock import utcnow
 from hub.plan.planner import plan
+from hub.send import outbox
 from hub.send.dispatcher import Dispatcher
 from hub.send.outbox import Status
 from hub.serve.cycle import daily_cycle, outstanding
@@ -87,12 +88,9 @@ class CeleryExecutor:
 
     def due(self) -> int:
         """Approved dispatches due now that no send task holds."""
-        now = utcnow()
         with session(self.ws.engine) as s:
             return s.execute(select(func.count()).select_from(Dispatch).where(
-                Dispatch.status == Status.APPROVED.value,
-                Dispatch.not_before.is_(None) | (Dispatch.not_before <= now),
-                Dispatch.reserved_until.is_(None) | (Dispatch.reserved_until < now))).scalar_one()
+                outbox.due_now(utcnow()))).scalar_one()
 
     def _enqueue_sends(self) -> int:
         self.pending = [r for r in self.pending if not r.ready()]
@@ -103,10 +101,7 @@ class CeleryExecutor:
         return max(0, wanted)
 
     async def send(self, stop: asyncio.Event | None = None) -> int:
-        # the clock settles dispatches a dead worker left `sending` (cheap, and only here)
-        d = Dispatcher(self.ws, stop=stop)
-        d.recover()
-        await d.resolve_uncertain()
+        # what a dead worker left `sending` is the clock's `resolve` job, as on one host
         return await asyncio.to_thread(self._enqueue_sends)
 
     async def writeback(self) -> None:

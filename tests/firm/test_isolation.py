@@ -177,3 +177,31 @@ def test_companies_in_one_process_share_a_providers_budget(tmp_path, open_compan
     root = write_firm(tmp_path / "firm", {"acme": "Acme SAS", "beta": "Beta GmbH"})
     acme, beta = open_company(root, "acme"), open_company(root, "beta")
     assert acme.budgets is beta.budgets  # one Lob key or Twilio number: one count
+
+
+def test_the_celery_clock_waits_for_its_syncs_plans_and_does_not_pile_up_sends(
+        pg_url, tmp_path, open_company, monkeypatch):
+    from types import SimpleNamespace
+
+    from hub.serve.executor import CeleryExecutor
+
+    ledgers()
+    root = write_firm(tmp_path / "firm", {"acme": "Acme SAS"}, database_url=pg_url,
+                      extra='scale: {executor: celery, broker: "memory://", limits: '
+                            '"redis://127.0.0.1:6379/9", send_batch: 1}\n')
+    ws = open_company(root, "acme")
+    asyncio.run(sync_all(ws))  # what the worker's sync task did
+    clock, sent, done = CeleryExecutor(ws, "acme"), [], {"send": False}
+
+    def enqueue(task, *args):
+        sent.append((task, *args))
+        if task == "relance.sync":
+            return SimpleNamespace(get=lambda **kw: {"connection": args[0], "ok": True})
+        return SimpleNamespace(ready=lambda: done["send"])
+    monkeypatch.setattr(clock, "_enqueue", enqueue)
+    summary = asyncio.run(clock.cycle(dt.date.today()))
+    assert sent == [("relance.sync", "ledger"), ("relance.send", 1)]  # the sync came first
+    assert summary["planned"] == 1 and summary["enqueued"] == 1
+    assert asyncio.run(clock.send()) == 0  # the batch's task has not run: nothing more
+    done["send"] = True  # it ran (and here sent nothing): the dispatch is due again
+    assert asyncio.run(clock.send()) == 1 and sent[-1] == ("relance.send", 1)

@@ -21,6 +21,7 @@ import pytest
 from sqlalchemy import func, select
 
 from hub.plan.planner import plan
+from hub.send.dispatcher import Dispatcher
 from hub.serve.executor import CeleryExecutor
 from hub.store.db import session
 from hub.store.models import Dispatch
@@ -74,6 +75,14 @@ def start_worker(root: Path, n: int, env: dict) -> subprocess.Popen:
         env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
 
+async def resolve(ws) -> None:
+    """What the clock's `resolve` job does (hub.serve.scheduler.job_resolve)."""
+    d = Dispatcher(ws)
+    d.recover()
+    await d.resolve_uncertain()
+    await ws.aclose()
+
+
 def lines(root: Path) -> list[dict]:
     return [json.loads(x) for f in sorted((root / "sent").glob("*.jsonl"))
             for x in f.read_text().splitlines() if x.strip()]
@@ -119,8 +128,9 @@ def test_killed_workers_lose_nothing_and_send_nothing_twice(tmp_path, pg_url):
             print(f"{left} left at {time.monotonic() - started:.1f} s, {len(lines(root))} sent")
             if not left:
                 break
-            for clock in clocks:  # the clock's tick: settle the dead sends, enqueue the rest
-                asyncio.run(clock.send())
+            for ws, clock in zip(spaces.values(), clocks, strict=True):
+                asyncio.run(resolve(ws))  # the clock's resolve job: settle the dead sends
+                asyncio.run(clock.send())  # and its send job: enqueue the rest
             time.sleep(2)
     finally:
         for w in workers:
