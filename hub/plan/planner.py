@@ -48,6 +48,8 @@ from hub.plan.accounts import ACCOUNT, build_accounts, drop_covered
 from hub.plan.approvals import approval_reason
 from hub.plan.calendars import Cutoffs, cutoffs
 from hub.plan.cases import KINDS, disputed_part, drop_blocked, open_states
+from hub.plan.incremental import advance
+from hub.plan.layout import remap_step_indexes
 from hub.plan.scenarios import Step, steps_of
 from hub.plan.settle import plan_instalment_reminders, settle_cases
 from hub.store.db import installation_id, session
@@ -183,27 +185,8 @@ def _due_index(sc: ScenarioConfig, name: str, steps: list[Step], cuts: Cutoffs, 
     return case(*whens, else_=None), could
 
 
-def remap_step_indexes(s: Session, name: str, steps: list[Step]) -> None:
-    """Keep stored step positions in line with the config when steps were added or moved,
-    so "the highest step already planned" stays a cheap index seek on the daily path."""
-    d, di, dn = Dispatch.__table__, DispatchInvoice.__table__, Dunning.__table__
-    wanted = {st.key: st.index for st in steps}
-    stored = s.execute(select(d.c.step, d.c.step_index).where(d.c.scenario == name).distinct()).all()
-    moves = {index: wanted.get(key, min(index, len(steps) - 1)) for key, index in stored}
-    moves = {old: new for old, new in moves.items() if old != new}
-    if not moves:
-        return
-    for table in (d, di):  # one CASE per table, so chained moves (1→2, 2→3) cannot collide
-        s.execute(table.update().where(table.c.scenario == name, table.c.step_index.in_(moves))
-                  .values(step_index=case(moves, value=table.c.step_index)))
-    s.execute(dn.update().where(dn.c.scenario == name, dn.c.level.in_(moves))
-              .values(level=case(moves, value=dn.c.level)))
-    s.execute(dn.update().where(dn.c.scenario == name, dn.c.resume_at.in_(moves))
-              .values(resume_at=case(moves, value=dn.c.resume_at)))
-
-
 def plan_scenario(s: Session, ws: Workspace, name: str, sc: ScenarioConfig, today: dt.date,
-                  report: PlanReport, share: float = 1.0) -> None:
+                  report: PlanReport, share: float = 1.0, incremental: bool = False) -> None:
     steps = steps_of(sc)
     if not steps:
         return
@@ -229,6 +212,11 @@ def plan_scenario(s: Session, ws: Workspace, name: str, sc: ScenarioConfig, toda
     joined = (stand.outerjoin(Customer.__table__, cust.id == inv.customer_id) if wide
               else stand.join(Customer.__table__, cust.id == inv.customer_id))
     in_scenario = (func.coalesce(cust.scenario, "") == name) if wide else (cust.scenario == name)
+    if incremental:  # only the invoices whose day has come, through the next_on index
+        joined = Dunning.__table__.join(Invoice.__table__, inv.id == dn.invoice_id).join(
+            Customer.__table__, cust.id == inv.customer_id)
+        in_scenario = and_(func.coalesce(cust.scenario, "") == name,  # not its index:
+                           dn.next_on <= today)                       # next_on's leads
     due_index, could = _due_index(sc, name, steps, cuts, planned, today)
     idx = due_index.label("idx")
     asked, rules = inv.amount_due, [inv.due_date <= cuts.latest, could, eligible(sc, today),
@@ -268,6 +256,8 @@ def plan_scenario(s: Session, ws: Workspace, name: str, sc: ScenarioConfig, toda
             step_index=select(func.max(c2.c.invoice_step)).where(
                 c2.c.customer_id == c.customer_id).scalar_subquery()))
     _materialise(s, ws, name, sc, today, report)
+    if incremental:
+        advance(s, name, sc, steps, today, len(ws.config.company.workdays), invoice_columns())
 
 
 def _materialise(s: Session, ws: Workspace, name: str, sc: ScenarioConfig, today: dt.date,
@@ -360,12 +350,14 @@ def _prepare(s: Session) -> None:
 
 
 def plan(ws: Workspace, *, today: dt.date | None = None, dry_run: bool = False,
-         scenarios: list[str] | None = None,
+         scenarios: list[str] | None = None, incremental: bool = False,
          inspect: Callable[[Session, list[int]], Any] | None = None) -> PlanReport:
     """Create today's dispatches (or, with `dry_run`, compute and roll them back).
 
     `inspect(session, new dispatch ids)` runs before the commit or the rollback, and its
-    result is `report.preview` (the send stage renders a dry run's dispatches with it)."""
+    result is `report.preview` (the send stage renders a dry run's dispatches with it).
+    `incremental`: read only the invoices whose `next_on` has come (`hub.plan.incremental`:
+    for a store nothing but the planner changes)."""
     today = today or today_in(ws.config.company.timezone)
     report = PlanReport(today=today, dry_run=dry_run)
     with session(ws.engine, immediate=True) as s:
@@ -381,7 +373,8 @@ def plan(ws: Workspace, *, today: dt.date | None = None, dry_run: bool = False,
         for name, sc in ws.config.scenarios.items():
             if scenarios and name not in scenarios:
                 continue
-            plan_scenario(s, ws, name, sc, today, report, counts.get(name, 0) / total)
+            plan_scenario(s, ws, name, sc, today, report, counts.get(name, 0) / total,
+                          incremental)
         s.execute(CANDIDATE.delete())
         s.execute(STEP.delete())
         reminders = plan_instalment_reminders(s, ws.config, today, installation_id(s))

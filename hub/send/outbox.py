@@ -82,13 +82,12 @@ def hold(s: Session, dispatch_id: int, until: dt.datetime, reason: str) -> bool:
     return res.rowcount == 1
 
 
-def settle_simulated(s: Session, ids: Sequence[int], sent_at: dt.datetime) -> None:
-    """The simulator's copy only: the day's planned dispatches count as sent that day (one
-    UPDATE, no provider, no claim — it never runs on a real store)."""
-    for i in range(0, len(ids), 500):
-        s.execute(update(Dispatch).where(Dispatch.id.in_(ids[i:i + 500]), Dispatch.status.in_(
-            (Status.PLANNED.value, Status.APPROVED.value))).values(
-            status=Status.SENT.value, sent_at=sent_at, updated_at=sent_at))
+def settle_simulated(s: Session, first: int, sent_at: dt.datetime) -> None:
+    """The simulator's copy only: the day's planned dispatches (every id from `first` on)
+    count as sent that day (one UPDATE, no provider, no claim — never on a real store)."""
+    s.execute(update(Dispatch).where(Dispatch.id >= first, Dispatch.status.in_(
+        (Status.PLANNED.value, Status.APPROVED.value))).values(
+        status=Status.SENT.value, sent_at=sent_at, updated_at=sent_at))
 
 
 def release(s: Session, dispatch_id: int, invoice_ids: Sequence[int]) -> None:

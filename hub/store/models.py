@@ -145,6 +145,16 @@ class Dunning(SQLModel, table=True):
     level: int = -1
     planned_on: dt.date | None = None  # the gap to the next step runs from here
     resume_at: int | None = None  # a step to send now, whatever its date
+    next_on: dt.date | None = None  # incremental planning only (hub.plan.incremental)
+
+
+class StepLayout(SQLModel, table=True):
+    """Each scenario's step keys in the order the planner last stored their positions
+    under: a plan remaps stored positions only when the config's order changed."""
+
+    __tablename__ = "step_layout"
+    scenario: str = Field(primary_key=True)
+    steps: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
 
 
 class Dispatch(SQLModel, table=True):
