@@ -9,7 +9,7 @@ set-based statement, with a branch per group present in the data (a few dozen at
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import case, func, literal, select
 from sqlalchemy.orm import Session
@@ -25,6 +25,7 @@ class Cutoffs:
     low: list  # per step: SQL, that less `catch_up_window` days (catch_up: none)
     company: list[dt.date]  # per step: the company calendar's cutoff (shown, stored)
     latest: dt.date  # the latest of all: a prefilter over invoice columns only
+    calendars: list = field(default_factory=list)  # the company's, then each debtor group's
 
     @property
     def none_today(self) -> bool:
@@ -50,6 +51,7 @@ def cutoffs(s: Session, company: CompanyConfig, name: str, sc: ScenarioConfig,
     out = Cutoffs([], [], [], dt.date.min)
     cals = {f"{country}:{region or ''}": debtor_calendar(company, sc, country, region)
             for country, region in groups}
+    out.calendars = [home, *cals.values()]
     for st in steps:
         base = cutoff(st.offset, today, home, sc.closed_days)
         per = {k: cutoff(st.offset, today, cal, sc.closed_days) for k, cal in cals.items()}

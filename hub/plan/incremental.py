@@ -14,6 +14,7 @@ are exactly those a full read would take.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 
 from sqlalchemy import Date, and_, case, func, insert, literal, or_, select, text
 from sqlalchemy.ext.compiler import compiles
@@ -22,7 +23,8 @@ from sqlalchemy.sql.functions import GenericFunction
 
 from hub.config import ScenarioConfig
 from hub.config.conditions import fields_of, to_sql
-from hub.plan.scenarios import Step
+from hub.config.offsets import Offset
+from hub.plan.scenarios import BusinessCalendar, Step, step_date
 from hub.store.models import Customer, Dunning, Invoice
 
 NEVER = dt.date(9999, 12, 31)  # no step can come: paid, left, or every step planned
@@ -65,26 +67,25 @@ def _later_default(element, compiler, **kw):
     return f"greatest({compiler.process(element.clauses, **kw)})"
 
 
-def _blackout_days(sc: ScenarioConfig) -> int:
-    longest = 0
-    for period in sc.blackout:
-        start, end = (dt.date(2024, *map(int, part.split("-"))) for part in period.split(".."))
-        longest = max(longest, (end - start).days % 366 + 1)
-    return longest
+@functools.lru_cache(maxsize=1024)
+def _fewest_days(offset: Offset, cal: BusinessCalendar, how: str, year: int) -> int:
+    """The fewest days after its due date a step falls in this calendar, over every due
+    date from November of the year before to the end of the next (holidays recur yearly)."""
+    first = dt.date(year - 1, 11, 1)
+    return min((step_date(due, offset, cal, how) - due).days
+               for due in (first + dt.timedelta(days=n) for n in range(800)))
 
 
-def earliest_offset(st: Step, sc: ScenarioConfig, workdays: int) -> int:
-    """Days after the due date before which the step cannot fall, whatever the debtor's
-    calendar: business days are at least calendar days going forward and at most
-    7/workdays of them going back; `previous` can pull a step back over closed days."""
-    n, closed = st.offset.days, 14 + _blackout_days(sc)
-    if st.offset.business and n < 0:
-        n = n * -(-7 // max(workdays, 1)) - closed
-    return n - closed if sc.closed_days == "previous" else n
+def earliest_offset(st: Step, sc: ScenarioConfig, calendars: list[BusinessCalendar],
+                    today: dt.date) -> int:
+    """Days after the due date before which the step cannot fall, for any debtor."""
+    if not st.offset.business and sc.closed_days != "previous":
+        return st.offset.days  # shifting forward, or not at all, never makes it earlier
+    return min(_fewest_days(st.offset, cal, sc.closed_days, today.year) for cal in calendars)
 
 
 def next_possible(name: str, sc: ScenarioConfig, steps: list[Step], today: dt.date,
-                  workdays: int, columns: dict):
+                  calendars: list[BusinessCalendar], columns: dict):
     """SQL over the invoice, customer and dunning columns: the earliest day after `today`
     a step of scenario `name` can be due for the invoice, given where it stands now."""
     inv, dn = Invoice.__table__.c, Dunning.__table__.c
@@ -96,7 +97,7 @@ def next_possible(name: str, sc: ScenarioConfig, steps: list[Step], today: dt.da
             cond.append(inv.due_date > today)  # a courtesy before the due date, never after
         if st.config.when and "days_overdue" not in fields_of(st.config.when):
             cond.append(to_sql(st.config.when, "invoice", columns, today))  # fixed in time
-        whens.append((and_(*cond), add_days(inv.due_date, earliest_offset(st, sc, workdays))))
+        whens.append((and_(*cond), add_days(inv.due_date, earliest_offset(st, sc, calendars, today))))
     day = case(*whens, else_=literal(NEVER))
     if sc.escalation == "earned":  # not before `min_gap` days after the last step
         day = later_of(day, func.coalesce(add_days(dn.planned_on, sc.min_gap),
@@ -108,14 +109,14 @@ def next_possible(name: str, sc: ScenarioConfig, steps: list[Step], today: dt.da
 
 
 def advance(s: Session, name: str, sc: ScenarioConfig, steps: list[Step], today: dt.date,
-            workdays: int, columns: dict) -> None:
+            calendars: list[BusinessCalendar], columns: dict) -> None:
     """After the day's plan of scenario `name`: each invoice it looked at gets its next day
     (those planned from their new step, the others from where they still stand)."""
     inv, cust, dn = Invoice.__table__.c, Customer.__table__.c, Dunning.__table__
     s.execute(dn.update().where(dn.c.invoice_id == inv.id, cust.id == inv.customer_id,
                                 func.coalesce(cust.scenario, "") == name,  # next_on leads
                                 dn.c.next_on <= today)
-              .values(next_on=next_possible(name, sc, steps, today, workdays, columns)))
+              .values(next_on=next_possible(name, sc, steps, today, calendars, columns)))
 
 
 def start(s: Session) -> None:

@@ -257,7 +257,7 @@ def plan_scenario(s: Session, ws: Workspace, name: str, sc: ScenarioConfig, toda
                 c2.c.customer_id == c.customer_id).scalar_subquery()))
     _materialise(s, ws, name, sc, today, report)
     if incremental:
-        advance(s, name, sc, steps, today, len(ws.config.company.workdays), invoice_columns())
+        advance(s, name, sc, steps, today, cuts.calendars, invoice_columns())
 
 
 def _materialise(s: Session, ws: Workspace, name: str, sc: ScenarioConfig, today: dt.date,
