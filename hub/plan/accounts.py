@@ -59,7 +59,7 @@ def build_accounts(s: Session, today: dt.date, min_amount: dict[str, Decimal]) -
 
 
 def drop_covered(s: Session, candidate: Table, min_amount: dict[str, Decimal],
-                 today: dt.date) -> set[int]:
+                 today: dt.date, audit: bool = True) -> set[int]:
     """Remove the candidates of accounts with nothing (or too little) left to remind, and
     say why once per account. Returns the customers some candidates left."""
     a, c = ACCOUNT.c, candidate.c
@@ -78,6 +78,16 @@ def drop_covered(s: Session, candidate: Table, min_amount: dict[str, Decimal],
                      .where(due.c.due - credit <= floor)).all()
     if not hits:
         return set()
+    if audit:
+        _say_why(s, hits, min_amount, today)
+    s.execute(delete(candidate).where(c.customer_id == bindparam("cid"),
+                                      c.currency == bindparam("cur")),
+              [{"cid": cid, "cur": cur} for cid, cur, *_ in hits])
+    return {cid for cid, *_ in hits}
+
+
+def _say_why(s: Session, hits, min_amount: dict[str, Decimal], today: dt.date) -> None:
+    """One event per account left out, with the amounts that decided it."""
     at = utcnow()
     hits = [(cid, cur, quantize(overdue, cur), quantize(credit, cur))
             for cid, cur, overdue, credit in hits]
@@ -92,7 +102,3 @@ def drop_covered(s: Session, candidate: Table, min_amount: dict[str, Decimal],
         "data": {"reason": "credits" if credit else "min_amount", "on": today.isoformat(),
                  "overdue": str(overdue), "credit": str(credit), "currency": cur}}
         for cid, cur, overdue, credit in hits])
-    s.execute(delete(candidate).where(c.customer_id == bindparam("cid"),
-                                      c.currency == bindparam("cur")),
-              [{"cid": cid, "cur": cur} for cid, cur, *_ in hits])
-    return {cid for cid, *_ in hits}

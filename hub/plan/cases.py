@@ -177,7 +177,7 @@ def close_case(s: Session, case_id: int, *, outcome: str = "resolved", reason: s
 
 
 def drop_blocked(s: Session, candidate, today: dt.date, stop_when: list[str],
-                 remind_undisputed: bool = False) -> set[int]:
+                 remind_undisputed: bool = False, audit: bool = True) -> set[int]:
     """Take out of today's candidates every invoice an open state covers, say why once per
     customer and state, and return the customers concerned. After the scan, so only the
     day's due invoices are probed, not every open one."""
@@ -197,13 +197,15 @@ def drop_blocked(s: Session, candidate, today: dt.date, stop_when: list[str],
     message = (literal("not reminded today: ") + h.kind + literal(" (case ")
                + cast(h.id, String) + literal(")")
                + func.coalesce(literal(" until ") + cast(h.until, String), literal("")))
-    s.execute(insert(Event.__table__).from_select(
-        ["at", "kind", "level", "customer_id", "message", "data"],
-        select(literal(utcnow(), Event.__table__.c.at.type), literal("suppressed"),
-               literal("info"), h.customer_id, message,
-               func.json_object("reason", h.kind, "case", h.id, "on", today.isoformat())
-               if s.get_bind().dialect.name == "sqlite" else
-               func.json_build_object("reason", h.kind, "case", h.id, "on", today.isoformat()))))
+    if audit:
+        s.execute(insert(Event.__table__).from_select(
+            ["at", "kind", "level", "customer_id", "message", "data"],
+            select(literal(utcnow(), Event.__table__.c.at.type), literal("suppressed"),
+                   literal("info"), h.customer_id, message,
+                   func.json_object("reason", h.kind, "case", h.id, "on", today.isoformat())
+                   if s.get_bind().dialect.name == "sqlite" else
+                   func.json_build_object("reason", h.kind, "case", h.id, "on",
+                                          today.isoformat()))))
     affected = set(s.execute(select(h.customer_id).distinct()).scalars())
     if affected:
         s.execute(delete(candidate).where(exists(select(literal_column("1")).select_from(

@@ -101,6 +101,8 @@ class PlanReport:
     cases: bool = True  # some case state is open (else the planner skips the probe)
     diff: dict[str, int] = field(default_factory=dict)  # a preview's changes since the last run
     settled: int = 0  # promises and payment plans judged kept or broken today
+    incremental: bool = False  # read only the invoices whose next_on has come
+    audit: bool = True  # write the planned and suppressed events (a simulation does not)
 
 
 def invoice_columns() -> dict:
@@ -186,7 +188,7 @@ def _due_index(sc: ScenarioConfig, name: str, steps: list[Step], cuts: Cutoffs, 
 
 
 def plan_scenario(s: Session, ws: Workspace, name: str, sc: ScenarioConfig, today: dt.date,
-                  report: PlanReport, share: float = 1.0, incremental: bool = False) -> None:
+                  report: PlanReport, share: float = 1.0) -> None:
     steps = steps_of(sc)
     if not steps:
         return
@@ -212,7 +214,7 @@ def plan_scenario(s: Session, ws: Workspace, name: str, sc: ScenarioConfig, toda
     joined = (stand.outerjoin(Customer.__table__, cust.id == inv.customer_id) if wide
               else stand.join(Customer.__table__, cust.id == inv.customer_id))
     in_scenario = (func.coalesce(cust.scenario, "") == name) if wide else (cust.scenario == name)
-    if incremental:  # only the invoices whose day has come, through the next_on index
+    if report.incremental:  # only the invoices whose day has come, through the next_on index
         joined = Dunning.__table__.join(Invoice.__table__, inv.id == dn.invoice_id).join(
             Customer.__table__, cust.id == inv.customer_id)
         in_scenario = and_(func.coalesce(cust.scenario, "") == name,  # not its index:
@@ -246,9 +248,9 @@ def plan_scenario(s: Session, ws: Workspace, name: str, sc: ScenarioConfig, toda
          "amount_due"],
         select(inner.c.id, inner.c.customer_id, step, inner.c.idx, grp, inner.c.currency,
                inner.c.amount_due).where(inner.c.idx.is_not(None))))
-    held = drop_blocked(s, CANDIDATE, today, sc.stop_when, sc.remind_undisputed) \
-        if report.cases else set()
-    left_out = drop_covered(s, CANDIDATE, ws.config.dispatch.min_amount, today)
+    held = drop_blocked(s, CANDIDATE, today, sc.stop_when, sc.remind_undisputed,
+                        report.audit) if report.cases else set()
+    left_out = drop_covered(s, CANDIDATE, ws.config.dispatch.min_amount, today, report.audit)
     report.suppressed += len(left_out)
     if sc.one_voice and (left_out or held):  # their top step may have left with an invoice
         c2, c = CANDIDATE.alias("c2"), CANDIDATE.c
@@ -256,7 +258,7 @@ def plan_scenario(s: Session, ws: Workspace, name: str, sc: ScenarioConfig, toda
             step_index=select(func.max(c2.c.invoice_step)).where(
                 c2.c.customer_id == c.customer_id).scalar_subquery()))
     _materialise(s, ws, name, sc, today, report)
-    if incremental:
+    if report.incremental:
         advance(s, name, sc, steps, today, cuts.calendars, invoice_columns())
 
 
@@ -325,11 +327,12 @@ def _materialise(s: Session, ws: Workspace, name: str, sc: ScenarioConfig, today
     message = (literal("planned ") + d.c.scenario + literal(" step ") + d.c.step
                + literal(" via ") + d.c.channel + literal(" for ")
                + cast(d.c.invoice_count, String) + literal(" invoice(s)"))
-    s.execute(insert(Event.__table__).from_select(
-        ["at", "kind", "level", "customer_id", "dispatch_id", "message", "data"],
-        select(ts, literal("planned"), literal("info"), d.c.customer_id, d.c.id, message,
-               literal({}, type_=JSON)).where(d.c.id > base)))
-    new_ids = list(s.execute(select(d.c.id).where(d.c.id > base).order_by(d.c.id)).scalars())
+    if report.audit:
+        s.execute(insert(Event.__table__).from_select(
+            ["at", "kind", "level", "customer_id", "dispatch_id", "message", "data"],
+            select(ts, literal("planned"), literal("info"), d.c.customer_id, d.c.id, message,
+                   literal({}, type_=JSON)).where(d.c.id > base)))
+    new_ids = s.execute(select(d.c.id).where(d.c.id > base).order_by(d.c.id)).scalars().all()
     report.dispatch_ids += new_ids
     report.created += len(new_ids)
     report.linked += s.execute(select(func.count()).select_from(CANDIDATE)).scalar_one()
@@ -350,16 +353,17 @@ def _prepare(s: Session) -> None:
 
 
 def plan(ws: Workspace, *, today: dt.date | None = None, dry_run: bool = False,
-         scenarios: list[str] | None = None, incremental: bool = False,
+         scenarios: list[str] | None = None, incremental: bool = False, audit: bool = True,
          inspect: Callable[[Session, list[int]], Any] | None = None) -> PlanReport:
     """Create today's dispatches (or, with `dry_run`, compute and roll them back).
 
     `inspect(session, new dispatch ids)` runs before the commit or the rollback, and its
     result is `report.preview` (the send stage renders a dry run's dispatches with it).
     `incremental`: read only the invoices whose `next_on` has come (`hub.plan.incremental`:
-    for a store nothing but the planner changes)."""
+    for a store nothing but the planner changes); `audit=False` writes no events (a
+    throwaway copy's)."""
     today = today or today_in(ws.config.company.timezone)
-    report = PlanReport(today=today, dry_run=dry_run)
+    report = PlanReport(today=today, dry_run=dry_run, incremental=incremental, audit=audit)
     with session(ws.engine, immediate=True) as s:
         _prepare(s)
         assign_scenarios(s, ws, today)
@@ -373,8 +377,7 @@ def plan(ws: Workspace, *, today: dt.date | None = None, dry_run: bool = False,
         for name, sc in ws.config.scenarios.items():
             if scenarios and name not in scenarios:
                 continue
-            plan_scenario(s, ws, name, sc, today, report, counts.get(name, 0) / total,
-                          incremental)
+            plan_scenario(s, ws, name, sc, today, report, counts.get(name, 0) / total)
         s.execute(CANDIDATE.delete())
         s.execute(STEP.delete())
         reminders = plan_instalment_reminders(s, ws.config, today, installation_id(s))

@@ -95,7 +95,7 @@ def simulate(ws: Workspace, start: dt.date, end: dt.date, *, scenario: str | Non
             if assume_paid:
                 _keep_promises(sim, day)
             report = plan(sim, today=day, scenarios=[scenario] if scenario else None,
-                          incremental=True)
+                          incremental=True, audit=False)
             with session(sim.engine, immediate=True) as s:
                 for change in _case_changes(s, day, seen):
                     rows.append({"date": day, "invoices": [], "scenario": None, "step": None,
@@ -129,14 +129,14 @@ def _sent(s, first: int, day: dt.date) -> list[dict[str, Any]]:
     d, di, inv = Dispatch.__table__.c, DispatchInvoice.__table__.c, Invoice.__table__.c
     for did, number in s.execute(select(di.dispatch_id, inv.number).join(
             Invoice.__table__, inv.id == di.invoice_id).where(di.dispatch_id >= first)
-            .order_by(di.dispatch_id, inv.due_date)):
+            .order_by(di.dispatch_id, inv.due_date)).all():
         numbers.setdefault(did, []).append(number)
     out: list[dict[str, Any]] = []
     for did, scenario, step, channel, template, why_held, amount, currency, name in s.execute(
             select(d.id, d.scenario, d.step, d.channel, d.template, d.approval_reason,
                    d.amount, d.currency, Customer.name)
             .join(Customer, Customer.id == d.customer_id)
-            .where(d.id >= first).order_by(d.id)):
+            .where(d.id >= first).order_by(d.id)).all():
         why = f"step {step} of {scenario}" if scenario != "payment_plan" else \
             "payment-plan instalment ahead"
         if why_held:
