@@ -70,10 +70,12 @@ def _later_default(element, compiler, **kw):
 @functools.lru_cache(maxsize=1024)
 def _fewest_days(offset: Offset, cal: BusinessCalendar, how: str, year: int) -> int:
     """The fewest days after its due date a step falls in this calendar, over every due
-    date from November of the year before to the end of the next (holidays recur yearly)."""
-    first = dt.date(year - 1, 11, 1)
+    date whose step can fall from November of the year before to the end of the next
+    (holidays recur yearly; a long step reaches back over more due dates)."""
+    reach = 7 * abs(offset.days) + 60
+    first = dt.date(year - 1, 11, 1) - dt.timedelta(days=reach)
     return min((step_date(due, offset, cal, how) - due).days
-               for due in (first + dt.timedelta(days=n) for n in range(800)))
+               for due in (first + dt.timedelta(days=n) for n in range(800 + reach)))
 
 
 def earliest_offset(st: Step, sc: ScenarioConfig, calendars: list[BusinessCalendar],
@@ -81,7 +83,8 @@ def earliest_offset(st: Step, sc: ScenarioConfig, calendars: list[BusinessCalend
     """Days after the due date before which the step cannot fall, for any debtor."""
     if not st.offset.business and sc.closed_days != "previous":
         return st.offset.days  # shifting forward, or not at all, never makes it earlier
-    return min(_fewest_days(st.offset, cal, sc.closed_days, today.year) for cal in calendars)
+    return min(_fewest_days(st.offset, cal, sc.closed_days, year) for cal in calendars
+               for year in (today.year - 1, today.year))  # a year's holidays are not the next's
 
 
 def next_possible(name: str, sc: ScenarioConfig, steps: list[Step], today: dt.date,
@@ -91,21 +94,26 @@ def next_possible(name: str, sc: ScenarioConfig, steps: list[Step], today: dt.da
     inv, dn = Invoice.__table__.c, Dunning.__table__.c
     level = case((dn.scenario == name, dn.level), else_=-1)
     whens = []
-    for st in steps:  # in the order of their offsets: the first applicable is the earliest
+    earliest = {st.index: earliest_offset(st, sc, calendars, today) for st in steps}
+    # by the earliest day each can fall (business and calendar days mix: due+15bd is never
+    # before day 19, due+18d is day 18), so the first step that applies is the earliest
+    for st in sorted(steps, key=lambda st: earliest[st.index]):
         cond = [level < st.index]
         if sc.escalation == "earned" and st.offset.days < 0:
             cond.append(inv.due_date > today)  # a courtesy before the due date, never after
         if st.config.when and "days_overdue" not in fields_of(st.config.when):
             cond.append(to_sql(st.config.when, "invoice", columns, today))  # fixed in time
-        whens.append((and_(*cond), add_days(inv.due_date, earliest_offset(st, sc, calendars, today))))
+        whens.append((and_(*cond), add_days(inv.due_date, earliest[st.index])))
     day = case(*whens, else_=literal(NEVER))
-    if sc.escalation == "earned":  # not before `min_gap` days after the last step
-        day = later_of(day, func.coalesce(add_days(dn.planned_on, sc.min_gap),
-                                          literal(AT_ONCE)))
+    if sc.escalation == "earned":  # not before `min_gap` days after its last step here
+        gap = case((and_(dn.scenario == name, dn.level >= 0),  # as the planner's `rested`
+                    add_days(dn.planned_on, sc.min_gap)), else_=None)
+        day = later_of(day, func.coalesce(gap, literal(AT_ONCE)))
     gone = or_(inv.status != "open", inv.kind != "invoice", inv.amount_due <= 0)
     resumes = and_(dn.resume_at.is_not(None), dn.scenario == name)
     return case((gone, literal(NEVER)), (resumes, literal(AT_ONCE)),
-                else_=later_of(day, literal(today + dt.timedelta(days=1))))
+                else_=func.coalesce(later_of(day, literal(today + dt.timedelta(days=1))),
+                                    literal(NEVER)))  # past year 9999: never
 
 
 def advance(s: Session, name: str, sc: ScenarioConfig, steps: list[Step], today: dt.date,

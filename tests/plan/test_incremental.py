@@ -139,3 +139,44 @@ def test_a_broken_promise_is_taken_at_once_when_planning_incrementally(make_ws, 
     assert [(day, step) for day, _, step, _ in inc][:2] == [
         (TODAY + D(days=2), "due+3d"), (TODAY + D(days=10), "due+10bd")]
     assert inc == _replay(ws, tmp_path, 20, incremental_=False)[0]
+
+
+HEAD = """
+company: {name: Acme SAS, country: FR, timezone: Europe/Paris, language: en}
+connections: {ledger: {plugin: memory}}
+channels: {email: {plugin: capture}}
+assign: [{scenario: s}]
+scenarios:
+  s:
+"""
+
+
+def test_business_and_calendar_steps_mixed_are_taken_on_the_earliest(make_ws, tmp_path):
+    # due+15bd sorts before due+18d but never falls before day 19; due+18d is day 18
+    ws = make_ws(HEAD + """    min_gap: 0
+    steps:
+      - {at: due+3d, channel: email, template: first_reminder}
+      - {at: due+15bd, channel: email, template: second_reminder}
+      - {at: due+18d, channel: email, template: formal_notice}
+""")
+    load(ws, customer("A"), invoice("1", "A", TODAY + D(days=2)))  # Thursday 26 November
+    inc, _ = _replay(ws, tmp_path, 30, incremental_=True)
+    assert (TODAY + D(days=20), "due+18d") in [(day, step) for day, _, step, _ in inc]
+    assert inc == _replay(ws, tmp_path, 30, incremental_=False)[0]
+
+
+def test_the_gap_runs_only_from_a_step_of_this_scenario(make_ws, tmp_path):
+    # planned yesterday under another scenario, or released back to no step: no wait
+    ws = make_ws(HEAD + """    min_gap: 10
+    steps:
+      - {at: due+3d, channel: email, template: first_reminder}
+      - {at: due+30d, channel: email, template: formal_notice}
+""")
+    load(ws, customer("A"), invoice("1", "A", TODAY), customer("B"), invoice("2", "B", TODAY))
+    with session(ws.engine, immediate=True) as s:
+        a, b = s.execute(select(Invoice.id).order_by(Invoice.number)).scalars().all()
+        s.add(Dunning(invoice_id=a, scenario="old", level=1, planned_on=TODAY - D(days=1)))
+        s.add(Dunning(invoice_id=b, scenario="s", level=-1, planned_on=TODAY - D(days=1)))
+    inc, _ = _replay(ws, tmp_path, 20, incremental_=True)
+    assert [(day, step) for day, _, step, _ in inc] == [(TODAY + D(days=3), "due+3d")] * 2
+    assert inc == _replay(ws, tmp_path, 20, incremental_=False)[0]
