@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import case, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from hub.plan.scenarios import Step
@@ -24,14 +24,29 @@ def remap_step_indexes(s: Session, name: str, steps: list[Step]) -> None:
     s.execute(up.on_conflict_do_update(index_elements=["scenario"], set_={"steps": keys}))
     wanted = {st.key: st.index for st in steps}
     stored = s.execute(select(d.c.step, d.c.step_index).where(d.c.scenario == name).distinct()).all()
-    moves = {index: wanted.get(key, min(index, len(steps) - 1)) for key, index in stored}
-    moves = {old: new for old, new in moves.items() if old != new}
-    if not moves:
+    # each stored (step, position) goes where its step now stands: moved by key, not by
+    # position, since a step removed then added back can share its old position with another
+    target = {(key, index): wanted.get(key, min(index, len(steps) - 1)) for key, index in stored}
+    moved = {pair: new for pair, new in target.items() if pair[1] != new}
+    if not moved:
         return
     for table in (d, di):  # one CASE per table, so chained moves (1→2, 2→3) cannot collide
-        s.execute(table.update().where(table.c.scenario == name, table.c.step_index.in_(moves))
-                  .values(step_index=case(moves, value=table.c.step_index)))
-    s.execute(dn.update().where(dn.c.scenario == name, dn.c.level.in_(moves))
-              .values(level=case(moves, value=dn.c.level)))
-    s.execute(dn.update().where(dn.c.scenario == name, dn.c.resume_at.in_(moves))
-              .values(resume_at=case(moves, value=dn.c.resume_at)))
+        at = {pair: and_(table.c.step == pair[0], table.c.step_index == pair[1]) for pair in moved}
+        s.execute(table.update().where(table.c.scenario == name, or_(*at.values())).values(
+            step_index=case(*[(at[pair], new) for pair, new in moved.items()],
+                            else_=table.c.step_index)))
+    # dunning keeps positions without their keys: one that held a single step moves with it;
+    # one that held several is read again from the links, now right
+    places: dict[int, set[int]] = {}
+    for (_, index), new in target.items():
+        places.setdefault(index, set()).add(new)
+    moves = {old: new.pop() for old, new in places.items() if len(new) == 1 and old not in new}
+    shared = [old for old, new in places.items() if len(new) > 1]
+    relinked = func.coalesce(select(func.max(di.c.step_index)).where(
+        di.c.invoice_id == dn.c.invoice_id, di.c.scenario == name).scalar_subquery(), -1)
+    moved_level = case(moves, value=dn.c.level, else_=dn.c.level) if moves else dn.c.level
+    s.execute(dn.update().where(dn.c.scenario == name, dn.c.level.in_([*moves, *shared]))
+              .values(level=case((dn.c.level.in_(shared), relinked), else_=moved_level)))
+    if moves:
+        s.execute(dn.update().where(dn.c.scenario == name, dn.c.resume_at.in_(moves))
+                  .values(resume_at=case(moves, value=dn.c.resume_at)))
