@@ -208,17 +208,19 @@ def plan_scenario(s: Session, ws: Workspace, name: str, sc: ScenarioConfig, toda
     # (LEFT JOIN + coalesce keeps invoices as the outer loop); a small one starts from its
     # customers and their invoices through the customer_id index.
     wide = share >= 0.2
-    # the dunning row first (a lookup in id order, and the prefilter is over it), then the
-    # customer, for the few rows the prefilter lets through
-    stand = Invoice.__table__.outerjoin(Dunning.__table__, dn.invoice_id == inv.id)
-    joined = (stand.outerjoin(Customer.__table__, cust.id == inv.customer_id) if wide
-              else stand.join(Customer.__table__, cust.id == inv.customer_id))
-    in_scenario = (func.coalesce(cust.scenario, "") == name) if wide else (cust.scenario == name)
     if report.incremental:  # only the invoices whose day has come, through the next_on index
         joined = Dunning.__table__.join(Invoice.__table__, inv.id == dn.invoice_id).join(
             Customer.__table__, cust.id == inv.customer_id)
         in_scenario = and_(func.coalesce(cust.scenario, "") == name,  # not its index:
                            dn.next_on <= today)                       # next_on's leads
+    else:
+        # the dunning row first (a lookup in id order, and the prefilter is over it), then
+        # the customer, for the few rows the prefilter lets through
+        stand = Invoice.__table__.outerjoin(Dunning.__table__, dn.invoice_id == inv.id)
+        joined = (stand.outerjoin(Customer.__table__, cust.id == inv.customer_id) if wide
+                  else stand.join(Customer.__table__, cust.id == inv.customer_id))
+        in_scenario = (func.coalesce(cust.scenario, "") == name) if wide \
+            else (cust.scenario == name)
     due_index, could = _due_index(sc, name, steps, cuts, planned, today)
     idx = due_index.label("idx")
     asked, rules = inv.amount_due, [inv.due_date <= cuts.latest, could, eligible(sc, today),

@@ -13,19 +13,11 @@ from hub.store.models import Dispatch, DispatchInvoice, Invoice
 from hub.workspace import Workspace
 from tests import memory_plugins
 from tests.conftest import TODAY, customer, invoice
+from tests.plan.test_incremental import HEAD as INCREMENTAL_HEAD
 from tests.plan.test_planner import load
 
 D = dt.timedelta
-HEAD = """
-company: {name: Acme SAS, country: FR, timezone: Europe/Paris, language: en}
-connections: {ledger: {plugin: memory}}
-channels: {email: {plugin: capture}}
-assign: [{scenario: s}]
-scenarios:
-  s:
-    escalation: latest
-    steps:
-"""
+HEAD = INCREMENTAL_HEAD + "    escalation: latest\n    steps:\n"
 STEP = {"a": "      - {id: a, at: due+1d, channel: email, template: first_reminder}\n",
         "b": "      - {id: b, at: due+5d, channel: email, template: second_reminder}\n",
         "c": "      - {id: c, at: due+10d, channel: email, template: formal_notice}\n"}
