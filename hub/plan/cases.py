@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from hub.clock import utcnow
 from hub.errors import PermanentError
-from hub.plan.incremental import AT_ONCE
+from hub.plan.incremental import look_at
 from hub.plan.scenarios import steps_of
 from hub.store.events import record_event
 from hub.store.models import CaseState, Customer, Invoice, customer_named
@@ -144,10 +144,10 @@ def resume(s: Session, cfg, state: CaseState) -> None:
         jump = max(level + 1, target if target is not None else level + 1)
         if jump >= len(steps):  # every step went out already
             continue
-        values = {"scenario": name, "level": jump - 1, "planned_on": None, "resume_at": jump,
-                  "next_on": AT_ONCE}
+        values = {"scenario": name, "level": jump - 1, "planned_on": None, "resume_at": jump}
         s.execute(dialect_insert(s, Dunning.__table__).values(invoice_id=inv.id, **values)
                   .on_conflict_do_update(index_elements=["invoice_id"], set_=values))
+        look_at(s, [inv.id])
 
 
 def close_case(s: Session, case_id: int, *, outcome: str = "resolved", reason: str | None = None,

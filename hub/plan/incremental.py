@@ -1,14 +1,18 @@
-"""Incremental planning: each invoice's `dunning.next_on`, the earliest day a step can next
-be due for it, so a day's plan reads only the invoices whose day has come.
+"""Incremental planning: the daily plan reads only the invoices whose day has come.
 
-The daily plan of a live store reads every open invoice (a sync, a case closed or a
-config change may alter any of them, and a full read needs no invalidation to be right).
-A store that only the planner changes — the simulator's throwaway copy, where nothing is
-synced — can plan incrementally: after the day's plan, every invoice it looked at gets a
-new `next_on`, a lower bound of the next day its step CASE can hold, computed from the
-same steps, offsets and `when:` conditions. Being a lower bound, it can only make an
-invoice be looked at early (and get a later bound), never missed: the rows a plan takes
-are exactly those a full read would take.
+`plan_agenda` holds, in day order, the days an invoice is to be read on. After each
+scenario's plan, every invoice it read gets its next day: a lower bound of the next day
+its step CASE can hold, computed from the same steps, offsets and `when:` conditions.
+Being a lower bound, it can only make an invoice be read early (and get a later day),
+never missed: the rows a plan takes are exactly those a full read would take.
+
+What a day computed yesterday cannot know — a sync changed the invoice, its customer
+moved scenario or went on hold, a case state opened or closed, a new invoice came — the
+store says itself: triggers (migration 0011) add "now" for every invoice such a change
+touches, so no code path, plugin or hand-written SQL can leave one unread; the planner's
+own changes (a step let go, a broken promise) call `look_at`. Another config, or a plan
+for an earlier day than the last, and every invoice is read again (`look_again_if_stale`).
+An extra entry only costs a read; the day's read consumes the entries up to today.
 """
 
 from __future__ import annotations
@@ -16,7 +20,22 @@ from __future__ import annotations
 import datetime as dt
 import functools
 
-from sqlalchemy import Date, and_, case, func, insert, literal, or_, select, text
+from sqlalchemy import (
+    Column,
+    Date,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    and_,
+    case,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.functions import GenericFunction
@@ -25,7 +44,8 @@ from hub.config import ScenarioConfig
 from hub.config.conditions import fields_of, to_sql
 from hub.config.offsets import Offset
 from hub.plan.scenarios import BusinessCalendar, Step, step_date
-from hub.store.models import Customer, Dunning, Invoice
+from hub.store.models import Customer, Dunning, Invoice, PlanAgenda, PlanMark
+from hub.store.records import dialect_insert
 
 NEVER = dt.date(9999, 12, 31)  # no step can come: paid, left, or every step planned
 AT_ONCE = dt.date.min  # a step to send now (a broken promise resumes)
@@ -111,32 +131,90 @@ def next_possible(name: str, sc: ScenarioConfig, steps: list[Step], today: dt.da
         day = later_of(day, func.coalesce(gap, literal(AT_ONCE)))
     gone = or_(inv.status != "open", inv.kind != "invoice", inv.amount_due <= 0)
     resumes = and_(dn.resume_at.is_not(None), dn.scenario == name)
-    return case((gone, literal(NEVER)), (resumes, literal(AT_ONCE)),
+    return case((gone, literal(NEVER)), (resumes, literal(today + dt.timedelta(days=1))),
                 else_=func.coalesce(later_of(day, literal(today + dt.timedelta(days=1))),
                                     literal(NEVER)))  # past year 9999: never
 
 
+DUE = Table(  # the invoices read today, each with its customer's scenario
+    "plan_due", MetaData(),
+    Column("invoice_id", Integer, primary_key=True),
+    Column("scenario", String, index=True),
+    prefixes=["TEMPORARY"],
+)
+
+
+def gather(s: Session, today: dt.date) -> None:
+    """The invoices whose day has come, read once for every scenario."""
+    agenda, inv, cust = PlanAgenda.__table__.c, Invoice.__table__.c, Customer.__table__.c
+    DUE.create(s.connection(), checkfirst=True)
+    s.execute(DUE.delete())
+    s.execute(insert(DUE).from_select(["invoice_id", "scenario"], select(
+        inv.id, func.coalesce(cust.scenario, "")).distinct().select_from(
+        PlanAgenda.__table__.join(Invoice.__table__, inv.id == agenda.invoice_id)
+        .join(Customer.__table__, cust.id == inv.customer_id)).where(agenda.day <= today)))
+
+
 def advance(s: Session, name: str, sc: ScenarioConfig, steps: list[Step], today: dt.date,
             calendars: list[BusinessCalendar], columns: dict) -> None:
-    """After the day's plan of scenario `name`: each invoice it looked at gets its next day
-    (those planned from their new step, the others from where they still stand)."""
-    inv, cust, dn = Invoice.__table__.c, Customer.__table__.c, Dunning.__table__
-    s.execute(dn.update().where(dn.c.invoice_id == inv.id, cust.id == inv.customer_id,
-                                func.coalesce(cust.scenario, "") == name,  # next_on leads
-                                dn.c.next_on <= today)
-              .values(next_on=next_possible(name, sc, steps, today, calendars, columns)))
+    """After the day's plan of scenario `name`: each invoice it read gets its next day
+    (those planned from their new step, the others from where they still stand; none for
+    an invoice no step can come to)."""
+    inv, dn, due = Invoice.__table__.c, Dunning.__table__.c, DUE.c
+    day = next_possible(name, sc, steps, today, calendars, columns).label("day")
+    found = select(day, inv.id.label("invoice_id")).select_from(
+        DUE.join(Invoice.__table__, inv.id == due.invoice_id)
+        .join(Customer.__table__, Customer.__table__.c.id == inv.customer_id)
+        .outerjoin(Dunning.__table__, dn.invoice_id == inv.id)).where(
+        due.scenario == name).subquery("found")
+    _add(s, select(found.c.day, found.c.invoice_id).where(found.c.day < NEVER))
 
 
-def start(s: Session) -> None:
-    """Make a store plan incrementally: a dunning row for every invoice that could be
-    reminded, each looked at on the first day planned (which gives it its `next_on`), and
-    the index the daily read goes through. For a store only the planner changes."""
-    inv, cust, dn = Invoice.__table__.c, Customer.__table__.c, Dunning.__table__
-    s.execute(text("CREATE INDEX IF NOT EXISTS ix_dunning_next_on ON dunning (next_on)"))
-    missing = select(inv.id, func.coalesce(cust.scenario, ""), literal(-1)).select_from(
-        Invoice.__table__.join(Customer.__table__, cust.id == inv.customer_id)
-        .outerjoin(dn, dn.c.invoice_id == inv.id)).where(
-        dn.c.invoice_id.is_(None), inv.status == "open", inv.kind == "invoice",
-        inv.amount_due > 0)
-    s.execute(insert(dn).from_select(["invoice_id", "scenario", "level"], missing))
-    s.execute(dn.update().values(next_on=AT_ONCE))
+def consume(s: Session, today: dt.date, read: list[str], with_steps: list[str]) -> None:
+    """The entries up to today of the invoices read by a scenario's plan go, as do those
+    of customers who follow no scenario with steps (they wait for a trigger: the customer
+    is assigned one, or the config changes). Those of a scenario not planned today (a
+    closed day, or not asked for) stay."""
+    agenda, due = PlanAgenda.__table__, DUE.c
+    done = select(due.invoice_id).where(or_(due.scenario.in_(read),
+                                            due.scenario.not_in(with_steps)))
+    s.execute(agenda.delete().where(agenda.c.day <= today, agenda.c.invoice_id.in_(done)))
+
+
+def _add(s: Session, rows) -> None:
+    """(`rows` with a WHERE: SQLite reads ON CONFLICT after a bare FROM as a join's ON)"""
+    stmt = dialect_insert(s, PlanAgenda.__table__).from_select(["day", "invoice_id"], rows)
+    s.execute(stmt.on_conflict_do_nothing())
+
+
+def look_at(s: Session, invoice_ids) -> None:
+    """These invoices are read by the next plan (a step let go, a broken promise)."""
+    _add(s, select(literal(AT_ONCE, Date), Invoice.__table__.c.id).where(
+        Invoice.__table__.c.id.in_(invoice_ids)))
+
+
+def _config_digest(ws) -> str:
+    """The config and the code the stored days were computed under (a new Relance or
+    `holidays` release may compute other days)."""
+    import hashlib
+
+    import holidays
+
+    from hub import __version__
+
+    text_ = ws.config.model_dump_json() + __version__ + holidays.__version__
+    return hashlib.sha256(text_.encode()).hexdigest()
+
+
+def look_again_if_stale(s: Session, ws, today: dt.date) -> bool:
+    """Every invoice is read again when the config changed since the stored days were
+    computed, or when today comes before the last day planned. True when it was."""
+    digest, mark = _config_digest(ws), s.get(PlanMark, 1)
+    stale = mark is None or mark.config != digest or today < mark.day
+    if stale:
+        _add(s, select(literal(AT_ONCE, Date), Invoice.__table__.c.id).where(true()))
+    if mark is None:
+        s.add(PlanMark(id=1, config=digest, day=today))
+    else:
+        mark.config, mark.day = digest, today if stale else max(mark.day, today)
+    return stale

@@ -48,7 +48,7 @@ from hub.plan.accounts import ACCOUNT, build_accounts, drop_covered
 from hub.plan.approvals import approval_reason
 from hub.plan.calendars import Cutoffs, cutoffs
 from hub.plan.cases import KINDS, disputed_part, drop_blocked, open_states
-from hub.plan.incremental import advance
+from hub.plan.incremental import DUE, advance, consume, gather, look_again_if_stale
 from hub.plan.layout import remap_step_indexes
 from hub.plan.scenarios import Step, steps_of
 from hub.plan.settle import plan_instalment_reminders, settle_cases
@@ -101,7 +101,7 @@ class PlanReport:
     cases: bool = True  # some case state is open (else the planner skips the probe)
     diff: dict[str, int] = field(default_factory=dict)  # a preview's changes since the last run
     settled: int = 0  # promises and payment plans judged kept or broken today
-    incremental: bool = False  # read only the invoices whose next_on has come
+    incremental: bool = True  # read only the invoices whose day has come (plan_agenda)
     audit: bool = True  # write the planned and suppressed events (a simulation does not)
 
 
@@ -188,14 +188,15 @@ def _due_index(sc: ScenarioConfig, name: str, steps: list[Step], cuts: Cutoffs, 
 
 
 def plan_scenario(s: Session, ws: Workspace, name: str, sc: ScenarioConfig, today: dt.date,
-                  report: PlanReport, share: float = 1.0) -> None:
+                  report: PlanReport, share: float = 1.0) -> bool:
+    """Plan one scenario; False when it could not today (no steps, a closed day)."""
     steps = steps_of(sc)
     if not steps:
-        return
+        return False
     remap_step_indexes(s, name, steps)
     cuts = cutoffs(s, ws.config.company, name, sc, steps, today)  # per debtor calendar
     if cuts.none_today:  # a closed day for every debtor of the scenario
-        return
+        return False
     s.execute(STEP.delete())
     s.execute(CANDIDATE.delete())
     s.execute(insert(STEP), [{"step_index": st.index, "step": st.key, "channel": st.config.channel,
@@ -208,11 +209,11 @@ def plan_scenario(s: Session, ws: Workspace, name: str, sc: ScenarioConfig, toda
     # (LEFT JOIN + coalesce keeps invoices as the outer loop); a small one starts from its
     # customers and their invoices through the customer_id index.
     wide = share >= 0.2
-    if report.incremental:  # only the invoices whose day has come, through the next_on index
-        joined = Dunning.__table__.join(Invoice.__table__, inv.id == dn.invoice_id).join(
+    if report.incremental:  # only the invoices whose day has come (`gather`)
+        joined = DUE.join(Invoice.__table__, inv.id == DUE.c.invoice_id).outerjoin(
+            Dunning.__table__, dn.invoice_id == inv.id).join(
             Customer.__table__, cust.id == inv.customer_id)
-        in_scenario = and_(func.coalesce(cust.scenario, "") == name,  # not its index:
-                           dn.next_on <= today)                       # next_on's leads
+        in_scenario = DUE.c.scenario == name
     else:
         # the dunning row first (a lookup in id order, and the prefilter is over it), then
         # the customer, for the few rows the prefilter lets through
@@ -262,6 +263,7 @@ def plan_scenario(s: Session, ws: Workspace, name: str, sc: ScenarioConfig, toda
     _materialise(s, ws, name, sc, today, report)
     if report.incremental:
         advance(s, name, sc, steps, today, cuts.calendars, invoice_columns())
+    return True
 
 
 def _materialise(s: Session, ws: Workspace, name: str, sc: ScenarioConfig, today: dt.date,
@@ -355,19 +357,20 @@ def _prepare(s: Session) -> None:
 
 
 def plan(ws: Workspace, *, today: dt.date | None = None, dry_run: bool = False,
-         scenarios: list[str] | None = None, incremental: bool = False, audit: bool = True,
+         scenarios: list[str] | None = None, incremental: bool = True, audit: bool = True,
          inspect: Callable[[Session, list[int]], Any] | None = None) -> PlanReport:
     """Create today's dispatches (or, with `dry_run`, compute and roll them back).
 
     `inspect(session, new dispatch ids)` runs before the commit or the rollback, and its
     result is `report.preview` (the send stage renders a dry run's dispatches with it).
-    `incremental`: read only the invoices whose `next_on` has come (`hub.plan.incremental`:
-    for a store nothing but the planner changes); `audit=False` writes no events (a
-    throwaway copy's)."""
+    `incremental=False` reads every open invoice (what the incremental read must equal:
+    `hub.plan.incremental`); `audit=False` writes no events (a throwaway copy's)."""
     today = today or today_in(ws.config.company.timezone)
     report = PlanReport(today=today, dry_run=dry_run, incremental=incremental, audit=audit)
     with session(ws.engine, immediate=True) as s:
         _prepare(s)
+        if incremental:  # (before the plan's own changes, which the triggers note)
+            look_again_if_stale(s, ws, today)
         assign_scenarios(s, ws, today)
         report.settled = settle_cases(s, ws.config, today)  # promises and plans judged
         build_accounts(s, today, ws.config.dispatch.min_amount)
@@ -375,11 +378,16 @@ def plan(ws: Workspace, *, today: dt.date | None = None, dry_run: bool = False,
             open_states(today, list(KINDS)))))).scalar_one()
         counts = dict(s.execute(select(Customer.scenario, func.count()).group_by(
             Customer.scenario)).all())
-        total = sum(counts.values()) or 1
+        total, read = sum(counts.values()) or 1, []
+        if incremental:
+            gather(s, today)
         for name, sc in ws.config.scenarios.items():
             if scenarios and name not in scenarios:
                 continue
-            plan_scenario(s, ws, name, sc, today, report, counts.get(name, 0) / total)
+            if plan_scenario(s, ws, name, sc, today, report, counts.get(name, 0) / total):
+                read.append(name)
+        if incremental:
+            consume(s, today, read, [n for n, sc in ws.config.scenarios.items() if steps_of(sc)])
         s.execute(CANDIDATE.delete())
         s.execute(STEP.delete())
         reminders = plan_instalment_reminders(s, ws.config, today, installation_id(s))

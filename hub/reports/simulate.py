@@ -18,7 +18,6 @@ from sqlalchemy import event, func, or_, select, update
 
 from hub.errors import PermanentError
 from hub.money import quantize
-from hub.plan import incremental
 from hub.plan.planner import plan
 from hub.send import outbox
 from hub.store.copy import copy_to_sqlite
@@ -29,15 +28,13 @@ from hub.workspace import Workspace
 
 def throwaway(ws: Workspace, folder: Path) -> Workspace:
     """A copy of the workspace on a copy of its store (SQLite's online backup, or the
-    PostgreSQL store's tables copied into SQLite), set to plan incrementally. Nothing in
-    it has to survive a crash, so it is written without a journal on disk or a sync."""
+    PostgreSQL store's tables copied into SQLite). Nothing in it has to survive a crash,
+    so it is written without a journal on disk or a sync."""
     copy = copy_to_sqlite(ws.engine, folder / "simulate.db")
     sim = Workspace(ws.root, ws.loaded, ws.registry, database_url=copy)
     migrate(sim.engine)  # the copy, not the store: a read-only command changes nothing
     sim.engine.dispose()
     event.listen(sim.engine, "connect", _unsafe_and_fast)
-    with session(sim.engine, immediate=True) as s:
-        incremental.start(s)
     return sim
 
 

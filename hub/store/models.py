@@ -145,7 +145,6 @@ class Dunning(SQLModel, table=True):
     level: int = -1
     planned_on: dt.date | None = None  # the gap to the next step runs from here
     resume_at: int | None = None  # a step to send now, whatever its date
-    next_on: dt.date | None = None  # incremental planning only (hub.plan.incremental)
 
 
 class StepLayout(SQLModel, table=True):
@@ -155,6 +154,27 @@ class StepLayout(SQLModel, table=True):
     __tablename__ = "step_layout"
     scenario: str = Field(primary_key=True)
     steps: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+
+class PlanAgenda(SQLModel, table=True):
+    """The days an invoice is to be read on by the daily plan, in day order (on SQLite,
+    a table without rowid: that order is the table). Triggers add "now" on any change a
+    plan reads (migration 0011); the planner consumes a day's entries and writes the next
+    day it finds (`hub.plan.incremental`)."""
+
+    __tablename__ = "plan_agenda"
+    day: dt.date = Field(primary_key=True)
+    invoice_id: int = Field(primary_key=True)
+
+
+class PlanMark(SQLModel, table=True):
+    """The config (a digest) and the day the agenda's days were computed under:
+    another config, or a plan for an earlier day, and every invoice is read again."""
+
+    __tablename__ = "plan_mark"
+    id: int = Field(default=1, primary_key=True)
+    config: str
+    day: dt.date
 
 
 class Dispatch(SQLModel, table=True):

@@ -1,4 +1,4 @@
-"""Incremental planning (`dunning.next_on`, what `relance simulate` replays with) takes on
+"""Incremental planning (`plan_agenda`, the daily plan's and `relance simulate`'s) takes on
 each day exactly the reminders a full read of every open invoice takes — across business
 days, `when:` conditions fixed in time and counted in days overdue, courtesy steps, one
 voice, `escalation: latest`, `closed_days: previous`, a blackout, debtors' holidays,
@@ -6,23 +6,26 @@ credits, holds that lapse and a broken promise."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import json
 import random
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from hub.contracts.records import Address
-from hub.plan import incremental
-from hub.plan.cases import open_case
+from hub.plan.cases import close_case, open_case
 from hub.plan.planner import plan
 from hub.send import outbox
 from hub.store.copy import copy_to_sqlite
 from hub.store.db import migrate, session
-from hub.store.models import Dispatch, DispatchInvoice, Dunning, Invoice
+from hub.store.models import CaseState, Dispatch, DispatchInvoice, Dunning, Invoice, PlanAgenda
+from hub.sync.engine import sync_all
 from hub.workspace import Workspace
+from tests import memory_plugins
 from tests.conftest import TODAY, customer, invoice
 from tests.plan.test_planner import load
 
@@ -82,15 +85,12 @@ def _replay(ws: Workspace, folder: Path, days: int, *, incremental_: bool):
     url = copy_to_sqlite(ws.engine, folder / f"{'inc' if incremental_ else 'full'}.db")
     sim = Workspace(ws.root, ws.loaded, ws.registry, database_url=url)
     migrate(sim.engine)
-    if incremental_:
-        with session(sim.engine, immediate=True) as s:
-            incremental.start(s)
     out, looked = [], []
     for n in range(days):
         day = TODAY + D(days=n)
         with session(sim.engine) as s:
-            looked.append(s.execute(select(func.count()).select_from(Dunning).where(
-                Dunning.next_on <= day)).scalar_one())
+            looked.append(s.execute(select(func.count(PlanAgenda.invoice_id.distinct())).where(
+                PlanAgenda.day <= day)).scalar_one())
         report = plan(sim, today=day, incremental=incremental_)
         with session(sim.engine, immediate=True) as s:
             for did, cust, step in s.execute(select(Dispatch.id, Dispatch.customer_id,
@@ -122,8 +122,7 @@ def test_incremental_days_take_exactly_what_a_full_read_takes(make_ws, tmp_path)
                                               "due+1d", "due+8bd", "due+21d"}
     assert inc == full
     with session(ws.engine) as s:
-        open_invoices = s.execute(select(func.count()).select_from(Invoice).where(
-            Invoice.kind == "invoice")).scalar_one()
+        open_invoices = s.execute(select(func.count()).select_from(Invoice)).scalar_one()
     # after the first day (which reads everything) a day reads a small part of the store
     assert looked[0] == open_invoices
     assert sum(looked[1:]) / (len(looked) - 1) < open_invoices / 4
@@ -176,8 +175,8 @@ def test_the_gap_runs_only_from_a_step_of_this_scenario(make_ws, tmp_path):
     load(ws, customer("A"), invoice("1", "A", TODAY), customer("B"), invoice("2", "B", TODAY))
     with session(ws.engine, immediate=True) as s:
         a, b = s.execute(select(Invoice.id).order_by(Invoice.number)).scalars().all()
-        s.add(Dunning(invoice_id=a, scenario="old", level=1, planned_on=TODAY - D(days=1)))
-        s.add(Dunning(invoice_id=b, scenario="s", level=-1, planned_on=TODAY - D(days=1)))
+        s.merge(Dunning(invoice_id=a, scenario="old", level=1, planned_on=TODAY - D(days=1)))
+        s.merge(Dunning(invoice_id=b, scenario="s", level=-1, planned_on=TODAY - D(days=1)))
     inc, _ = _replay(ws, tmp_path, 20, incremental_=True)
     assert [(day, step) for day, _, step, _ in inc] == [(TODAY + D(days=3), "due+3d")] * 2
     assert inc == _replay(ws, tmp_path, 20, incremental_=False)[0]
@@ -245,3 +244,88 @@ def test_random_scenarios_plan_the_same_both_ways(make_ws, tmp_path, seed):
     full, _ = _replay(ws, tmp_path, 30, incremental_=False)
     assert full  # something is planned: equal empty lists would prove nothing
     assert _replay(ws, tmp_path, 30, incremental_=True)[0] == full
+
+
+def _change(records: dict, s, rng: random.Random, day: dt.date) -> None:
+    """One day's change in the ledger or in the hub, as people and syncs make them."""
+    kind = rng.choice(["amount", "earlier", "new", "paid", "reopen", "segment", "hold",
+                       "release", "promise", "nothing"])
+    invoices = sorted(k for k, r in records.items() if hasattr(r, "due_date"))
+    pick = records[rng.choice(invoices)]
+    if kind == "amount":  # now under 500: `when: amount_due < 500` holds
+        records[pick.external_id] = pick.model_copy(update={"amount_due": Decimal("90"),
+                                                            "total": Decimal("90")})
+    elif kind == "earlier":  # the due date corrected to three weeks earlier
+        records[pick.external_id] = pick.model_copy(update={"due_date": pick.due_date - D(21)})
+    elif kind == "new":
+        ext = f"N{day.toordinal()}"
+        records[ext] = invoice(ext, f"C{rng.randrange(40)}", day - D(days=rng.randint(0, 40)),
+                               amount="250.00")
+    elif kind == "paid":
+        records[pick.external_id] = pick.model_copy(update={"status": "paid",
+                                                            "amount_due": Decimal(0)})
+    elif kind == "reopen":  # a payment reversed: owed again
+        paid = [k for k in invoices if records[k].status == "paid"]
+        if paid:
+            records[paid[0]] = records[paid[0]].model_copy(update={
+                "status": "open", "amount_due": records[paid[0]].total})
+    elif kind == "segment":  # the customer becomes (or stops being) a key account
+        ext = f"C{rng.randrange(40)}"
+        was = records[ext]
+        records[ext] = was.model_copy(update={"segment": "std" if was.segment == "key"
+                                              else "key"})
+    elif kind == "hold":
+        open_case(s, "hold", customer=f"Customer C{rng.randrange(40)}",
+                  until=day + D(days=rng.randint(1, 6)), by="t")
+    elif kind == "release":
+        held = s.execute(select(CaseState.id).where(CaseState.closed_at.is_(None))).scalars().first()
+        if held:
+            close_case(s, held, by="t")
+    elif kind == "promise":
+        open_case(s, "promise", invoice=pick.number, until=day + D(days=2), by="t")
+
+
+def _replay_changing(ws: Workspace, folder: Path, days: int, seed: int, *, incremental_: bool):
+    url = copy_to_sqlite(ws.engine, folder / f"changing-{incremental_}.db")
+    sim = Workspace(ws.root, ws.loaded, ws.registry, database_url=url)
+    sim.settings = ws.settings  # (it syncs)
+    records = {r.external_id: r for r in _records()}
+    out, looked = [], []
+    for n in range(days):
+        day, rng = TODAY + D(days=n), random.Random(seed * 1000 + n)
+        with session(sim.engine, immediate=True) as s:
+            for _ in range(3):
+                _change(records, s, rng, day)
+        memory_plugins.LEDGERS["default"][:] = list(records.values())
+        assert all(r.ok for r in asyncio.run(sync_all(sim, full=True)))
+        with session(sim.engine) as s:
+            looked.append(s.execute(select(func.count(PlanAgenda.invoice_id.distinct())).where(
+                PlanAgenda.day <= day)).scalar_one())
+        report = plan(sim, today=day, incremental=incremental_)
+        with session(sim.engine, immediate=True) as s:
+            out += [(day, cust, step, tuple(sorted(numbers.split(","))))
+                    for cust, step, numbers in s.execute(text(
+                        "SELECT d.customer_id, d.step, group_concat(i.number) FROM dispatch d "
+                        "JOIN dispatch_invoice di ON di.dispatch_id = d.id JOIN invoice i "
+                        "ON i.id = di.invoice_id WHERE d.id IN (SELECT value FROM json_each(:ids))"
+                        " GROUP BY d.id"), {"ids": json.dumps(report.dispatch_ids)})]
+            if report.dispatch_ids:
+                outbox.settle_simulated(s, min(report.dispatch_ids),
+                                        dt.datetime.combine(day, dt.time(9), tzinfo=dt.UTC))
+    sim.engine.dispose()
+    return sorted(out), looked
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_what_syncs_and_people_change_is_read_the_next_day(make_ws, tmp_path, seed):
+    # the daily plan reads only its agenda: an amount now under a `when:`, a due date
+    # moved earlier, a new invoice, a payment reversed, a customer moved to another
+    # scenario, holds and promises opened and released — each is planned on the day a
+    # full read of every invoice plans it, no later
+    ws = make_ws(CONFIG)
+    load(ws, *_records())
+    full, _ = _replay_changing(ws, tmp_path, 45, seed, incremental_=False)
+    daily, looked = _replay_changing(ws, tmp_path, 45, seed, incremental_=True)
+    assert len(full) > 60
+    assert daily == full
+    assert sum(looked[1:]) / (len(looked) - 1) < looked[0] / 3  # and reads a small part
