@@ -34,7 +34,6 @@ from sqlalchemy import (
     literal,
     or_,
     select,
-    true,
 )
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
@@ -207,12 +206,13 @@ def _config_digest(ws) -> str:
 
 
 def look_again_if_stale(s: Session, ws, today: dt.date) -> bool:
-    """Every invoice is read again when the config changed since the stored days were
+    """Every open invoice is read again when the config changed since the stored days were
     computed, or when today comes before the last day planned. True when it was."""
     digest, mark = _config_digest(ws), s.get(PlanMark, 1)
     stale = mark is None or mark.config != digest or today < mark.day
     if stale:
-        _add(s, select(literal(AT_ONCE, Date), Invoice.__table__.c.id).where(true()))
+        inv = Invoice.__table__.c  # (one reopened is added by its trigger)
+        _add(s, select(literal(AT_ONCE, Date), inv.id).where(inv.status == "open"))
     if mark is None:
         s.add(PlanMark(id=1, config=digest, day=today))
     else:

@@ -6,8 +6,10 @@ due dates spread from 90 days overdue to 30 days ahead. Two figures:
 - `plan_1m_backlog_seconds`: the very first plan over a never-reminded backlog, where
   ~80 % of the invoices are due at once (≈ 800k invoice links and ≈ 190k dispatches
   written in one transaction) — a one-off at installation;
-- `plan_1m_seconds`: the daily plan over the same 1M open invoices the next day (every
-  invoice evaluated, history present, the day's new steps created) — what runs every day;
+- `plan_1m_seconds`: the daily plan over the same 1M open invoices the next day (history
+  present, the day's new steps created; it reads the invoices its agenda names — ~37k
+  that day: the day's steps, and the held and credited ones it looks at again) — what
+  runs every day;
 - `plan_1m_over_scan` (≤ 3): that daily plan over one bare `INSERT INTO temp … SELECT` of
   every open invoice's id, customer and amount in the same store — a ratio that holds
   across machines, where seconds do not.

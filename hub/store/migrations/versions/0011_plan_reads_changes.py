@@ -135,7 +135,8 @@ def upgrade() -> None:
     op.execute("CREATE TABLE plan_agenda (day DATE NOT NULL, invoice_id INTEGER NOT NULL, "
                "PRIMARY KEY (day, invoice_id))" + ("" if pg else " WITHOUT ROWID"))
     op.execute(f"INSERT INTO plan_agenda (day, invoice_id) SELECT "
-               f"{AT_ONCE_SQL if pg else AT_ONCE}, id FROM invoice")  # all read once
+               f"{AT_ONCE_SQL if pg else AT_ONCE}, id FROM invoice "
+               f"WHERE status = 'open'")  # each read once (a reopened one: its trigger)
     op.create_table('plan_mark',
                     sa.Column('id', sa.Integer(), nullable=False),
                     sa.Column('config', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
