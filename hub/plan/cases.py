@@ -176,6 +176,16 @@ def close_case(s: Session, case_id: int, *, outcome: str = "resolved", reason: s
     return state
 
 
+def blocking(today: dt.date, stop_when: list[str], remind_undisputed: bool = False):
+    """SQL over case_state: the open states that keep an invoice they name (or whose
+    customer they name) from the scenario's steps today."""
+    c = CaseState.__table__.c
+    live = open_states(today, [k for k in KINDS if stops(k, stop_when)])
+    if remind_undisputed:  # a partial dispute leaves the undisputed rest to remind
+        live = and_(live, or_(c.kind != "dispute", c.amount.is_(None), c.invoice_id.is_(None)))
+    return live
+
+
 def drop_blocked(s: Session, candidate, today: dt.date, stop_when: list[str],
                  remind_undisputed: bool = False, audit: bool = True) -> set[int]:
     """Take out of today's candidates every invoice an open state covers, say why once per
@@ -185,11 +195,8 @@ def drop_blocked(s: Session, candidate, today: dt.date, stop_when: list[str],
 
     from hub.store.models import Event
 
-    kinds = [k for k in KINDS if stops(k, stop_when)]
     c, cand = CaseState.__table__.c, candidate.c
-    live = open_states(today, kinds)
-    if remind_undisputed:
-        live = and_(live, or_(c.kind != "dispute", c.amount.is_(None), c.invoice_id.is_(None)))
+    live = blocking(today, stop_when, remind_undisputed)
     hit = or_(c.invoice_id == cand.invoice_id, c.customer_id == cand.customer_id)
     pairs = select(cand.customer_id, c.id, c.kind, c.until).distinct().select_from(
         candidate.join(CaseState.__table__, hit)).where(live).subquery("held")

@@ -29,11 +29,13 @@ from sqlalchemy import (
     Table,
     and_,
     case,
+    false,
     func,
     insert,
     literal,
     or_,
     select,
+    true,
 )
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
@@ -43,7 +45,7 @@ from hub.config import ScenarioConfig
 from hub.config.conditions import fields_of, to_sql
 from hub.config.offsets import Offset
 from hub.plan.scenarios import BusinessCalendar, Step, step_date
-from hub.store.models import Customer, Dunning, Invoice, PlanAgenda, PlanMark
+from hub.store.models import CaseState, Customer, Dunning, Invoice, PlanAgenda, PlanMark
 from hub.store.records import dialect_insert
 
 NEVER = dt.date(9999, 12, 31)  # no step can come: paid, left, or every step planned
@@ -154,13 +156,46 @@ def gather(s: Session, today: dt.date) -> None:
         .join(Customer.__table__, cust.id == inv.customer_id)).where(agenda.day <= today)))
 
 
+def stopped_by(sc: ScenarioConfig, today: dt.date):
+    """What keeps an open invoice from any step, over its own and its customer's columns:
+    flags only a change of the row lifts (its trigger then adds "now"), and a promise that
+    ends on a date (with that date)."""
+    inv, cust = Invoice.__table__.c, Customer.__table__.c
+    flags = [inv.disputed == true(), cust.on_hold == true(), inv.hub_paid_at.is_not(None)]
+    if "on_payment_plan" in sc.stop_when:
+        flags.append(inv.on_payment_plan == true())
+    if "in_collection" in sc.stop_when:
+        flags.append(inv.in_collection == true())
+    promised = (and_(inv.promised_until.is_not(None), inv.promised_until >= today)
+                if "promised" in sc.stop_when else false())
+    return flags, (promised, add_days(inv.promised_until, 1))
+
+
+def _waits(sc: ScenarioConfig, today: dt.date, cases: bool):
+    """The first day an invoice kept from its steps today can be free: never by itself
+    (a flag: the row's change adds "now"), the day after a promise or the earliest case
+    state holding it ends (one closed early: its trigger adds "now"); else no wait."""
+    from hub.plan.cases import blocking
+
+    inv, c = Invoice.__table__.c, CaseState.__table__.c
+    flags, (promised, after_promise) = stopped_by(sc, today)
+    whens = [(or_(*flags), literal(NEVER)), (promised, after_promise)]
+    if cases:
+        ends = select(func.min(func.coalesce(add_days(c.until, 1), literal(NEVER)))).where(
+            blocking(today, sc.stop_when, sc.remind_undisputed),
+            or_(c.invoice_id == inv.id, c.customer_id == inv.customer_id)).scalar_subquery()
+        whens.append((ends.is_not(None), ends))
+    return case(*whens, else_=literal(AT_ONCE))
+
+
 def advance(s: Session, name: str, sc: ScenarioConfig, steps: list[Step], today: dt.date,
-            calendars: list[BusinessCalendar], columns: dict) -> None:
+            calendars: list[BusinessCalendar], columns: dict, cases: bool = True) -> None:
     """After the day's plan of scenario `name`: each invoice it read gets its next day
-    (those planned from their new step, the others from where they still stand; none for
-    an invoice no step can come to)."""
+    (those planned from their new step, the others from where they still stand, those
+    held not before they can be free; none for an invoice no step can come to)."""
     inv, dn, due = Invoice.__table__.c, Dunning.__table__.c, DUE.c
-    day = next_possible(name, sc, steps, today, calendars, columns).label("day")
+    day = later_of(next_possible(name, sc, steps, today, calendars, columns),
+                   _waits(sc, today, cases)).label("day")
     found = select(day, inv.id.label("invoice_id")).select_from(
         DUE.join(Invoice.__table__, inv.id == due.invoice_id)
         .join(Customer.__table__, Customer.__table__.c.id == inv.customer_id)

@@ -31,7 +31,6 @@ from sqlalchemy import (
     case,
     cast,
     exists,
-    false,
     func,
     insert,
     literal,
@@ -48,7 +47,7 @@ from hub.plan.accounts import ACCOUNT, build_accounts, drop_covered
 from hub.plan.approvals import approval_reason
 from hub.plan.calendars import Cutoffs, cutoffs
 from hub.plan.cases import KINDS, disputed_part, drop_blocked, open_states
-from hub.plan.incremental import DUE, advance, consume, gather, look_again_if_stale
+from hub.plan.incremental import DUE, advance, consume, gather, look_again_if_stale, stopped_by
 from hub.plan.layout import remap_step_indexes
 from hub.plan.scenarios import Step, steps_of
 from hub.plan.settle import plan_instalment_reminders, settle_cases
@@ -138,16 +137,10 @@ def assign_scenarios(s: Session, ws: Workspace, today: dt.date) -> None:
 def eligible(sc: ScenarioConfig, today: dt.date):
     """Invariants first (open, owed, undisputed, not on hold), then the scenario's stops
     (the open case states are taken out of the candidates after the scan)."""
-    inv, cust = Invoice.__table__.c, Customer.__table__.c
-    rules = [inv.status == "open", inv.kind == "invoice", inv.amount_due > Decimal(0),
-             inv.disputed == false(), cust.on_hold == false(), inv.hub_paid_at.is_(None)]
-    if "promised" in sc.stop_when:
-        rules.append(or_(inv.promised_until.is_(None), inv.promised_until < today))
-    if "on_payment_plan" in sc.stop_when:
-        rules.append(inv.on_payment_plan == false())
-    if "in_collection" in sc.stop_when:
-        rules.append(inv.in_collection == false())
-    return and_(*rules)
+    inv = Invoice.__table__.c
+    flags, (promised, _) = stopped_by(sc, today)
+    return and_(inv.status == "open", inv.kind == "invoice", inv.amount_due > Decimal(0),
+                *[~f for f in flags], ~promised)
 
 
 def _due_index(sc: ScenarioConfig, name: str, steps: list[Step], cuts: Cutoffs, planned, today):
@@ -262,7 +255,7 @@ def plan_scenario(s: Session, ws: Workspace, name: str, sc: ScenarioConfig, toda
                 c2.c.customer_id == c.customer_id).scalar_subquery()))
     _materialise(s, ws, name, sc, today, report)
     if report.incremental:
-        advance(s, name, sc, steps, today, cuts.calendars, invoice_columns())
+        advance(s, name, sc, steps, today, cuts.calendars, invoice_columns(), report.cases)
     return True
 
 

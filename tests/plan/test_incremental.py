@@ -249,7 +249,7 @@ def test_random_scenarios_plan_the_same_both_ways(make_ws, tmp_path, seed):
 def _change(records: dict, s, rng: random.Random, day: dt.date) -> None:
     """One day's change in the ledger or in the hub, as people and syncs make them."""
     kind = rng.choice(["amount", "earlier", "new", "paid", "reopen", "segment", "hold",
-                       "release", "promise", "nothing"])
+                       "release", "promise", "promised", "nothing"])
     invoices = sorted(k for k, r in records.items() if hasattr(r, "due_date"))
     pick = records[rng.choice(invoices)]
     if kind == "amount":  # now under 500: `when: amount_due < 500` holds
@@ -283,6 +283,9 @@ def _change(records: dict, s, rng: random.Random, day: dt.date) -> None:
             close_case(s, held, by="t")
     elif kind == "promise":
         open_case(s, "promise", invoice=pick.number, until=day + D(days=2), by="t")
+    elif kind == "promised":  # the ledger notes a promise to pay by a date
+        records[pick.external_id] = pick.model_copy(update={
+            "promised_until": day + D(days=rng.randint(0, 4))})
 
 
 def _replay_changing(ws: Workspace, folder: Path, days: int, seed: int, *, incremental_: bool):
