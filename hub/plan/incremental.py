@@ -194,8 +194,10 @@ def advance(s: Session, name: str, sc: ScenarioConfig, steps: list[Step], today:
     (those planned from their new step, the others from where they still stand, those
     held not before they can be free; none for an invoice no step can come to)."""
     inv, dn, due = Invoice.__table__.c, Dunning.__table__.c, DUE.c
+    planned = and_(dn.scenario == name, dn.planned_on == today)  # nothing held it today
     day = later_of(next_possible(name, sc, steps, today, calendars, columns),
-                   _waits(sc, today, cases)).label("day")
+                   case((planned, literal(AT_ONCE)), else_=_waits(sc, today, cases))
+                   ).label("day")
     found = select(day, inv.id.label("invoice_id")).select_from(
         DUE.join(Invoice.__table__, inv.id == due.invoice_id)
         .join(Customer.__table__, Customer.__table__.c.id == inv.customer_id)
