@@ -179,13 +179,14 @@ def _waits(sc: ScenarioConfig, today: dt.date, cases: bool):
 
     inv, c = Invoice.__table__.c, CaseState.__table__.c
     flags, (promised, after_promise) = stopped_by(sc, today)
-    whens = [(or_(*flags), literal(NEVER)), (promised, after_promise)]
-    if cases:
-        ends = select(func.min(func.coalesce(add_days(c.until, 1), literal(NEVER)))).where(
-            blocking(today, sc.stop_when, sc.remind_undisputed),
-            or_(c.invoice_id == inv.id, c.customer_id == inv.customer_id)).scalar_subquery()
-        whens.append((ends.is_not(None), ends))
-    return case(*whens, else_=literal(AT_ONCE))
+    waits = case((or_(*flags), literal(NEVER)), (promised, after_promise),
+                 else_=literal(AT_ONCE))
+    if not cases:
+        return waits
+    ends = select(func.min(func.coalesce(add_days(c.until, 1), literal(NEVER)))).where(
+        blocking(today, sc.stop_when, sc.remind_undisputed),
+        or_(c.invoice_id == inv.id, c.customer_id == inv.customer_id)).scalar_subquery()
+    return later_of(waits, func.coalesce(ends, literal(AT_ONCE)))  # (each probed once)
 
 
 def advance(s: Session, name: str, sc: ScenarioConfig, steps: list[Step], today: dt.date,
@@ -202,7 +203,8 @@ def advance(s: Session, name: str, sc: ScenarioConfig, steps: list[Step], today:
         DUE.join(Invoice.__table__, inv.id == due.invoice_id)
         .join(Customer.__table__, Customer.__table__.c.id == inv.customer_id)
         .outerjoin(Dunning.__table__, dn.invoice_id == inv.id)).where(
-        due.scenario == name).subquery("found")
+        due.scenario == name).offset(0).subquery("found")  # (OFFSET: SQLite computes the
+    # day once per row, not again for the filter)
     _add(s, select(found.c.day, found.c.invoice_id).where(found.c.day < NEVER))
 
 
