@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from hub.clock import utcnow
 from hub.errors import PermanentError
-from hub.plan.incremental import look_at
+from hub.plan.agenda import look_at
 from hub.plan.scenarios import steps_of
 from hub.store.events import record_event
 from hub.store.models import CaseState, Customer, Invoice, customer_named

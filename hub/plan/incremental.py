@@ -1,18 +1,12 @@
-"""Incremental planning: the daily plan reads only the invoices whose day has come.
+"""Incremental planning: the next day each invoice a plan read is to be read again.
 
-`plan_agenda` holds, in day order, the days an invoice is to be read on. After each
-scenario's plan, every invoice it read gets its next day: a lower bound of the next day
-its step CASE can hold, computed from the same steps, offsets and `when:` conditions.
-Being a lower bound, it can only make an invoice be read early (and get a later day),
-never missed: the rows a plan takes are exactly those a full read would take.
-
-What a day computed yesterday cannot know — a sync changed the invoice, its customer
-moved scenario or went on hold, a case state opened or closed, a new invoice came — the
-store says itself: triggers (migration 0011) add "now" for every invoice such a change
-touches, so no code path, plugin or hand-written SQL can leave one unread; the planner's
-own changes (a step let go, a broken promise) call `look_at`. Another config, or a plan
-for an earlier day than the last, and every invoice is read again (`look_again_if_stale`).
-An extra entry only costs a read; the day's read consumes the entries up to today.
+After each scenario's plan, every invoice it read gets its next day in `plan_agenda`
+(`hub.plan.agenda`): a lower bound of the next day its step CASE can hold, computed from
+the same steps, offsets and `when:` conditions, and not before the day it can be free of
+what holds it (a case state's end, a promise's date; a flag only its row's change lifts,
+and that change's trigger adds "now"). Being a lower bound, it can only make an invoice
+be read early (and get a later day), never missed: the rows a plan takes are exactly
+those a full read would take.
 """
 
 from __future__ import annotations
@@ -21,71 +15,24 @@ import datetime as dt
 import functools
 
 from sqlalchemy import (
-    Column,
-    Date,
-    Integer,
-    MetaData,
-    String,
-    Table,
     and_,
     case,
     false,
     func,
-    insert,
     literal,
     or_,
     select,
     true,
 )
-from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.functions import GenericFunction
 
 from hub.config import ScenarioConfig
 from hub.config.conditions import fields_of, to_sql
 from hub.config.offsets import Offset
+from hub.plan.agenda import AT_ONCE, DUE, NEVER, add, add_days, later_of
+from hub.plan.cases import blocking
 from hub.plan.scenarios import BusinessCalendar, Step, step_date
-from hub.store.models import CaseState, Customer, Dunning, Invoice, PlanAgenda, PlanMark
-from hub.store.records import dialect_insert
-
-NEVER = dt.date(9999, 12, 31)  # no step can come: paid, left, or every step planned
-AT_ONCE = dt.date.min  # a step to send now (a broken promise resumes)
-
-
-class add_days(GenericFunction):  # a SQL function, named as one
-    """`date + n days`, in each dialect's spelling."""
-
-    type = Date()
-    inherit_cache = True
-
-
-@compiles(add_days, "sqlite")
-def _add_days_sqlite(element, compiler, **kw):
-    day, n = list(element.clauses)
-    return f"date({compiler.process(day, **kw)}, ({compiler.process(n, **kw)}) || ' days')"
-
-
-@compiles(add_days)
-def _add_days_default(element, compiler, **kw):
-    day, n = list(element.clauses)
-    return f"({compiler.process(day, **kw)} + CAST({compiler.process(n, **kw)} AS INTEGER))"
-
-
-class later_of(GenericFunction):
-    """The later of two dates (SQLite's scalar max, PostgreSQL's greatest)."""
-
-    type = Date()
-    inherit_cache = True
-
-
-@compiles(later_of, "sqlite")
-def _later_sqlite(element, compiler, **kw):
-    return f"max({compiler.process(element.clauses, **kw)})"
-
-
-@compiles(later_of)
-def _later_default(element, compiler, **kw):
-    return f"greatest({compiler.process(element.clauses, **kw)})"
+from hub.store.models import CaseState, Customer, Dunning, Invoice
 
 
 @functools.lru_cache(maxsize=1024)
@@ -137,25 +84,6 @@ def next_possible(name: str, sc: ScenarioConfig, steps: list[Step], today: dt.da
                                     literal(NEVER)))  # past year 9999: never
 
 
-DUE = Table(  # the invoices read today, each with its customer's scenario
-    "plan_due", MetaData(),
-    Column("invoice_id", Integer, primary_key=True),
-    Column("scenario", String, index=True),
-    prefixes=["TEMPORARY"],
-)
-
-
-def gather(s: Session, today: dt.date) -> None:
-    """The invoices whose day has come, read once for every scenario."""
-    agenda, inv, cust = PlanAgenda.__table__.c, Invoice.__table__.c, Customer.__table__.c
-    DUE.create(s.connection(), checkfirst=True)
-    s.execute(DUE.delete())
-    s.execute(insert(DUE).from_select(["invoice_id", "scenario"], select(
-        inv.id, func.coalesce(cust.scenario, "")).distinct().select_from(
-        PlanAgenda.__table__.join(Invoice.__table__, inv.id == agenda.invoice_id)
-        .join(Customer.__table__, cust.id == inv.customer_id)).where(agenda.day <= today)))
-
-
 def stopped_by(sc: ScenarioConfig, today: dt.date):
     """What keeps an open invoice from any step, over its own and its customer's columns:
     flags only a change of the row lifts (its trigger then adds "now"), and a promise that
@@ -175,8 +103,6 @@ def _waits(sc: ScenarioConfig, today: dt.date, cases: bool):
     """The first day an invoice kept from its steps today can be free: never by itself
     (a flag: the row's change adds "now"), the day after a promise or the earliest case
     state holding it ends (one closed early: its trigger adds "now"); else no wait."""
-    from hub.plan.cases import blocking
-
     inv, c = Invoice.__table__.c, CaseState.__table__.c
     flags, (promised, after_promise) = stopped_by(sc, today)
     waits = case((or_(*flags), literal(NEVER)), (promised, after_promise),
@@ -205,55 +131,6 @@ def advance(s: Session, name: str, sc: ScenarioConfig, steps: list[Step], today:
         .outerjoin(Dunning.__table__, dn.invoice_id == inv.id)).where(
         due.scenario == name).offset(0).subquery("found")  # (OFFSET: SQLite computes the
     # day once per row, not again for the filter)
-    _add(s, select(found.c.day, found.c.invoice_id).where(found.c.day < NEVER))
+    add(s, select(found.c.day, found.c.invoice_id).where(found.c.day < NEVER))
 
 
-def consume(s: Session, today: dt.date, read: list[str], with_steps: list[str]) -> None:
-    """The entries up to today of the invoices read by a scenario's plan go, as do those
-    of customers who follow no scenario with steps (they wait for a trigger: the customer
-    is assigned one, or the config changes). Those of a scenario not planned today (a
-    closed day, or not asked for) stay."""
-    agenda, due = PlanAgenda.__table__, DUE.c
-    done = select(due.invoice_id).where(or_(due.scenario.in_(read),
-                                            due.scenario.not_in(with_steps)))
-    s.execute(agenda.delete().where(agenda.c.day <= today, agenda.c.invoice_id.in_(done)))
-
-
-def _add(s: Session, rows) -> None:
-    """(`rows` with a WHERE: SQLite reads ON CONFLICT after a bare FROM as a join's ON)"""
-    stmt = dialect_insert(s, PlanAgenda.__table__).from_select(["day", "invoice_id"], rows)
-    s.execute(stmt.on_conflict_do_nothing())
-
-
-def look_at(s: Session, invoice_ids) -> None:
-    """These invoices are read by the next plan (a step let go, a broken promise)."""
-    _add(s, select(literal(AT_ONCE, Date), Invoice.__table__.c.id).where(
-        Invoice.__table__.c.id.in_(invoice_ids)))
-
-
-def _config_digest(ws) -> str:
-    """The config and the code the stored days were computed under (a new Relance or
-    `holidays` release may compute other days)."""
-    import hashlib
-
-    import holidays
-
-    from hub import __version__
-
-    text_ = ws.config.model_dump_json() + __version__ + holidays.__version__
-    return hashlib.sha256(text_.encode()).hexdigest()
-
-
-def look_again_if_stale(s: Session, ws, today: dt.date) -> bool:
-    """Every open invoice is read again when the config changed since the stored days were
-    computed, or when today comes before the last day planned. True when it was."""
-    digest, mark = _config_digest(ws), s.get(PlanMark, 1)
-    stale = mark is None or mark.config != digest or today < mark.day
-    if stale:
-        inv = Invoice.__table__.c  # (one reopened is added by its trigger)
-        _add(s, select(literal(AT_ONCE, Date), inv.id).where(inv.status == "open"))
-    if mark is None:
-        s.add(PlanMark(id=1, config=digest, day=today))
-    else:
-        mark.config, mark.day = digest, today if stale else max(mark.day, today)
-    return stale

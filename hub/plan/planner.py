@@ -44,10 +44,11 @@ from hub.clock import today_in, utcnow
 from hub.config import ScenarioConfig
 from hub.config.conditions import to_sql
 from hub.plan.accounts import ACCOUNT, build_accounts, drop_covered
+from hub.plan.agenda import DUE, consume, gather, look_again_if_stale
 from hub.plan.approvals import approval_reason
 from hub.plan.calendars import Cutoffs, cutoffs
 from hub.plan.cases import KINDS, disputed_part, drop_blocked, open_states
-from hub.plan.incremental import DUE, advance, consume, gather, look_again_if_stale, stopped_by
+from hub.plan.incremental import advance, stopped_by
 from hub.plan.layout import remap_step_indexes
 from hub.plan.scenarios import Step, steps_of
 from hub.plan.settle import plan_instalment_reminders, settle_cases

@@ -27,6 +27,7 @@ from sqlalchemy import Engine, update
 from sqlalchemy.orm import Session
 
 from hub.clock import utcnow
+from hub.plan.agenda import look_at
 from hub.store.bulk import Converters, sql
 from hub.store.db import writing
 from hub.store.events import log_event
@@ -103,8 +104,6 @@ def release(s: Session, dispatch_id: int, invoice_ids: Sequence[int]) -> None:
                         "FROM dispatch_invoice AS di WHERE di.invoice_id = dunning.invoice_id "
                         "AND di.scenario = dunning.scenario), -1) "
                         f"WHERE invoice_id IN ({marks})", tuple(invoice_ids))
-    from hub.plan.incremental import look_at  # (the planner's; it imports the store only)
-
     look_at(s, invoice_ids)  # the next plan reads them: the step may be due again
 
 
