@@ -13,6 +13,7 @@ import asyncio
 import datetime as dt
 import logging
 import math
+import time
 from typing import Any
 
 from sqlalchemy import func, select
@@ -78,7 +79,7 @@ class CeleryExecutor:
                               key="database.url")
         self.ws, self.company = ws, company
         self.app = configure(app, ws.config.scale)
-        self.pending: list[Any] = []
+        self.pending: list[tuple[Any, float]] = []  # (task, when enqueued)
 
     def _enqueue(self, task: str, *args: Any):
         return self.app.send_task(task, args=[self.company, *args])
@@ -93,11 +94,16 @@ class CeleryExecutor:
                 outbox.due_now(utcnow()))).scalar_one()
 
     def _enqueue_sends(self) -> int:
-        self.pending = [r for r in self.pending if not r.ready()]
+        # a task not done after two visibility timeouts is taken as lost (a worker killed
+        # with it, its redelivery gone): waiting on it would hold its batch forever. A task
+        # too many only finds nothing to reserve.
+        now, lost_after = time.monotonic(), 2 * self.ws.config.scale.visibility_timeout
+        self.pending = [(r, at) for r, at in self.pending
+                        if not r.ready() and now - at < lost_after]
         batch = self.ws.config.scale.send_batch
         wanted = min(math.ceil(self.due() / batch), MAX_QUEUED_SENDS) - len(self.pending)
         for _ in range(max(0, wanted)):
-            self.pending.append(self._enqueue("relance.send", batch))
+            self.pending.append((self._enqueue("relance.send", batch), now))
         return max(0, wanted)
 
     async def send(self, stop: asyncio.Event | None = None) -> int:
