@@ -7,8 +7,9 @@ invoice unread; and `plan_mark`, the config and day the stored days were compute
 (0010), a column on a table in invoice order, goes: moving it rewrote most of its pages.
 
 Triggers on SQLite, trigger functions on PostgreSQL. A later migration that recreates
-`invoice`, `customer`, `case_state` or `dunning` (a batch alter on SQLite) drops their
-triggers: it must run `create_triggers` of this revision again.
+`invoice`, `customer` or `case_state` (a batch alter on SQLite) drops their triggers: it
+must run `create_triggers` of this revision again (`tests/plan/test_incremental.py`'s
+changing-ledger replay fails without them).
 
 Revision ID: 0011
 Revises: 0010
