@@ -59,9 +59,9 @@ class Message(Record):
     """A rendered reminder ready for a channel.
 
     `idempotency_key` is the same for every attempt at one dispatch and unique across
-    dispatches, installations and rebuilt databases: `rl-{installation}:{scenario}:{step}:
-    {invoice or customer}:{period}` where `installation` is a random id made with the
-    database. Give it to the provider's idempotency header (Stripe, Lob) or deduplicate on
+    dispatches, installations and rebuilt databases: `rl-{installation}:{day}:{run}:
+    {scenario}:{step}:{invoice or customer}` where `installation` is a random id made with
+    the database. Give it to the provider's idempotency header (Stripe, Lob) or deduplicate on
     it yourself; never derive your own from the dispatch number, which repeats across
     installations."""
 

@@ -12,12 +12,26 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Column, Date, Integer, MetaData, String, Table, func, insert, literal, or_, select
+from sqlalchemy import (
+    Column,
+    Date,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    case,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+)
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.functions import GenericFunction
 
-from hub.store.models import Customer, Invoice, PlanAgenda, PlanMark
+from hub.plan.standing import last_planned_on, level_of, resume_step
+from hub.store.models import Customer, Invoice, PlanAgenda, PlanMark, PlanResume
 from hub.store.records import dialect_insert
 
 NEVER = dt.date(9999, 12, 31)  # no step can come: paid, left, or every step planned
@@ -60,23 +74,43 @@ def _later_default(element, compiler, **kw):
     return f"greatest({compiler.process(element.clauses, **kw)})"
 
 
-DUE = Table(  # the invoices read today, each with its customer's scenario
-    "plan_due", MetaData(),
+DUE = Table(  # the invoices read today, each with its customer's scenario and its standing
+    "plan_due", MetaData(),  # there (`hub.plan.standing`), kept as the day's plan advances it
     Column("invoice_id", Integer, primary_key=True),
     Column("scenario", String, index=True),
+    Column("level", Integer),
+    Column("planned_on", Date),
+    Column("resume_at", Integer),
     prefixes=["TEMPORARY"],
 )
 
 
-def gather(s: Session, today: dt.date) -> None:
-    """The invoices whose day has come, read once for every scenario."""
+def gather(s: Session, today: dt.date, everything: bool = False) -> None:
+    """The invoices whose day has come (`everything`: every open one), read once for every
+    scenario, with where each stands in its scenario."""
     agenda, inv, cust = PlanAgenda.__table__.c, Invoice.__table__.c, Customer.__table__.c
     DUE.create(s.connection(), checkfirst=True)
     s.execute(DUE.delete())
-    s.execute(insert(DUE).from_select(["invoice_id", "scenario"], select(
-        inv.id, func.coalesce(cust.scenario, "")).distinct().select_from(
-        PlanAgenda.__table__.join(Invoice.__table__, inv.id == agenda.invoice_id)
-        .join(Customer.__table__, cust.id == inv.customer_id)).where(agenda.day <= today)))
+    read = select(inv.id, func.coalesce(cust.scenario, "").label("scenario"))
+    if everything:
+        read = read.select_from(Invoice.__table__.join(
+            Customer.__table__, cust.id == inv.customer_id)).where(inv.status == "open")
+    else:
+        read = read.distinct().select_from(PlanAgenda.__table__.join(
+            Invoice.__table__, inv.id == agenda.invoice_id).join(
+            Customer.__table__, cust.id == inv.customer_id)).where(agenda.day <= today)
+    read = read.subquery("read")
+    s.execute(insert(DUE).from_select(
+        ["invoice_id", "scenario", "level", "planned_on", "resume_at"],
+        select(read.c.id, read.c.scenario, level_of(read.c.id, read.c.scenario),
+               last_planned_on(read.c.id, read.c.scenario), literal(None, Integer))))
+    # a step to resume at (rare): the step below it is the level, and no gap is waited
+    due = DUE.c
+    s.execute(DUE.update().where(due.invoice_id.in_(select(PlanResume.__table__.c.invoice_id)))
+              .values(resume_at=resume_step(due.invoice_id, due.scenario)))
+    s.execute(DUE.update().where(due.resume_at.is_not(None)).values(
+        level=case((due.level > due.resume_at - 1, due.level), else_=due.resume_at - 1),
+        planned_on=None))
 
 
 def consume(s: Session, today: dt.date, read: list[str], with_steps: list[str]) -> None:

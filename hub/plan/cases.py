@@ -128,25 +128,21 @@ def resume(s: Session, cfg, state: CaseState) -> None:
     """A broken promise or missed instalment: the covered invoices take their next step
     today, whatever its date and without the `min_gap` wait — the scenario's
     `on_broken_promise` step if it names one, never one below a step already sent."""
-    from hub.store.models import Dunning
-    from hub.store.records import dialect_insert
+    from hub.plan.standing import resume_at, standing
 
     for inv in owed_invoices(s, state):
-        row = s.get(Dunning, inv.id)
-        name = s.get(Customer, inv.customer_id).scenario or (row.scenario if row else None)
+        name = s.get(Customer, inv.customer_id).scenario
         sc = cfg.scenarios.get(name or "")
         if sc is None:
             continue
         steps = steps_of(sc)
-        level = row.level if row and row.scenario == name else -1
+        level = standing(s, inv.id, name).level
         target = next((st.index for st in steps if st.key == sc.on_broken_promise), None) \
             if sc.on_broken_promise else None
         jump = max(level + 1, target if target is not None else level + 1)
         if jump >= len(steps):  # every step went out already
             continue
-        values = {"scenario": name, "level": jump - 1, "planned_on": None, "resume_at": jump}
-        s.execute(dialect_insert(s, Dunning.__table__).values(invoice_id=inv.id, **values)
-                  .on_conflict_do_update(index_elements=["invoice_id"], set_=values))
+        resume_at(s, inv.id, name, steps[jump].key, jump)
         look_at(s, [inv.id])
 
 

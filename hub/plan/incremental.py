@@ -32,7 +32,7 @@ from hub.config.offsets import Offset
 from hub.plan.agenda import AT_ONCE, DUE, NEVER, add, add_days, later_of
 from hub.plan.cases import blocking
 from hub.plan.scenarios import BusinessCalendar, Step, step_date
-from hub.store.models import CaseState, Customer, Dunning, Invoice
+from hub.store.models import CaseState, Customer, Invoice
 
 
 @functools.lru_cache(maxsize=1024)
@@ -57,10 +57,10 @@ def earliest_offset(st: Step, sc: ScenarioConfig, calendars: list[BusinessCalend
 
 def next_possible(name: str, sc: ScenarioConfig, steps: list[Step], today: dt.date,
                   calendars: list[BusinessCalendar], columns: dict):
-    """SQL over the invoice, customer and dunning columns: the earliest day after `today`
-    a step of scenario `name` can be due for the invoice, given where it stands now."""
-    inv, dn = Invoice.__table__.c, Dunning.__table__.c
-    level = case((dn.scenario == name, dn.level), else_=-1)
+    """SQL over the invoice and customer columns and the invoice's standing in scenario
+    `name` (`DUE`): the earliest day after `today` a step of it can be due for the invoice."""
+    inv, due = Invoice.__table__.c, DUE.c
+    level = due.level
     whens = []
     earliest = {st.index: earliest_offset(st, sc, calendars, today) for st in steps}
     # by the earliest day each can fall (business and calendar days mix: due+15bd is never
@@ -74,11 +74,11 @@ def next_possible(name: str, sc: ScenarioConfig, steps: list[Step], today: dt.da
         whens.append((and_(*cond), add_days(inv.due_date, earliest[st.index])))
     day = case(*whens, else_=literal(NEVER))
     if sc.escalation == "earned":  # not before `min_gap` days after its last step here
-        gap = case((and_(dn.scenario == name, dn.level >= 0),  # as the planner's `rested`
-                    add_days(dn.planned_on, sc.min_gap)), else_=None)
+        gap = case((due.level >= 0, add_days(due.planned_on, sc.min_gap)),  # as `rested`
+                   else_=None)
         day = later_of(day, func.coalesce(gap, literal(AT_ONCE)))
     gone = or_(inv.status != "open", inv.kind != "invoice", inv.amount_due <= 0)
-    resumes = and_(dn.resume_at.is_not(None), dn.scenario == name)
+    resumes = due.resume_at.is_not(None)
     return case((gone, literal(NEVER)), (resumes, literal(today + dt.timedelta(days=1))),
                 else_=func.coalesce(later_of(day, literal(today + dt.timedelta(days=1))),
                                     literal(NEVER)))  # past year 9999: never
@@ -120,15 +120,14 @@ def advance(s: Session, name: str, sc: ScenarioConfig, steps: list[Step], today:
     """After the day's plan of scenario `name`: each invoice it read gets its next day
     (those planned from their new step, the others from where they still stand, those
     held not before they can be free; none for an invoice no step can come to)."""
-    inv, dn, due = Invoice.__table__.c, Dunning.__table__.c, DUE.c
-    planned = and_(dn.scenario == name, dn.planned_on == today)  # nothing held it today
+    inv, due = Invoice.__table__.c, DUE.c
+    planned = due.planned_on == today  # nothing held it today
     day = later_of(next_possible(name, sc, steps, today, calendars, columns),
                    case((planned, literal(AT_ONCE)), else_=_waits(sc, today, cases))
                    ).label("day")
     found = select(day, inv.id.label("invoice_id")).select_from(
         DUE.join(Invoice.__table__, inv.id == due.invoice_id)
-        .join(Customer.__table__, Customer.__table__.c.id == inv.customer_id)
-        .outerjoin(Dunning.__table__, dn.invoice_id == inv.id)).where(
+        .join(Customer.__table__, Customer.__table__.c.id == inv.customer_id)).where(
         due.scenario == name).offset(0).subquery("found")  # (OFFSET: SQLite computes the
     # day once per row, not again for the filter)
     add(s, select(found.c.day, found.c.invoice_id).where(found.c.day < NEVER))

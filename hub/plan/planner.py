@@ -52,13 +52,13 @@ from hub.plan.incremental import advance, stopped_by
 from hub.plan.layout import remap_step_indexes
 from hub.plan.scenarios import Step, steps_of
 from hub.plan.settle import plan_instalment_reminders, settle_cases
+from hub.plan.standing import resumed
 from hub.store.db import installation_id, session
 from hub.store.models import (
     CaseState,
     Customer,
     Dispatch,
     DispatchInvoice,
-    Dunning,
     Event,
     Invoice,
 )
@@ -144,23 +144,21 @@ def eligible(sc: ScenarioConfig, today: dt.date):
                 *[~f for f in flags], ~promised)
 
 
-def _due_index(sc: ScenarioConfig, name: str, steps: list[Step], cuts: Cutoffs, planned, today):
+def _due_index(sc: ScenarioConfig, steps: list[Step], cuts: Cutoffs, today):
     """CASE over the steps. Earned escalation (the default): the next applicable step after
     the last one planned, once `min_gap` days have passed since it — a first contact is
     never a later step, and a step before the due date only goes out before it. `latest`:
     the latest due step at once (earliest first for `catch_up: all`)."""
-    inv, dn, cols = Invoice.__table__.c, Dunning.__table__.c, invoice_columns()
+    inv, due, cols = Invoice.__table__.c, DUE.c, invoice_columns()
     earned = sc.escalation == "earned"
     ordered = steps if sc.catch_up == "all" or earned else list(reversed(steps))
-    rested = or_(planned < 0, dn.planned_on.is_(None),
-                 dn.planned_on <= today - dt.timedelta(days=sc.min_gap))
+    rested = or_(due.level < 0, due.planned_on.is_(None),
+                 due.planned_on <= today - dt.timedelta(days=sc.min_gap))
     whens = []
     for st in ordered:
         # a step to send at once (a broken promise): in this scenario, on an open day
-        resume = and_(dn.resume_at == st.index, dn.scenario == name,
-                      cuts.due[st.index] > literal(dt.date.min))
-        cond = [or_(inv.due_date <= cuts.due[st.index], resume),
-                planned < st.index]
+        resume = and_(due.resume_at == st.index, cuts.due[st.index] > literal(dt.date.min))
+        cond = [or_(inv.due_date <= cuts.due[st.index], resume), due.level < st.index]
         if earned:
             cond.append(rested)
             if st.offset.days < 0:  # a courtesy before the due date, never after it
@@ -173,21 +171,18 @@ def _due_index(sc: ScenarioConfig, name: str, steps: list[Step], cuts: Cutoffs, 
     # `could`: a necessary condition over raw invoice columns — some step is left and, when
     # earned, the gap since the last one has passed. Cheap, and selective on the daily run
     # (most invoices had a step recently), so few rows pay for the CASE and the customer join.
-    left = dn.level < steps[-1].index
+    could = due.level < steps[-1].index
     if earned:
-        left = and_(left, or_(dn.level < 0, dn.planned_on.is_(None),
-                              dn.planned_on <= today - dt.timedelta(days=sc.min_gap)))
-    could = or_(dn.scenario.is_(None), dn.scenario != name, left)
+        could = and_(could, rested)
     return case(*whens, else_=None), could
 
 
 def plan_scenario(s: Session, ws: Workspace, name: str, sc: ScenarioConfig, today: dt.date,
-                  report: PlanReport, share: float = 1.0) -> bool:
+                  report: PlanReport) -> bool:
     """Plan one scenario; False when it could not today (no steps, a closed day)."""
     steps = steps_of(sc)
     if not steps:
         return False
-    remap_step_indexes(s, name, steps)
     cuts = cutoffs(s, ws.config.company, name, sc, steps, today)  # per debtor calendar
     if cuts.none_today:  # a closed day for every debtor of the scenario
         return False
@@ -196,30 +191,14 @@ def plan_scenario(s: Session, ws: Workspace, name: str, sc: ScenarioConfig, toda
     s.execute(insert(STEP), [{"step_index": st.index, "step": st.key, "channel": st.config.channel,
                               "template": st.config.template, "cutoff": cuts.company[st.index]}
                              for st in steps])
-    inv, cust, dn = Invoice.__table__.c, Customer.__table__.c, Dunning.__table__.c
-    # The invoice's dunning level in this scenario (last step planned), read beside the scan.
-    planned = case((dn.scenario == name, dn.level), else_=-1)
-    # A scenario followed by most customers is planned by one sequential pass over invoices
-    # (LEFT JOIN + coalesce keeps invoices as the outer loop); a small one starts from its
-    # customers and their invoices through the customer_id index.
-    wide = share >= 0.2
-    if report.incremental:  # only the invoices whose day has come (`gather`)
-        joined = DUE.join(Invoice.__table__, inv.id == DUE.c.invoice_id).outerjoin(
-            Dunning.__table__, dn.invoice_id == inv.id).join(
-            Customer.__table__, cust.id == inv.customer_id)
-        in_scenario = DUE.c.scenario == name
-    else:
-        # the dunning row first (a lookup in id order, and the prefilter is over it), then
-        # the customer, for the few rows the prefilter lets through
-        stand = Invoice.__table__.outerjoin(Dunning.__table__, dn.invoice_id == inv.id)
-        joined = (stand.outerjoin(Customer.__table__, cust.id == inv.customer_id) if wide
-                  else stand.join(Customer.__table__, cust.id == inv.customer_id))
-        in_scenario = (func.coalesce(cust.scenario, "") == name) if wide \
-            else (cust.scenario == name)
-    due_index, could = _due_index(sc, name, steps, cuts, planned, today)
+    inv, cust = Invoice.__table__.c, Customer.__table__.c
+    # the invoices read today (`gather`) in this scenario, with where each stands in it
+    joined = DUE.join(Invoice.__table__, inv.id == DUE.c.invoice_id).join(
+        Customer.__table__, cust.id == inv.customer_id)
+    due_index, could = _due_index(sc, steps, cuts, today)
     idx = due_index.label("idx")
     asked, rules = inv.amount_due, [inv.due_date <= cuts.latest, could, eligible(sc, today),
-                                    in_scenario]
+                                    DUE.c.scenario == name]
     if sc.remind_undisputed and report.cases:  # only the undisputed rest is asked for
         asked = inv.amount_due - disputed_part(today)
         rules.append(asked > literal(Decimal(0), Money()))
@@ -274,14 +253,12 @@ def _materialise(s: Session, ws: Workspace, name: str, sc: ScenarioConfig, today
         joined = joined.outerjoin(ACCOUNT, and_(a.customer_id == c.customer_id,
                                                 a.currency == c.currency))
         asked = asked - func.coalesce(func.max(a.credit), literal(Decimal(0), Money()))
-    if sc.consolidate == "per_customer" or sc.one_voice:  # unique per run: never joins a sent one
-        key = (literal(f"{name}:") + func.min(st.step) + literal(":c")
-               + cast(func.min(c.customer_id), String) + literal(f":{today.isoformat()}:{base}"))
-    else:
-        # the planning run's mark too: a step released unsent (the invoice left the
-        # dispatch, then reopened) is planned again under a new key
-        key = (literal(f"{name}:") + func.min(st.step) + literal(":i")
-               + cast(func.min(c.invoice_id), String) + literal(f":{base}"))
+    # unique per run (a step released unsent and owed again gets a new key), and the run
+    # first: a day's keys are appended to their index, not scattered over its pages
+    who = (literal(":c") + cast(func.min(c.customer_id), String)
+           if sc.consolidate == "per_customer" or sc.one_voice
+           else literal(":i") + cast(func.min(c.invoice_id), String))
+    key = literal(f"{today.isoformat()}:{base}:{name}:") + func.min(st.step) + who
     g = (
         select((literal(base) + c.grp).label("id"),
                (literal(f"rl-{installation_id(s)}:") + key).label("key"),
@@ -308,14 +285,12 @@ def _materialise(s: Session, ws: Workspace, name: str, sc: ScenarioConfig, today
     _insert_ignore(s, DispatchInvoice.__table__,
                    ["dispatch_id", "invoice_id", "scenario", "step", "step_index"], link,
                    ["invoice_id", "scenario", "step"])
-    up = dialect_insert(s, Dunning.__table__).from_select(
-        ["invoice_id", "scenario", "level", "planned_on", "resume_at"],
-        select(c.invoice_id, literal(name), c.step_index, literal(today),
-               literal(None, Integer)).where(c.invoice_id.is_not(None))  # SQLite: ON CONFLICT
-        .order_by(c.invoice_id))                                         # after a WHERE
-    s.execute(up.on_conflict_do_update(index_elements=["invoice_id"], set_={
-        "scenario": up.excluded.scenario, "level": up.excluded.level,
-        "planned_on": up.excluded.planned_on, "resume_at": None}))
+    # where they stand now, for the agenda's next day (`advance`)
+    due, planned = DUE.c, select(c.invoice_id)
+    s.execute(DUE.update().where(due.invoice_id.in_(planned)).values(
+        level=select(c.step_index).where(c.invoice_id == due.invoice_id).scalar_subquery(),
+        planned_on=today, resume_at=None))
+    resumed(s, planned)
     if s.get_bind().dialect.name == "postgresql":
         s.execute(text("SELECT setval(pg_get_serial_sequence('dispatch', 'id'), "
                        "(SELECT COALESCE(MAX(id), 1) FROM dispatch))"))
@@ -370,15 +345,15 @@ def plan(ws: Workspace, *, today: dt.date | None = None, dry_run: bool = False,
         build_accounts(s, today, ws.config.dispatch.min_amount)
         report.cases = s.execute(select(exists(select(CaseState.id).where(
             open_states(today, list(KINDS)))))).scalar_one()
-        counts = dict(s.execute(select(Customer.scenario, func.count()).group_by(
-            Customer.scenario)).all())
-        total, read = sum(counts.values()) or 1, []
-        if incremental:
-            gather(s, today)
+        for name, sc in ws.config.scenarios.items():  # (before where invoices stand is read)
+            if steps_of(sc):
+                remap_step_indexes(s, name, steps_of(sc))
+        read: list[str] = []
+        gather(s, today, everything=not incremental)
         for name, sc in ws.config.scenarios.items():
             if scenarios and name not in scenarios:
                 continue
-            if plan_scenario(s, ws, name, sc, today, report, counts.get(name, 0) / total):
+            if plan_scenario(s, ws, name, sc, today, report):
                 read.append(name)
         if incremental:
             consume(s, today, read, [n for n, sc in ws.config.scenarios.items() if steps_of(sc)])

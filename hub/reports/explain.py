@@ -130,12 +130,11 @@ def _steps(ws: Workspace, inv: Invoice, cust: Customer | None, name: str,
                           cust.region if cust else None)
     done = {d.step: d for d in dispatches if d.scenario == name}
     out, following = [], None
+    from hub.plan.standing import standing
     from hub.store.db import session
-    from hub.store.models import Dunning
 
     with session(ws.engine) as s:
-        row = s.get(Dunning, inv.id)
-    last_on = row.planned_on if row and row.scenario == name else None
+        last_on = standing(s, inv.id, name).planned_on
     steps = steps_of(sc)
     # escalation: latest — the latest step already due goes, the ones before it are skipped
     latest = max((st.index for st in steps if st.key not in done and

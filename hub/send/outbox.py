@@ -93,17 +93,13 @@ def settle_simulated(s: Session, first: int, sent_at: dt.datetime) -> None:
 
 def release(s: Session, dispatch_id: int, invoice_ids: Sequence[int]) -> None:
     """These invoices leave the dispatch before it is sent: their (invoice, scenario, step)
-    links go, so the step is still to do if they are owed again, and each invoice's
-    dunning level falls back to the last step still linked."""
+    links go, so the step is still to do if they are owed again (where an invoice stands
+    is read from its links: `hub.plan.standing`)."""
     if not invoice_ids:
         return
     marks = _marks(len(invoice_ids))
     sql(s.connection(), f"DELETE FROM dispatch_invoice WHERE dispatch_id = ? AND invoice_id IN "
                         f"({marks})", (dispatch_id, *invoice_ids))
-    sql(s.connection(), "UPDATE dunning SET level = COALESCE((SELECT MAX(di.step_index) "
-                        "FROM dispatch_invoice AS di WHERE di.invoice_id = dunning.invoice_id "
-                        "AND di.scenario = dunning.scenario), -1) "
-                        f"WHERE invoice_id IN ({marks})", tuple(invoice_ids))
     look_at(s, invoice_ids)  # the next plan reads them: the step may be due again
 
 

@@ -134,17 +134,16 @@ class Payment(SQLModel, table=True):
     void: bool = False
 
 
-class Dunning(SQLModel, table=True):
-    """Where an invoice stands in its scenario: the last step planned, when, and a step to
-    send at once (a broken promise). A cache the planner reads beside its scan (dispatch_
-    invoice stays the truth), kept out of the wide invoice row so a day's plan rewrites a
-    narrow table, not most pages of the invoices."""
+class PlanResume(SQLModel, table=True):
+    """A step to send at once for an invoice (a broken promise, a missed instalment),
+    whatever its date and the `min_gap`: its next plan in this scenario sends it, and the
+    row goes (`hub.plan.standing`)."""
 
+    __tablename__ = "plan_resume"
     invoice_id: int = Field(primary_key=True, foreign_key="invoice.id")
     scenario: str
-    level: int = -1
-    planned_on: dt.date | None = None  # the gap to the next step runs from here
-    resume_at: int | None = None  # a step to send now, whatever its date
+    step: str  # the key: a moved step keeps it (`hub.plan.layout` moves the position)
+    step_index: int
 
 
 class StepLayout(SQLModel, table=True):

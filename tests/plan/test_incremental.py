@@ -22,7 +22,7 @@ from hub.plan.planner import plan
 from hub.send import outbox
 from hub.store.copy import copy_to_sqlite
 from hub.store.db import migrate, session
-from hub.store.models import CaseState, Dispatch, DispatchInvoice, Dunning, Invoice, PlanAgenda
+from hub.store.models import CaseState, Dispatch, DispatchInvoice, Invoice, PlanAgenda
 from hub.sync.engine import sync_all
 from hub.workspace import Workspace
 from tests import memory_plugins
@@ -175,8 +175,15 @@ def test_the_gap_runs_only_from_a_step_of_this_scenario(make_ws, tmp_path):
     load(ws, customer("A"), invoice("1", "A", TODAY), customer("B"), invoice("2", "B", TODAY))
     with session(ws.engine, immediate=True) as s:
         a, b = s.execute(select(Invoice.id).order_by(Invoice.number)).scalars().all()
-        s.merge(Dunning(invoice_id=a, scenario="old", level=1, planned_on=TODAY - D(days=1)))
-        s.merge(Dunning(invoice_id=b, scenario="s", level=-1, planned_on=TODAY - D(days=1)))
+        for n, (inv, scenario) in enumerate(((a, "old"), (b, "s")), start=1):
+            s.add(Dispatch(id=n, idempotency_key=f"k{n}", customer_id=n, scenario=scenario,
+                           step="due+3d", step_index=0, channel="email", template="t",
+                           status="sent", planned_on=TODAY - D(days=1)))
+            s.flush()
+            s.add(DispatchInvoice(dispatch_id=n, invoice_id=inv, scenario=scenario,
+                                  step="due+3d", step_index=0))
+        s.flush()
+        outbox.release(s, 2, [b])  # b's step in this scenario let go: where it stands is -1
     inc, _ = _replay(ws, tmp_path, 20, incremental_=True)
     assert [(day, step) for day, _, step, _ in inc] == [(TODAY + D(days=3), "due+3d")] * 2
     assert inc == _replay(ws, tmp_path, 20, incremental_=False)[0]
