@@ -357,8 +357,8 @@ def plan(ws: Workspace, *, today: dt.date | None = None, dry_run: bool = False,
                 read.append(name)
         if incremental:
             consume(s, today, read, [n for n, sc in ws.config.scenarios.items() if steps_of(sc)])
-        s.execute(CANDIDATE.delete())
-        s.execute(STEP.delete())
+        for scratch in (CANDIDATE, STEP, DUE):  # (a pooled connection keeps its temp tables)
+            s.execute(scratch.delete())
         reminders = plan_instalment_reminders(s, ws.config, today, installation_id(s))
         report.dispatch_ids += reminders
         report.created += len(reminders)
