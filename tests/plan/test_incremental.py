@@ -189,6 +189,36 @@ def test_the_gap_runs_only_from_a_step_of_this_scenario(make_ws, tmp_path):
     assert inc == _replay(ws, tmp_path, 20, incremental_=False)[0]
 
 
+def test_a_customer_moved_back_picks_up_where_it_stood_in_the_scenario(make_ws, tmp_path):
+    # first reminder under `standard`; moved to `strict` (its own first step); moved back:
+    # the next `standard` step comes, never the first one again as a message without its
+    # invoice (the step's link exists: it was planned once, ever)
+    ws = make_ws(CONFIG)
+    due = TODAY - D(days=3)  # due+3d today (Tuesday 24 November)
+
+    def segment(name: str) -> None:
+        memory_plugins.LEDGERS["default"][:] = [customer("A", segment=name),
+                                                invoice("1", "A", due, amount="900.00")]
+        assert all(r.ok for r in asyncio.run(sync_all(ws, full=True)))
+
+    segment("std")
+    plan(ws, today=TODAY)
+    segment("key")
+    plan(ws, today=TODAY + D(days=3))  # Friday: strict's due+1d (its latest step due)
+    segment("std")
+    for n in range(4, 40):
+        plan(ws, today=TODAY + D(days=n))
+    with session(ws.engine) as s:
+        rows = s.execute(select(Dispatch.planned_on, Dispatch.scenario, Dispatch.step)
+                         .order_by(Dispatch.id)).all()
+        assert s.execute(select(Dispatch.id).where(~Dispatch.id.in_(
+            select(DispatchInvoice.dispatch_id)))).all() == []
+    assert [(sc, step) for _, sc, step in rows] == [
+        ("standard", "due+3d"), ("strict", "due+1d"), ("standard", "late"),
+        ("standard", "due+30d")]
+    assert rows[2][0] == due + D(days=27)  # `late` waits for its `days_overdue > 26`
+
+
 # in the order steps_of sorts them; due+15bd sorts before due+18d yet falls after it
 OFFSETS = ["due-7d", "due-5bd", "due+1d", "due+3d", "due+8bd", "due+10d", "due+15bd",
            "due+18d", "due+30d", "due+45bd"]
