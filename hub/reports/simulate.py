@@ -49,13 +49,14 @@ def _case_changes(s, day: dt.date, seen: dict[int, Any]) -> list[dict[str, Any]]
     """Case states closed by the day's plan, or lapsed at the day's start (the first call,
     with nothing seen, notes the open ones)."""
     out = []
-    q = select(CaseState, Customer.name).outerjoin(
-        Invoice, Invoice.id == CaseState.invoice_id).join(
-        Customer, Customer.id == func.coalesce(CaseState.customer_id, Invoice.customer_id))
-    if seen:
-        q = q.where(or_(CaseState.closed_at.is_not(None),
-                        CaseState.until == day - dt.timedelta(days=1)))
-    for c, name in s.execute(q).all():
+    cs, inv, cust = CaseState.__table__.c, Invoice.__table__.c, Customer.__table__.c
+    q = select(cs.id, cs.kind, cs.closed_at, cs.outcome, cs.until, cs.data, cust.name).select_from(
+        CaseState.__table__.outerjoin(Invoice.__table__, inv.id == cs.invoice_id).join(
+            Customer.__table__, cust.id == func.coalesce(cs.customer_id, inv.customer_id)))
+    if seen:  # (columns, not objects: read every simulated day)
+        q = q.where(or_(cs.closed_at.is_not(None), cs.until == day - dt.timedelta(days=1)))
+    for c in s.execute(q).all():
+        name = c.name
         before = seen.get(c.id)
         if before is None and c.closed_at is None:
             seen[c.id] = "open"
@@ -129,10 +130,11 @@ def _sent(s, first: int, day: dt.date) -> list[dict[str, Any]]:
             .order_by(di.dispatch_id, inv.due_date)).all():
         numbers.setdefault(did, []).append(number)
     out: list[dict[str, Any]] = []
+    cust = Customer.__table__.c
     for did, scenario, step, channel, template, why_held, amount, currency, name in s.execute(
             select(d.id, d.scenario, d.step, d.channel, d.template, d.approval_reason,
-                   d.amount, d.currency, Customer.name)
-            .join(Customer, Customer.id == d.customer_id)
+                   d.amount, d.currency, cust.name)
+            .join(Customer.__table__, cust.id == d.customer_id)
             .where(d.id >= first).order_by(d.id)).all():
         why = f"step {step} of {scenario}" if scenario != "payment_plan" else \
             "payment-plan instalment ahead"
