@@ -18,3 +18,10 @@ def utcnow() -> dt.datetime:
 def today_in(tz: str) -> dt.date:
     """The calendar day it is now in the IANA zone `tz`."""
     return dt.datetime.now(ZoneInfo(tz)).date()
+
+
+def day_in(moment: dt.datetime, tz: str) -> dt.date:
+    """The calendar day `moment` (UTC when naive, as the store keeps it) falls on in `tz`."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(ZoneInfo(tz)).date()

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from sqlalchemy import select, update
 
-from hub.clock import utcnow
+from hub.clock import day_in, utcnow
 from hub.contracts import LedgerNote
 from hub.errors import AuthError, RelanceError, RetriableError
 from hub.store.db import session
@@ -43,7 +43,9 @@ def _claim(ws: Workspace, conn: str, d: Dispatch, inv: Invoice, customer_type: s
     st = step_config(ws, d)
     if not (st and st.claim_fees and ws.config.connections[conn].writeback_claims):
         return None
-    on = (d.sent_at or utcnow()).date()
+    # the company's day of the send, as the notice counted it (not the UTC date: after
+    # midnight in Paris the two differ, and so would the days late)
+    on = day_in(d.sent_at or utcnow(), ws.config.company.timezone)
     try:
         return claims_for(ws, [inv], customer_type, on)
     except RelanceError:

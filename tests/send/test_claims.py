@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
+from hub.clock import today_in
 from hub.store.db import session
 from hub.store.models import Dispatch
 from tests import memory_plugins
@@ -37,7 +38,7 @@ def test_the_notice_claims_the_fees_and_the_ledger_note_states_them(make_ws):
         own.unlink()
     (ws.root / "law").mkdir()
     (ws.root / "law" / "rates.yaml").write_text(RATES)
-    today = dt.date.today()
+    today = today_in("Europe/Paris")  # the company's day, as the planner counts it
     due = today - dt.timedelta(days=40)
     setup(ws, customer("C1"), invoice("1", "C1", due, amount="10000.00"))
     send(ws)
@@ -53,13 +54,13 @@ def test_without_the_rate_nothing_is_claimed_on_a_guess(make_ws, tmp_path, monke
     from hub.law import rates
 
     shipped = tmp_path / "shipped.yaml"  # a timeline that stops before this half-year
-    today = dt.date.today()
+    today = today_in("Europe/Paris")  # the company's day, as the planner counts it
     stop = dt.date(today.year, 1 if today.month <= 6 else 7, 1) - dt.timedelta(days=1)
     shipped.write_text(f"ecb_mro:\n  source: ecb\n  rates:\n    - {{from: 2024-12-18, "
                        f"rate: \"3.15\"}}\n  known_until: {stop.isoformat()}\n")
     monkeypatch.setattr(rates, "SHIPPED", shipped)
     ws = make_ws(CONFIG)
-    today = dt.date.today()
+    today = today_in("Europe/Paris")  # the company's day, as the planner counts it
     setup(ws, customer("C1"), invoice("1", "C1", today - dt.timedelta(days=40),
                                       amount=str(Decimal("10000.00"))))
     report = send(ws)
