@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from hub.cli import app
+from hub.clock import today_in
 from tests.send.test_unknown_is_not_open import CONFIG, export
 
 runner = CliRunner()
@@ -68,7 +69,7 @@ def _invoices(tmp_path, rows):
 
 def test_dso_counts_back_through_the_days_sales(make_ws, tmp_path):
     make_ws(CONFIG.replace("complete_export: true", "complete_export: false"))
-    today = dt.date.today()
+    today = today_in("Europe/Paris")  # the company's day, which the report counts back from
     # 100 sold each of the last 10 days; 250 of it still open: 2.5 days of sales outstanding
     _invoices(tmp_path, [(today - dt.timedelta(days=d), "100", "100" if d < 2 else (
         "50" if d == 2 else "0")) for d in range(10)])
@@ -81,7 +82,7 @@ def test_dso_counts_back_through_the_days_sales(make_ws, tmp_path):
 
 def test_dso_says_when_the_period_caps_it(make_ws, tmp_path):
     make_ws(CONFIG.replace("complete_export: true", "complete_export: false"))
-    today = dt.date.today()
+    today = today_in("Europe/Paris")  # the company's day, which the report counts back from
     # an old unpaid invoice of 5,000 and 100 of sales in the period: the period cannot cover it
     _invoices(tmp_path, [(today - dt.timedelta(days=200), "5000", "5000"),
                          (today - dt.timedelta(days=5), "100", "100")])
