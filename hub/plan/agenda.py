@@ -19,7 +19,6 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
-    case,
     func,
     insert,
     literal,
@@ -30,8 +29,8 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.functions import GenericFunction
 
-from hub.plan.standing import last_planned_on, level_of, resume_step
-from hub.store.models import Customer, Invoice, PlanAgenda, PlanMark, PlanResume
+from hub.plan.standing import fold_resumes, last_planned_on, level_of
+from hub.store.models import Customer, Invoice, PlanAgenda, PlanMark
 from hub.store.records import dialect_insert
 
 NEVER = dt.date(9999, 12, 31)  # no step can come: paid, left, or every step planned
@@ -104,13 +103,7 @@ def gather(s: Session, today: dt.date, everything: bool = False) -> None:
         ["invoice_id", "scenario", "level", "planned_on", "resume_at"],
         select(read.c.id, read.c.scenario, level_of(read.c.id, read.c.scenario),
                last_planned_on(read.c.id, read.c.scenario), literal(None, Integer))))
-    # a step to resume at (rare): the step below it is the level, and no gap is waited
-    due = DUE.c
-    s.execute(DUE.update().where(due.invoice_id.in_(select(PlanResume.__table__.c.invoice_id)))
-              .values(resume_at=resume_step(due.invoice_id, due.scenario)))
-    s.execute(DUE.update().where(due.resume_at.is_not(None)).values(
-        level=case((due.level > due.resume_at - 1, due.level), else_=due.resume_at - 1),
-        planned_on=None))
+    fold_resumes(s, DUE)
 
 
 def consume(s: Session, today: dt.date, read: list[str], with_steps: list[str]) -> None:

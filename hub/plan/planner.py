@@ -346,8 +346,8 @@ def plan(ws: Workspace, *, today: dt.date | None = None, dry_run: bool = False,
         report.cases = s.execute(select(exists(select(CaseState.id).where(
             open_states(today, list(KINDS)))))).scalar_one()
         for name, sc in ws.config.scenarios.items():  # (before where invoices stand is read)
-            if steps_of(sc):
-                remap_step_indexes(s, name, steps_of(sc))
+            if steps := steps_of(sc):
+                remap_step_indexes(s, name, steps)
         read: list[str] = []
         gather(s, today, everything=not incremental)
         for name, sc in ws.config.scenarios.items():

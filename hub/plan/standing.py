@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import func, literal, select
+from sqlalchemy import case, func, literal, select
 from sqlalchemy.orm import Session
 
 from hub.store.models import Dispatch, DispatchInvoice, PlanResume
@@ -52,11 +52,24 @@ class Standing:
     resume_at: int | None = None
 
 
+def fold_resumes(s: Session, table) -> None:
+    """Over a table of standings (invoice_id, scenario, level, planned_on, resume_at): a
+    step to resume at makes the step below it the level, and no gap is waited. Set-based
+    for the day's read; `standing` reads one invoice the same way."""
+    t = table.c
+    found = s.execute(table.update().where(t.invoice_id.in_(select(
+        PlanResume.__table__.c.invoice_id))).values(resume_at=resume_step(t.invoice_id, t.scenario)))
+    if found.rowcount:  # (mostly none: no pass over the day's read)
+        s.execute(table.update().where(t.resume_at.is_not(None)).values(
+            level=case((t.level > t.resume_at - 1, t.level), else_=t.resume_at - 1),
+            planned_on=None))
+
+
 def standing(s: Session, invoice_id: int, scenario: str) -> Standing:
     level, planned_on, resume = s.execute(select(
         level_of(literal(invoice_id), scenario), last_planned_on(literal(invoice_id), scenario),
         resume_step(literal(invoice_id), scenario))).one()
-    if resume is not None:
+    if resume is not None:  # as `fold_resumes`
         return Standing(max(level, resume - 1), None, resume)
     return Standing(level, planned_on, None)
 

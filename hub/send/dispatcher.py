@@ -18,11 +18,10 @@ from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 
-from hub.clock import today_in, utcnow
+from hub.clock import day_in, today_in, utcnow
 from hub.contracts import SendResult
 from hub.contracts.budget import per_second
 from hub.errors import (
@@ -232,7 +231,7 @@ class Dispatcher:
             until = next_allowed(now, conf.quiet_hours or HOLIDAYS_ONLY, tz,
                                  closed=off.__contains__)
             if until:
-                holiday = now.astimezone(ZoneInfo(tz)).date() in off
+                holiday = day_in(now, tz) in off
                 return self._hold(d.id, "public_holiday" if holiday else "quiet_hours", until)
         if self.stop is not None and self.stop.is_set():
             return
