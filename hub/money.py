@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from decimal import Decimal
 
 from babel.numbers import format_currency, format_decimal, get_currency_precision
@@ -17,7 +18,12 @@ def fmt_amounts(amounts: dict[str, Decimal], locale: str = "en_GB") -> str:
 
 def quantize(amount: Decimal, currency: str) -> Decimal:
     """Round to the currency's minor unit (JPY 0, EUR 2, KWD 3)."""
-    return amount.quantize(Decimal(1).scaleb(-get_currency_precision(currency)))
+    return amount.quantize(_minor_unit(currency))
+
+
+@functools.cache
+def _minor_unit(currency: str) -> Decimal:
+    return Decimal(1).scaleb(-get_currency_precision(currency))
 
 
 def fmt_number(amount: Decimal, currency: str, locale: str = "en_GB") -> str:

@@ -59,6 +59,7 @@ def _simulated(ws, root: Path, today) -> None:
 
     from rich.table import Table
 
+    from hub.cli.simulate import shown_amount
     from hub.reports.simulate import simulate
 
     rows = [r for r in simulate(ws, today + dt.timedelta(days=1), today + dt.timedelta(days=14))
@@ -69,7 +70,7 @@ def _simulated(ws, root: Path, today) -> None:
         t.add_column(col, overflow="fold")
     for r in rows[:8]:
         t.add_row(f"{r['date']:%a %d %b}", r["customer"], f"{r['scenario']}/{r['step']}",
-                  r["channel"], r["amount"] or "")
+                  r["channel"], shown_amount(r, ws.config.company.babel_locale))
     console.print(t)
 
 

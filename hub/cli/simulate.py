@@ -43,6 +43,7 @@ def simulate(start: str = typer.Option(None, "--from", help="first day (default 
         return print_json(rows)
     if not rows:
         return console.print(f"Nothing would happen from {first} to {last}.")
+    locale = ws.config.company.babel_locale
     t = Table(title=f"Simulated {first} → {last}: {sum(1 for r in rows if r['step'])} "
                     "reminder(s)")
     for col in ("date", "customer", "step", "channel", "invoices", "amount", "why"):
@@ -51,9 +52,16 @@ def simulate(start: str = typer.Option(None, "--from", help="first day (default 
         inv = ", ".join(r["invoices"][:3]) + (f" +{len(r['invoices']) - 3}"
                                               if len(r["invoices"]) > 3 else "")
         t.add_row(str(r["date"]), r["customer"], f"{r['scenario']}/{r['step']}" if r["step"]
-                  else "—", r["channel"] or "", inv, r["amount"] or "", r["why"])
+                  else "—", r["channel"] or "", inv, shown_amount(r, locale), r["why"])
     console.print(t)
     return None
+
+
+def shown_amount(row: dict, locale: str) -> str:
+    """A simulated row's amount in the company's locale (blank: several currencies, or none)."""
+    from hub.money import fmt
+
+    return fmt(row["amount"], row["currency"], locale) if row["amount"] is not None else ""
 
 
 scenarios_app = typer.Typer(help="Check the scenarios against the data.", no_args_is_help=True)

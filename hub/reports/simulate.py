@@ -97,7 +97,8 @@ def simulate(ws: Workspace, start: dt.date, end: dt.date, *, scenario: str | Non
             with session(sim.engine, immediate=True) as s:
                 for change in _case_changes(s, day, seen):
                     rows.append({"date": day, "invoices": [], "scenario": None, "step": None,
-                                 "channel": None, "template": None, "amount": None} | change)
+                                 "channel": None, "template": None, "amount": None,
+                                 "currency": None} | change)
                 if report.dispatch_ids:
                     rows += _sent(s, min(report.dispatch_ids), day)
             day += dt.timedelta(days=1)
@@ -143,8 +144,9 @@ def _sent(s, first: int, day: dt.date) -> list[dict[str, Any]]:
         out.append({"date": day, "customer": name, "invoices": numbers.get(did, []),
                     "scenario": scenario, "step": step, "channel": channel,
                     "template": template, "why": why,
-                    "amount": f"{quantize(amount, currency)} {currency}"
-                    if amount is not None and currency != "MIXED" else None})
+                    **({"amount": quantize(amount, currency), "currency": currency}
+                       if amount is not None and currency != "MIXED" else
+                       {"amount": None, "currency": None})})
     outbox.settle_simulated(s, first, dt.datetime.combine(day, dt.time(9), tzinfo=dt.UTC))
     return out
 

@@ -24,7 +24,6 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import update
 
 from hub.clock import today_in
-from hub.plan.scenarios import BusinessCalendar
 from hub.send.dispatcher import Dispatcher
 from hub.store.db import session
 from hub.store.events import record_event
@@ -86,14 +85,11 @@ async def job_sync(root: str, connection: str) -> None:
 
 
 async def job_cycle(root: str) -> None:
+    # every day: each debtor's calendar decides what goes out (a French holiday is an open
+    # day for a UK debtor; a scenario with `closed_days: ignore` sends on weekends), and a
+    # closed day still syncs and judges promises
     rt = _rt(root)
-    company = rt.ws.config.company
-    today = today_in(company.timezone)
-    if rt.ws.config.serve.cycle_every is None and not \
-            BusinessCalendar.for_company(company).is_business_day(today):
-        log.info("daily cycle skipped: %s is not a business day", today)
-        return
-    await _timed(root, "cycle", _cycle(rt, today))
+    await _timed(root, "cycle", _cycle(rt, today_in(rt.ws.config.company.timezone)))
 
 
 async def _cycle(rt: Runtime, today: dt.date) -> None:

@@ -47,6 +47,8 @@ def test_demo_twice_sends_once_and_says_so(tmp_path):
     assert first.exit_code == 0, first.output
     assert "amount reminded" in first.output and "Aged balance" in first.output
     assert "The next 14 days, simulated" in first.output  # relance simulate, in the demo
+    simulated = first.output.split("The next 14 days, simulated")[1].split("Aged balance")[0]
+    assert "€" in simulated and " EUR" not in simulated  # amounts in the company's locale
     assert "A late-fee letter" in first.output and "L441-10" in first.output
     # the preview is a sample that still shows every channel, then says how many more
     assert "more, each kind of step shown above" in first.output
@@ -128,7 +130,7 @@ company: {name: Acme, country: FR, timezone: Europe/Paris, language: fr}
 connections: {books: {plugin: csv, settings: {path: invoices.csv}}}
 channels:
   sms: {plugin: sms_twilio, settings: {account_sid: AC1, auth_token: t, from_number: "+15005550006"}}
-scenarios: {standard: {steps: [{at: due+10d, channel: sms, template: short_reminder}]}}
+scenarios: {standard: {closed_days: ignore, steps: [{at: due+10d, channel: sms, template: short_reminder}]}}
 assign: [{scenario: standard}]
 """)
     invoke("sync", "-w", str(tmp_path))

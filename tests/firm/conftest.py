@@ -15,7 +15,7 @@ COMPANY = """
 company: {{name: {name}, country: {country}, timezone: Europe/Paris, language: en}}
 connections: {{ledger: {{plugin: memory, settings: {{ledger: {slug}}}}}}}
 channels: {{email: {{plugin: capture}}}}
-scenarios: {{standard: {{steps: [{{at: due+3d, channel: email, template: first_reminder}}]}}}}
+scenarios: {{standard: {{closed_days: ignore, steps: [{{at: due+3d, channel: email, template: first_reminder}}]}}}}
 assign: [{{scenario: standard}}]
 """
 

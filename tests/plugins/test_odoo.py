@@ -235,7 +235,7 @@ connections:
     plugin: odoo
     settings: {{url: "{URL}", database: acme, login: ar@acme.example, api_key: "${{ODOO_KEY}}"}}
 channels: {{email: {{plugin: capture}}}}
-scenarios: {{standard: {{steps: [{{at: due+3d, channel: email, template: first_reminder}}]}}}}
+scenarios: {{standard: {{closed_days: ignore, steps: [{{at: due+3d, channel: email, template: first_reminder}}]}}}}
 assign: [{{scenario: standard}}]
 """
 

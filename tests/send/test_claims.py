@@ -22,6 +22,7 @@ connections:
 channels: {email: {plugin: capture}}
 scenarios:
   standard:
+    closed_days: ignore
     escalation: latest
     steps:
       - {at: due+30d, channel: email, template: formal_notice, claim_fees: true}

@@ -21,7 +21,7 @@ CONFIG = """
 company: {name: Acme SAS, country: FR, timezone: Europe/Paris, language: en}
 connections: {ledger: {plugin: memory}}
 channels: {email: {plugin: capture}}
-scenarios: {standard: {steps: [{at: due+3d, channel: email, template: first_reminder}]}}
+scenarios: {standard: {closed_days: ignore, steps: [{at: due+3d, channel: email, template: first_reminder}]}}
 assign: [{scenario: standard}]
 """
 

@@ -26,6 +26,7 @@ channels:
   email: {plugin: capture}
 scenarios:
   standard:
+    closed_days: ignore
     steps:
       - {at: due+3d, channel: email, template: first_reminder}
 assign:

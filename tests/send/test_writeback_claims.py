@@ -19,7 +19,7 @@ CONFIG = """
 company: {name: Acme, country: FR, timezone: Europe/Paris, language: en}
 connections: {ledger: {plugin: memory, writeback: true}}
 channels: {email: {plugin: capture}}
-scenarios: {standard: {steps: [{at: due+3d, channel: email, template: courtesy}]}}
+scenarios: {standard: {closed_days: ignore, steps: [{at: due+3d, channel: email, template: courtesy}]}}
 assign: [{scenario: standard}]
 """
 

@@ -39,7 +39,7 @@ def test_celery_workers_never_send_a_dispatch_twice(tmp_path, pg_url, make_ws):
 company: {{name: Acme, country: FR, timezone: Europe/Paris, language: en}}
 connections: {{ledger: {{plugin: memory}}}}
 channels: {{out: {{plugin: file_channel, settings: {{path: "{sent}"}}, concurrency: 2}}}}
-scenarios: {{standard: {{steps: [{{at: due+3d, channel: out, template: nudge}}]}}}}
+scenarios: {{standard: {{closed_days: ignore, steps: [{{at: due+3d, channel: out, template: nudge}}]}}}}
 assign: [{{scenario: standard}}]
 scale: {{broker: "{broker}"}}
 """

@@ -101,3 +101,24 @@ def test_the_service_cycle_syncs_before_it_plans_and_sends(make_ws):
     asyncio.run(go())
     sent = [m.invoices[0].number for m in memory_plugins.SENT["email"]]
     assert sent == ["INV-2"], sent  # the new invoice, and not the one paid meanwhile
+
+
+def test_the_daily_cycle_runs_on_the_company_s_closed_days_too(make_ws, monkeypatch):
+    """A Saturday in Paris: the service still syncs and plans. Each debtor's calendar says
+    what goes out (a step of a `closed_days: ignore` scenario, a debtor whose country is
+    open): skipping the whole cycle on the company's weekend sent none of it."""
+    import hub.serve.scheduler as scheduler
+
+    saturday = TODAY + dt.timedelta(days=(5 - TODAY.weekday()) % 7)
+    ws = make_ws()
+    rt = Runtime(ws)
+    ran = []
+
+    async def cycle(rt_, today):
+        ran.append(today)
+
+    monkeypatch.setattr(scheduler, "today_in", lambda tz: saturday)
+    monkeypatch.setattr(scheduler, "_cycle", cycle)
+    monkeypatch.setitem(RUNTIMES, str(ws.root), rt)
+    asyncio.run(scheduler.job_cycle(str(ws.root)))
+    assert ran == [saturday]

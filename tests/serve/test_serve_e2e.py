@@ -47,6 +47,7 @@ channels:
   out: {{plugin: file_channel, settings: {{path: "{root / 'sent.jsonl'}"}}}}
 scenarios:
   standard:
+    closed_days: ignore
     steps: [{{at: due+3d, channel: out, template: nudge}}]
 assign: [{{scenario: standard}}]
 serve: {json.dumps(serve_cfg)}

@@ -151,7 +151,7 @@ channels:
     plugin: mailgun
     settings: {{api_key: key-test, domain: mg.test, from_address: ar@acme.example,
                 base_url: "http://127.0.0.1:{port}"}}
-scenarios: {{standard: {{steps: [{{at: due+3d, channel: email, template: first_reminder}}]}}}}
+scenarios: {{standard: {{closed_days: ignore, steps: [{{at: due+3d, channel: email, template: first_reminder}}]}}}}
 assign: [{{scenario: standard}}]
 """)
     run = subprocess.run([str(py), "-m", "hub", "run", "-w", str(ws), "--json"],
