@@ -12,11 +12,13 @@ from hub.plan.cases import open_case
 from hub.reports.simulate import simulate
 from hub.store.db import session
 from hub.store.models import Dispatch
-from tests.conftest import TODAY, customer, invoice
+from tests.conftest import BASE_CONFIG, TODAY, customer, invoice
 from tests.plan.test_accounts import credit
 from tests.plan.test_planner import load
 
 D = dt.timedelta
+# the shared config with the default calendar: a step on a weekend waits for Monday
+SHIFTING = "\n".join(line for line in BASE_CONFIG.splitlines() if "closed_days" not in line)
 
 
 def calendar(rows):
@@ -24,7 +26,7 @@ def calendar(rows):
 
 
 def test_earned_escalation_a_broken_promise_and_a_netted_credit_over_a_month(make_ws):
-    ws = make_ws()  # courtesy due-7d, first reminder due+3d, second due+15d; min_gap 7
+    ws = make_ws(SHIFTING)  # courtesy due-7d, first reminder due+3d, second due+15d; min_gap 7
     load(ws, customer("A"), invoice("1", "A", TODAY + D(days=10)),
          customer("B"), invoice("2", "B", TODAY - D(days=20)),
          customer("C"), invoice("3", "C", TODAY - D(days=5)), credit("CN", "C", "150.00"))
@@ -46,7 +48,7 @@ def test_earned_escalation_a_broken_promise_and_a_netted_credit_over_a_month(mak
 
 
 def test_a_kept_promise_with_assume_paid_and_a_missed_instalment(make_ws):
-    ws = make_ws()
+    ws = make_ws(SHIFTING)
     load(ws, customer("B"), invoice("2", "B", TODAY - D(days=20)),
          customer("P"), invoice("4", "P", TODAY - D(days=20), amount="600.00"))
     with session(ws.engine, immediate=True) as s:
