@@ -42,17 +42,22 @@ class LoadedConfig:
         return ConfigError(message, place=self.place(*key), key=".".join(map(str, key)) or None)
 
 
-def _walk(node: yaml.Node, path: tuple, lines: dict[tuple, int]) -> Any:
+def _walk(node: yaml.Node, path: tuple, lines: dict[tuple, int],
+          twice: list[tuple[tuple, int, int]]) -> Any:
+    """The data, with the line of every key; a key given twice in one mapping goes to
+    `twice` (YAML would keep the last without a word)."""
     lines[path] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         out = {}
         for k, v in node.value:
             key = yaml.safe_load(yaml.serialize(k)) if not isinstance(k, yaml.ScalarNode) else k.value
+            if key in out:
+                twice.append(((*path, key), k.start_mark.line + 1, lines[(*path, key)]))
             lines[(*path, key)] = k.start_mark.line + 1
-            out[key] = _walk(v, (*path, key), lines)
+            out[key] = _walk(v, (*path, key), lines, twice)
         return out
     if isinstance(node, yaml.SequenceNode):
-        return [_walk(v, (*path, i), lines) for i, v in enumerate(node.value)]
+        return [_walk(v, (*path, i), lines, twice) for i, v in enumerate(node.value)]
     return yaml.safe_load(yaml.serialize(node))
 
 
@@ -100,9 +105,14 @@ def parse(text: str, path: Path, *, secrets_optional: bool = False,
         place = f"{path.name}:{mark.line + 1}" if mark else path.name
         raise ConfigError(f"not valid YAML: {getattr(exc, 'problem', exc)}", place=place) from None
     lines: dict[tuple, int] = {}
-    data = _walk(node, (), lines) if node is not None else {}
+    twice: list[tuple[tuple, int, int]] = []
+    data = _walk(node, (), lines, twice) if node is not None else {}
     if not isinstance(data, dict):
         raise ConfigError("the file must be a mapping with a `company:` section", place=path.name)
+    if twice:
+        raise ConfigError("\n".join(str(ConfigError(
+            f"given twice (first at line {first}): keep one", place=f"{path.name}:{line}",
+            key=".".join(map(str, key)))) for key, line, first in twice))
     env_errors: list[tuple[tuple, str]] = []
     unset: list[str] | None = [] if secrets_optional else None
     data = _interpolate(data, (), env_errors, unset)

@@ -110,3 +110,14 @@ def test_a_sqlite_too_old_for_the_store_is_refused_with_the_way_out():
     check_sqlite()  # the one this Python links
     with pytest.raises(ConfigError, match=r"database.url: .*SQLite 3\.31\.1.*3\.35 or newer.*PostgreSQL"):
         check_sqlite((3, 31, 1))
+
+
+def test_a_key_given_twice_is_refused_naming_both_lines():
+    """YAML keeps the last of two equal keys without a word: `closed_days: next` under
+    `closed_days: ignore` silently won. Both places are named instead."""
+    text = BASE_CONFIG.replace("  language: en\n", "  language: en\n  name: Other SAS\n")
+    with pytest.raises(ConfigError) as e:
+        load(text)
+    second = [i for i, line in enumerate(text.splitlines(), 1) if "name:" in line][1]
+    assert f"relance.yaml:{second}" in str(e.value) and "company.name" in str(e.value)
+    assert "given twice" in str(e.value) and f"line {line_of(text, 'Acme SAS')}" in str(e.value)
