@@ -105,10 +105,15 @@ def plan(workspace: Path = WorkspaceOpt, as_json: bool = JsonOpt,
     rows = report.preview
     if as_json:
         print_json({"date": report.today, "dispatches": [r.as_json() for r in rows],
-                    "changes": report.diff})
+                    "changes": report.diff, "closed_today": report.closed})
         return
     if not rows:
         console.print(f"Nothing new is due on {report.today}.")
+    if report.closed:
+        console.print(f"{report.today:%A %d %B} is a closed day (weekend or public holiday) for "
+                      f"every debtor of {', '.join(report.closed)}: its steps go out on their "
+                      "next open day (`closed_days: ignore` in a scenario sends on any day).",
+                      highlight=False)
     else:
         console.print(plan_table(rows, f"Plan for {report.today}: {len(rows)} reminders",
                                  ws.config.company.babel_locale))

@@ -103,6 +103,7 @@ class PlanReport:
     settled: int = 0  # promises and payment plans judged kept or broken today
     incremental: bool = True  # read only the invoices whose day has come (plan_agenda)
     audit: bool = True  # write the planned and suppressed events (a simulation does not)
+    closed: list[str] = field(default_factory=list)  # scenarios whose debtors are all closed
 
 
 def invoice_columns() -> dict:
@@ -185,6 +186,7 @@ def plan_scenario(s: Session, ws: Workspace, name: str, sc: ScenarioConfig, toda
         return False
     cuts = cutoffs(s, ws.config.company, name, sc, steps, today)  # per debtor calendar
     if cuts.none_today:  # a closed day for every debtor of the scenario
+        report.closed.append(name)
         return False
     s.execute(STEP.delete())
     s.execute(CANDIDATE.delete())

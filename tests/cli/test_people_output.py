@@ -137,3 +137,19 @@ def test_plugins_verbose_shows_each_settings_type_default_and_description():
     out = runner.invoke(app, ["plugins", "--verbose"], env=WIDE).output
     assert "late_commit_window: int, default 1800 — seconds re-read behind the last sync" in out
     assert "api_key: SecretStr, required, secret" in out
+
+
+def test_a_plan_on_a_closed_day_says_why_nothing_is_due(make_ws, tmp_path):
+    """A Saturday: "Nothing new is due" alone left the user to guess; the plan names the
+    scenario whose debtors are all closed, and when its steps go."""
+    make_ws("\n".join(line for line in CONFIG.splitlines() if "closed_days" not in line))
+    export(tmp_path, range(1, 3))
+    runner.invoke(app, ["sync", "-w", str(tmp_path)])
+    today = today_in("Europe/Paris")
+    saturday = today + dt.timedelta(days=(5 - today.weekday()) % 7)
+    out = runner.invoke(app, ["plan", "--date", saturday.isoformat(), "-w", str(tmp_path)],
+                        env=WIDE).output
+    assert "Nothing new is due" in out and "standard" in out and "next open day" in out, out
+    as_json = json.loads(runner.invoke(app, ["plan", "--json", "--date", saturday.isoformat(),
+                                             "-w", str(tmp_path)]).stdout)
+    assert as_json["closed_today"] == ["standard"] and as_json["dispatches"] == []
