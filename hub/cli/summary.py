@@ -26,8 +26,13 @@ def print_summary(summary: dict, workspace, locale: str = "en_GB") -> None:
     waiting = {k: n for k, n in summary["waiting"].items() if n}
     if summary["retried"]:
         waiting["retried"] = summary["retried"]
+    closed = summary.get("closed_today")
+    if closed:  # not "all gone out": steps wait for the debtors' next open day
+        console.print(f"{summary['date']:%A %d %B} is a closed day (weekend or public holiday) "
+                      f"for every debtor of {', '.join(closed)}: its steps go out on their next "
+                      "open day.", highlight=False)
     if summary["sent"] == 0 and summary["planned"] == 0 and not waiting \
-            and all(s["ok"] for s in summary["sync"]):
+            and all(s["ok"] for s in summary["sync"]) and not closed:
         console.print("[bold]Nothing new to send[/] — every due reminder has already gone out.")
     elif summary["sent"] == 0:
         console.print("[bold yellow]Nothing was sent[/]: " + (", ".join(

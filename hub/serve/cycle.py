@@ -32,7 +32,7 @@ async def daily_cycle(ws: Workspace, *, sync: bool = True, limit: int | None = N
         "sync": [{"connection": r.connection, "ok": r.ok, "invoices": r.invoices,
                   "customers": r.customers, "problems": r.problems, "error": r.error,
                   "skipped": r.skipped} for r in syncs],
-        "planned": planned.created,
+        "planned": planned.created, "closed_today": planned.closed,
         "sent": report.sent, "failed": report.failed, "retried": report.retried,
         "held": report.held, "cancelled": report.cancelled, "uncertain": report.uncertain,
         "hold_reasons": dict(report.hold_reasons),

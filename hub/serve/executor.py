@@ -147,6 +147,7 @@ class CeleryExecutor:
         enqueued = await self.send(stop)
         log.info("cycle of %s: %d planned, %d send task(s) enqueued", today, planned.created, enqueued)
         return {"date": planned.today, "sync": syncs, "planned": planned.created,
+                "closed_today": planned.closed,
                 "enqueued": enqueued, "sent": 0, "failed": 0, "held": 0, "hold_reasons": {},
                 **outstanding(self.ws)}
 

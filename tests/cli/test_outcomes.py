@@ -74,3 +74,18 @@ def test_history_of_one_invoice_shows_only_its_events_and_says_what_is_hidden(ma
     assert "INV-2 not reminded: paid" in other
     short = runner.invoke(app, ["history", "--limit", "1", "-w", str(tmp_path)]).output
     assert "older entries hidden" in short
+
+
+def test_a_run_on_a_closed_day_does_not_claim_everything_went_out(make_ws, tmp_path, monkeypatch):
+    """On a Saturday the run sent nothing because the debtors are closed, not because
+    every reminder had gone out: it says which, and that the steps wait for Monday."""
+    import hub.plan.planner as planner
+
+    make_ws("\n".join(line for line in CONFIG.splitlines() if "closed_days" not in line))
+    export(tmp_path, range(1, 3))
+    today = dt.date.today()
+    saturday = today + dt.timedelta(days=(5 - today.weekday()) % 7)
+    monkeypatch.setattr(planner, "today_in", lambda tz: saturday)
+    result = runner.invoke(app, ["run", "-w", str(tmp_path)], env={"COLUMNS": "300"})
+    assert "already gone out" not in result.output, result.output
+    assert "closed day" in result.output and "standard" in result.output
