@@ -40,6 +40,13 @@ assign:
 """
 
 
+def shifting(config: str) -> str:
+    """A test config with the default calendar back: a step landing on the debtor's
+    weekend or public holiday waits for their next open day (the shared configs here send
+    on any day, so the suite passes whatever day it runs)."""
+    return "\n".join(line for line in config.splitlines() if "closed_days" not in line)
+
+
 def pytest_collection_modifyitems(config, items):
     """On PostgreSQL (RELANCE_TEST_DATABASE_URL), the few tests about the SQLite file
     itself say so and are skipped."""

@@ -21,7 +21,7 @@ from hub.cli.common import (
     progress,
     run_guarded,
 )
-from hub.cli.summary import print_summary, print_sync
+from hub.cli.summary import print_closed_day, print_summary, print_sync
 from hub.errors import PermanentError
 
 
@@ -109,14 +109,11 @@ def plan(workspace: Path = WorkspaceOpt, as_json: bool = JsonOpt,
         return
     if not rows:
         console.print(f"Nothing new is due on {report.today}.")
-    if report.closed:
-        console.print(f"{report.today:%A %d %B} is a closed day (weekend or public holiday) for "
-                      f"every debtor of {', '.join(report.closed)}: its steps go out on their "
-                      "next open day (`closed_days: ignore` in a scenario sends on any day).",
-                      highlight=False)
     else:
         console.print(plan_table(rows, f"Plan for {report.today}: {len(rows)} reminders",
                                  ws.config.company.babel_locale))
+    if report.closed:
+        print_closed_day(report.today, report.closed)
     console.print(diff_line(report.diff, workspace), highlight=False)
 
 

@@ -8,6 +8,13 @@ from hub.cli.common import cmd, console
 from hub.money import fmt_amounts
 
 
+def print_closed_day(day, scenarios: list[str]) -> None:
+    """Why a scenario planned nothing today (`PlanReport.closed`)."""
+    console.print(f"{day:%A %d %B} is a closed day (weekend or public holiday) for every "
+                  f"debtor of {', '.join(scenarios)}: its steps go out on their next open day "
+                  "(`closed_days: ignore` in a scenario sends on any day).", highlight=False)
+
+
 def print_summary(summary: dict, workspace, locale: str = "en_GB") -> None:
     for s in summary["sync"]:
         mark = "[green]✓[/]" if s["ok"] else "[red]✗[/]"
@@ -28,9 +35,7 @@ def print_summary(summary: dict, workspace, locale: str = "en_GB") -> None:
         waiting["retried"] = summary["retried"]
     closed = summary.get("closed_today")
     if closed:  # not "all gone out": steps wait for the debtors' next open day
-        console.print(f"{summary['date']:%A %d %B} is a closed day (weekend or public holiday) "
-                      f"for every debtor of {', '.join(closed)}: its steps go out on their next "
-                      "open day.", highlight=False)
+        print_closed_day(summary["date"], closed)
     if summary["sent"] == 0 and summary["planned"] == 0 and not waiting \
             and all(s["ok"] for s in summary["sync"]) and not closed:
         console.print("[bold]Nothing new to send[/] — every due reminder has already gone out.")

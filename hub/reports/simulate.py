@@ -141,12 +141,12 @@ def _sent(s, first: int, day: dt.date) -> list[dict[str, Any]]:
             "payment-plan instalment ahead"
         if why_held:
             why += f"; waits for approval ({why_held}): assumed approved"
+        one = amount is not None and currency != "MIXED"  # (else no single amount to show)
         out.append({"date": day, "customer": name, "invoices": numbers.get(did, []),
                     "scenario": scenario, "step": step, "channel": channel,
                     "template": template, "why": why,
-                    **({"amount": quantize(amount, currency), "currency": currency}
-                       if amount is not None and currency != "MIXED" else
-                       {"amount": None, "currency": None})})
+                    "amount": quantize(amount, currency) if one else None,
+                    "currency": currency if one else None})
     outbox.settle_simulated(s, first, dt.datetime.combine(day, dt.time(9), tzinfo=dt.UTC))
     return out
 

@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from hub.cli import app
+from tests.conftest import shifting
 from tests.send.test_unknown_is_not_open import CONFIG, export
 
 runner = CliRunner()
@@ -81,7 +82,7 @@ def test_a_run_on_a_closed_day_does_not_claim_everything_went_out(make_ws, tmp_p
     every reminder had gone out: it says which, and that the steps wait for Monday."""
     import hub.plan.planner as planner
 
-    make_ws("\n".join(line for line in CONFIG.splitlines() if "closed_days" not in line))
+    make_ws(shifting(CONFIG))
     export(tmp_path, range(1, 3))
     today = dt.date.today()
     saturday = today + dt.timedelta(days=(5 - today.weekday()) % 7)

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from hub.cli import app
 from hub.clock import today_in
+from tests.conftest import shifting
 from tests.send.test_unknown_is_not_open import CONFIG, export
 
 runner = CliRunner()
@@ -142,7 +143,7 @@ def test_plugins_verbose_shows_each_settings_type_default_and_description():
 def test_a_plan_on_a_closed_day_says_why_nothing_is_due(make_ws, tmp_path):
     """A Saturday: "Nothing new is due" alone left the user to guess; the plan names the
     scenario whose debtors are all closed, and when its steps go."""
-    make_ws("\n".join(line for line in CONFIG.splitlines() if "closed_days" not in line))
+    make_ws(shifting(CONFIG))
     export(tmp_path, range(1, 3))
     runner.invoke(app, ["sync", "-w", str(tmp_path)])
     today = today_in("Europe/Paris")
@@ -153,3 +154,25 @@ def test_a_plan_on_a_closed_day_says_why_nothing_is_due(make_ws, tmp_path):
     as_json = json.loads(runner.invoke(app, ["plan", "--json", "--date", saturday.isoformat(),
                                              "-w", str(tmp_path)]).stdout)
     assert as_json["closed_today"] == ["standard"] and as_json["dispatches"] == []
+
+
+def test_a_plan_shows_its_table_beside_a_closed_scenario_and_no_empty_table(make_ws, tmp_path):
+    """One scenario sends on any day, another waits for weekdays: on a Saturday the plan
+    shows the first one's reminders and says the second waits; a day with nothing due
+    shows no empty table."""
+    config = CONFIG.replace("assign:\n", "  weekdays:\n    steps:\n      - {at: due+3d, "
+                            "channel: email, template: first_reminder}\nassign:\n  - {when: "
+                            "\"customer_code == 'C2'\", scenario: weekdays}\n")
+    make_ws(config)
+    export(tmp_path, range(1, 3))
+    runner.invoke(app, ["sync", "-w", str(tmp_path)])
+    today = today_in("Europe/Paris")
+    saturday = today + dt.timedelta(days=(5 - today.weekday()) % 7)
+    out = runner.invoke(app, ["plan", "--date", saturday.isoformat(), "-w", str(tmp_path)],
+                        env=WIDE).output
+    assert "Plan for" in out and "Customer 1" in out, out  # the open scenario's reminder
+    assert "every debtor of weekdays" in out and "next open day" in out, out
+    before = today - dt.timedelta(days=20)  # before any step of the invoices (due -10, +3d)
+    quiet = runner.invoke(app, ["plan", "--date", before.isoformat(), "-w", str(tmp_path)],
+                          env=WIDE).output
+    assert "Nothing new is due" in quiet and "Plan for" not in quiet, quiet

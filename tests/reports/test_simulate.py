@@ -12,13 +12,12 @@ from hub.plan.cases import open_case
 from hub.reports.simulate import simulate
 from hub.store.db import session
 from hub.store.models import Dispatch
-from tests.conftest import BASE_CONFIG, TODAY, customer, invoice
+from tests.conftest import BASE_CONFIG, TODAY, customer, invoice, shifting
 from tests.plan.test_accounts import credit
 from tests.plan.test_planner import load
 
 D = dt.timedelta
-# the shared config with the default calendar: a step on a weekend waits for Monday
-SHIFTING = "\n".join(line for line in BASE_CONFIG.splitlines() if "closed_days" not in line)
+SHIFTING = shifting(BASE_CONFIG)  # a step on a weekend waits for Monday
 
 
 def calendar(rows):
